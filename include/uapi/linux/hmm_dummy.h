@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hmm_dummy: user-space interface of the dummy HMM device driver.
+ *
+ * Commands 0x00..0x07 keep the ioctl numbers, the command structure and the
+ * snapshot encoding of the kernel's own HMM test driver (lib/test_hmm_uapi.h)
+ * so that tools/testing/selftests/mm/hmm-tests runs unmodified against
+ * /dev/hmm_dummyN.  hmm_dummy's own commands start at 0x40.
+ */
+#ifndef _UAPI_LINUX_HMM_DUMMY_H
+#define _UAPI_LINUX_HMM_DUMMY_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/**
+ * struct hmm_dmirror_cmd - argument of the test_hmm compatible commands
+ * @addr:   start of the range in the calling process (page aligned)
+ * @ptr:    user buffer: the data for READ/WRITE, the device's view of the
+ *          migrated data for MIGRATE_TO_DEV, one byte per page for SNAPSHOT
+ * @npages: number of pages in the range
+ * @cpages: out: number of pages handled (read, written, migrated, ...)
+ * @faults: out: number of device faults needed to complete the command
+ */
+struct hmm_dmirror_cmd {
+	__u64		addr;
+	__u64		ptr;
+	__u64		npages;
+	__u64		cpages;
+	__u64		faults;
+};
+
+#define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_WRITE		_IOWR('H', 0x01, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_MIGRATE_TO_SYS	_IOWR('H', 0x03, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_SNAPSHOT		_IOWR('H', 0x04, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_EXCLUSIVE		_IOWR('H', 0x05, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_CHECK_EXCLUSIVE	_IOWR('H', 0x06, struct hmm_dmirror_cmd)
+#define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
+
+/* Per-page values written by HMM_DMIRROR_SNAPSHOT (one byte per page). */
+enum {
+	HMM_DMIRROR_PROT_ERROR			= 0xFF,
+	HMM_DMIRROR_PROT_NONE			= 0x00,
+	HMM_DMIRROR_PROT_READ			= 0x01,
+	HMM_DMIRROR_PROT_WRITE			= 0x02,
+	HMM_DMIRROR_PROT_PMD			= 0x04,
+	HMM_DMIRROR_PROT_PUD			= 0x08,
+	HMM_DMIRROR_PROT_ZERO			= 0x10,
+	HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL	= 0x20,
+	HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE	= 0x30,
+	HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL	= 0x40,
+	HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE	= 0x50,
+};
+
+enum {
+	/* 0 is reserved to catch uninitialized type fields */
+	HMM_DMIRROR_MEMORY_DEVICE_PRIVATE = 1,
+	HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
+};
+
+/*
+ * hmm_dummy's own commands.  Every structure starts with @size (in: the
+ * size of the structure the caller knows, out: the size the kernel filled)
+ * and @version, so that fields can be appended later: the kernel copies out
+ * min(caller's size, its own size) bytes and rejects a size smaller than the
+ * first version of the structure with -EINVAL.
+ */
+
+#define HMM_DUMMY_STATS_VERSION	1
+
+/**
+ * struct hmm_dummy_stats - counters of one device (all in pages or events)
+ * @size:                  in/out, see above
+ * @version:               out: HMM_DUMMY_STATS_VERSION
+ * @capacity:              device pages the device owns
+ * @free:                  device pages in the allocator
+ * @in_use:                device pages handed out and not yet freed
+ * @peak_in_use:           highest @in_use seen since load
+ * @allocations:           device pages handed out by the allocator
+ * @page_free_calls:       pages given back through dev_pagemap_ops.page_free
+ * @alloc_failures:        allocations that found no free page even after
+ *                         eviction
+ * @migrated_to_dev:       pages migrated into this device's memory
+ * @migrated_to_sys_ioctl: pages migrated back by MIGRATE_TO_SYS / RELEASE
+ * @migrated_to_sys_fault: pages migrated back by CPU faults (migrate_to_ram)
+ * @migrated_to_sys_evict: pages migrated back to make room (eviction)
+ * @cpu_faults:            migrate_to_ram calls
+ * @device_faults:         mirror faults (hmm_range_fault calls that fault)
+ * @evictions:             eviction rounds
+ * @backing_pages:         system pages allocated as the device's VRAM backing
+ */
+struct hmm_dummy_stats {
+	__u32	size;
+	__u32	version;
+	__u64	capacity;
+	__u64	free;
+	__u64	in_use;
+	__u64	peak_in_use;
+	__u64	allocations;
+	__u64	page_free_calls;
+	__u64	alloc_failures;
+	__u64	migrated_to_dev;
+	__u64	migrated_to_sys_ioctl;
+	__u64	migrated_to_sys_fault;
+	__u64	migrated_to_sys_evict;
+	__u64	cpu_faults;
+	__u64	device_faults;
+	__u64	evictions;
+	__u64	backing_pages;
+};
+
+#define HMM_DUMMY_INFO_VERSION	1
+
+/**
+ * struct hmm_dummy_info - static facts about one device
+ * @size:           in/out, see above
+ * @version:        out: HMM_DUMMY_INFO_VERSION
+ * @device_index:   N of /dev/hmm_dummyN
+ * @num_devices:    devices created by the module
+ * @capacity_pages: device pages the device owns
+ * @page_size:      bytes per page
+ * @fault_window:   pages migrated back per CPU fault at most
+ * @peer_migration: 1 if MIGRATE_TO_DEV also takes pages from peer devices
+ */
+struct hmm_dummy_info {
+	__u32	size;
+	__u32	version;
+	__u32	device_index;
+	__u32	num_devices;
+	__u64	capacity_pages;
+	__u32	page_size;
+	__u32	fault_window;
+	__u32	peer_migration;
+	__u32	reserved;
+};
+
+#define HMM_DUMMY_STATS		_IOWR('H', 0x40, struct hmm_dummy_stats)
+#define HMM_DUMMY_INFO		_IOWR('H', 0x41, struct hmm_dummy_info)
+
+#endif /* _UAPI_LINUX_HMM_DUMMY_H */
