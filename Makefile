@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# hmm_dummy: top-level Makefile.  Every target does its own set-up (Debian
+# packages, test kernel, module, tool, initramfs), so on a fresh machine
+# `make demo` and `make check` are all it takes.  See README.md.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+# The kernel to build the module against for `make`/`make all`: by default the
+# harness's own debug test kernel (built into the cache on first use).  Set
+# KDIR=/lib/modules/$(uname -r)/build to use a kernel of your own.
+KDIR ?=
+# Kernel flavour for vm-run, vm-shell and conformance (fast|debug).
+FLAVOUR ?=
+# Seconds of `hmm_test stress`: in `make check` and in `make stress`.
+CHECK_STRESS_SECONDS ?= 30
+STRESS_SECONDS ?= 600
+# Host-side time limits of the VM runs, in seconds.
+CHECK_TIMEOUT ?= 3600
+VM_TIMEOUT ?= 900
+# Size of the buffer `make demo` migrates.
+DEMO_SIZE ?= 4M
+export CMD
+
+S := $(CURDIR)/scripts
+kdir = $$(if [ -n "$(KDIR)" ]; then echo "$(KDIR)"; else $(S)/build-kernel.sh debug | tail -n 1; fi)
+
+.PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
+	conformance bench stress vm-shell vm-run clean distclean clean-cache help
+
+all: module tool
+
+# Command-line variables such as W=1 or C=1 reach kbuild through MAKEFLAGS.
+module: $(if $(KDIR),,deps)
+	@k=$(kdir); $(MAKE) -C "$$k" M=$(CURDIR)/drivers/hmm_dummy modules
+
+tool:
+	$(MAKE) -C tools/hmm_test
+
+# Run sparse on every file of the module (kbuild's C=2).
+sparse: $(if $(KDIR),,deps)
+	@k=$(kdir); $(MAKE) -C "$$k" M=$(CURDIR)/drivers/hmm_dummy C=2 modules
+
+deps:
+	@$(S)/deps.sh
+
+kernel: kernel-debug kernel-fast
+kernel-debug kernel-fast: deps
+	@$(S)/build-kernel.sh $(@:kernel-%=%)
+
+demo: deps
+	@$(S)/vm-run.sh -f fast -t $(VM_TIMEOUT) -n demo -e DEMO_SIZE=$(DEMO_SIZE) -- sh /hmm/vm/demo.sh
+
+check: deps
+	@$(S)/suite.sh check debug $(CHECK_TIMEOUT) 'sh /hmm/vm/check.sh' \
+		-e STRESS_SECONDS=$(CHECK_STRESS_SECONDS)
+
+conformance: deps
+	@$(S)/suite.sh conformance $(or $(FLAVOUR),debug) $(CHECK_TIMEOUT) 'sh /hmm/vm/conformance.sh'
+
+bench: deps
+	@$(S)/suite.sh bench fast $(VM_TIMEOUT) 'sh /hmm/vm/bench.sh'
+
+stress: deps
+	@$(S)/suite.sh stress debug $$(( $(STRESS_SECONDS) + $(CHECK_TIMEOUT) )) 'sh /hmm/vm/stress.sh' \
+		-e STRESS_SECONDS=$(STRESS_SECONDS)
+
+vm-shell: deps
+	@$(S)/vm-run.sh -i -f $(or $(FLAVOUR),fast) -n shell -- 'setsid cttyhack sh -l'
+
+vm-run: deps
+	@[ -n "$$CMD" ] || { echo "usage: make vm-run CMD='command' [FLAVOUR=fast|debug]" >&2; exit 2; }
+	@$(S)/vm-run.sh -f $(or $(FLAVOUR),fast) -t $(VM_TIMEOUT) -n vm-run -- "$$CMD"
+
+clean:
+	@k="$(KDIR)"; [ -n "$$k" ] || k=$$(ls -d $${XDG_CACHE_HOME:-$$HOME/.cache}/hmm_dummy/build/debug-* 2>/dev/null | head -n 1); \
+	if [ -n "$$k" ] && [ -f drivers/hmm_dummy/Kbuild ]; then $(MAKE) -s -C "$$k" M=$(CURDIR)/drivers/hmm_dummy clean; fi
+	@[ ! -f tools/hmm_test/Makefile ] || $(MAKE) -s -C tools/hmm_test clean
+	rm -rf build
+
+distclean: clean
+	rm -rf results/*-20* results/*-latest
+
+# The test kernels and the extracted source (several GB).
+clean-cache:
+	rm -rf $${HMM_DUMMY_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/hmm_dummy}
+
+help:
+	@sed -n 's/^## //p' README.md 2>/dev/null || true
+	@echo "targets: all module tool sparse demo check conformance bench stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"

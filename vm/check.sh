@@ -1,0 +1,98 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test suite of `make check`, run inside the VM on the debug kernel:
+#   1. load hmm_dummy.ko
+#   2. `hmm_test run` (KTAP; its last line is "N passed, N failed, N skipped")
+#   3. the unload test: memory still on the device when the module goes away
+#   4. a short stress run
+#   5. unload
+#   6. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
+# Every step reports through vm/lib.sh; the host adds them all up.
+set -eu -o pipefail
+. /hmm/vm/lib.sh
+
+STRESS_SECONDS=${STRESS_SECONDS:-30}
+tool=/hmm/bin/hmm_test
+
+step "load hmm_dummy"
+if ! have_module hmm_dummy; then
+	result fail hmm_dummy.load "hmm_dummy.ko is not in the initramfs (not built?)"
+elif insmod $MODDIR/hmm_dummy.ko; then
+	result pass hmm_dummy.load
+	ls -l /dev/hmm_dummy* || true
+else
+	result fail hmm_dummy.load "insmod failed"
+fi
+
+if [ ! -x $tool ]; then
+	result fail hmm_test "hmm_test is not in the initramfs (not built?)"
+elif loaded hmm_dummy; then
+	step "hmm_test run"
+	run_logged /tmp/hmm_test-run.txt $tool run || true
+	send_file hmm_test-run.txt /tmp/hmm_test-run.txt
+
+	step "unload test"
+	if $tool 2>&1 | grep -q unload-holder; then
+		# The holder migrates memory to the device, creates the ready
+		# file, waits until the module is gone and then checks that its
+		# data came back intact.
+		rm -f /tmp/holder.ready
+		$tool unload-holder --ready-file /tmp/holder.ready --timeout 120 \
+			>/tmp/holder.txt 2>&1 &
+		holder=$!
+		i=0
+		while [ ! -e /tmp/holder.ready ] && kill -0 $holder 2>/dev/null &&
+			[ $i -lt 1200 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if [ ! -e /tmp/holder.ready ]; then
+			kill $holder 2>/dev/null || true
+			wait $holder || true
+			cat /tmp/holder.txt
+			result fail hmm_dummy.unload-with-memory-in-use "holder never got ready"
+		elif rmmod hmm_dummy; then
+			hrc=0
+			wait $holder || hrc=$?
+			cat /tmp/holder.txt
+			if [ $hrc = 0 ]; then
+				result pass hmm_dummy.unload-with-memory-in-use
+			else
+				result fail hmm_dummy.unload-with-memory-in-use "holder exit status $hrc"
+			fi
+		else
+			kill $holder 2>/dev/null || true
+			wait $holder || true
+			cat /tmp/holder.txt
+			result fail hmm_dummy.unload-with-memory-in-use "rmmod failed while memory was on the device"
+		fi
+	else
+		# TODO: needs `hmm_test unload-holder` from tools/hmm_test.
+		result skip hmm_dummy.unload-with-memory-in-use "TODO: hmm_test has no unload-holder yet"
+	fi
+
+	step "stress ($STRESS_SECONDS s)"
+	loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko
+	src=0
+	run_logged /tmp/stress.txt $tool stress --seconds "$STRESS_SECONDS" || src=$?
+	if [ $src = 0 ]; then
+		result pass hmm_dummy.stress
+	else
+		result fail hmm_dummy.stress "hmm_test stress exit status $src"
+	fi
+fi
+
+step "unload hmm_dummy"
+if loaded hmm_dummy; then
+	if rmmod hmm_dummy; then
+		result pass hmm_dummy.unload
+	else
+		result fail hmm_dummy.unload "rmmod failed"
+	fi
+fi
+
+step "conformance"
+sh /hmm/vm/conformance.sh || true
+
+[ $n_fail = 0 ]

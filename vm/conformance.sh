@@ -1,0 +1,71 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs the kernel's own HMM selftest (tools/testing/selftests/mm/hmm-tests.c,
+# built unmodified by scripts/build-conformance.sh) in this VM, once against
+# the kernel's test_hmm.ko and once against hmm_dummy.ko, for each THP mode in
+# $CONF_THP (default "always never").  The TAP output of every run goes to the
+# host, where scripts/conformance-report.sh compares them test by test.
+#
+# hmm_dummy is loaded with peer_migration=0: hmm-tests' migrate_mixed expects
+# that a page on device 1 does not migrate to device 0 (-ENOENT), which is
+# how test_hmm behaves.  Its nodes are reached through the symlinks
+# /dev/hmm_dmirror0 -> /dev/hmm_dummy0 and /dev/hmm_dmirror1 -> /dev/hmm_dummy1.
+set -eu -o pipefail
+. /hmm/vm/lib.sh
+
+CONF_THP=${CONF_THP:-always never}
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+bin=/hmm/bin/hmm-tests
+
+if [ ! -x $bin ]; then
+	result fail conformance "hmm-tests binary missing from the initramfs"
+	exit 1
+fi
+
+unload() { ! loaded "$1" || rmmod "$1"; }
+
+run_suite() # TAG
+{
+	local tag=$1 rc=0
+	step "hmm-tests: $tag"
+	# stdout carries the TAP stream the host parses; the assertion messages
+	# on stderr are kept apart so that they cannot tear a result line.
+	( cd /tmp && $bin >/tmp/$tag 2>/tmp/$tag.err ) || rc=$?
+	cat /tmp/$tag /tmp/$tag.err
+	echo "hmm-tests exit status $rc"
+	send_file "$tag" /tmp/$tag
+	grep "^# Totals" /tmp/$tag || true
+}
+
+rc=0
+for mode in $CONF_THP; do
+	echo $mode >$thp
+	echo "transparent_hugepage: $(cat $thp)"
+
+	unload hmm_dummy
+	if insmod $MODDIR/test_hmm.ko; then
+		run_suite conf-$mode-test_hmm.tap
+		rmmod test_hmm || { result fail "conformance.$mode.rmmod-test_hmm"; rc=1; }
+	else
+		result fail "conformance.$mode.insmod-test_hmm"
+		rc=1
+	fi
+
+	if ! have_module hmm_dummy; then
+		echo "hmm_dummy.ko is not in the initramfs: no hmm_dummy run"
+		continue
+	fi
+	if insmod $MODDIR/hmm_dummy.ko peer_migration=0; then
+		ln -sf /dev/hmm_dummy0 /dev/hmm_dmirror0
+		ln -sf /dev/hmm_dummy1 /dev/hmm_dmirror1
+		run_suite conf-$mode-hmm_dummy.tap
+		rm -f /dev/hmm_dmirror0 /dev/hmm_dmirror1
+		rmmod hmm_dummy || { result fail "conformance.$mode.rmmod-hmm_dummy"; rc=1; }
+	else
+		result fail "conformance.$mode.insmod-hmm_dummy"
+		rc=1
+	fi
+done
+echo always >$thp
+exit $rc
