@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hmm_test: shared declarations of the hmm_dummy user tool.
+ */
+#ifndef HMM_TEST_H
+#define HMM_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/hmm_dummy.h>
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define MAX_DEVICES	8
+
+/* Global configuration, filled by main() before any subcommand runs. */
+struct hmm_cfg {
+	const char *prefix;	/* device node prefix, e.g. "/dev/hmm_dummy" */
+	int ndev;		/* device nodes found: prefix0..prefix(ndev-1) */
+	bool dummy;		/* the devices answer HMM_DUMMY_INFO/STATS */
+	bool sysfs;		/* /sys/class/hmm_dummy exists */
+	struct hmm_dummy_info info[MAX_DEVICES];
+	unsigned long page_size;
+	int verbose;
+};
+
+extern struct hmm_cfg cfg;
+
+/* dev.c: the uAPI helpers.  They return 0 or -errno. */
+void hmm_probe(const char *prefix);
+int hmm_open(int idx);
+int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr,
+	    unsigned long npages, struct hmm_dmirror_cmd *out);
+int hmm_cmd_raw(int fd, unsigned long req, struct hmm_dmirror_cmd *cmd);
+int hmm_info(int fd, struct hmm_dummy_info *info);
+int hmm_stats(int fd, struct hmm_dummy_stats *st);
+int hmm_stats_dev(int idx, struct hmm_dummy_stats *st);
+int hmm_sysfs_stat(int idx, const char *field, unsigned long long *val);
+const char *hmm_cmd_name(unsigned long req);
+
+struct stat_field {
+	const char *name;
+	size_t off;
+};
+extern const struct stat_field stat_fields[];
+extern const size_t nr_stat_fields;
+static inline uint64_t stat_get(const struct hmm_dummy_stats *st, size_t i)
+{
+	return *(const uint64_t *)((const char *)st + stat_fields[i].off);
+}
+
+/* util.c */
+uint64_t pat_word(uint64_t seed, uint64_t idx);
+void pat_fill(void *buf, size_t len, uint64_t seed);
+/* Returns the offset of the first bad byte, or -1 when all is well. */
+long pat_check(const void *buf, size_t len, uint64_t seed);
+long pat_check_off(const void *buf, size_t len, uint64_t seed, size_t off);
+uint8_t pat_expected(uint64_t seed, size_t off);
+void *map_anon(size_t len, int prot, int flags);
+void *map_aligned(size_t len, size_t align);
+double now_sec(void);
+void sleep_ms(unsigned int ms);
+int read_file_str(const char *path, char *buf, size_t len);
+long meminfo_value(const char *key);
+bool thp_enabled(void);
+bool hugetlb_available(long *free_pages, long *hpage_size, char *why,
+		       size_t whylen);
+void *hugetlb_alloc(size_t len, const char **how);
+void hugetlb_free(void *p, size_t len, const char *how);
+unsigned long parse_size(const char *s);
+int count_snapshot(int fd, void *addr, unsigned long npages, uint8_t val,
+		   uint8_t mask);
+int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
+		      struct hmm_dummy_stats *now, unsigned int ms);
+
+/* runner.c: the functional test suite. */
+enum { T_PASS = 0, T_FAIL = 1, T_SKIP = 4 };
+
+#define T_DUMMY		0x1	/* needs hmm_dummy's stats/info commands */
+#define T_TWO		0x2	/* needs two devices */
+#define T_SLOW		0x4	/* long timeout */
+
+struct tcase {
+	const char *name;
+	int (*fn)(void);
+	unsigned int flags;
+	const char *desc;
+};
+
+struct tgroup {
+	const struct tcase *cases;
+	size_t n;
+};
+
+extern const struct tgroup tests_basic, tests_migrate, tests_mm;
+
+void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int t_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CHECK(c) do {							\
+	if (!(c))							\
+		return t_fail(__FILE__, __LINE__, "%s", #c);		\
+} while (0)
+#define CHECKF(c, ...) do {						\
+	if (!(c))							\
+		return t_fail(__FILE__, __LINE__, __VA_ARGS__);		\
+} while (0)
+#define CHECK_EQ(a, b) do {						\
+	long long __a = (long long)(a), __b = (long long)(b);		\
+	if (__a != __b)							\
+		return t_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", \
+			      #a, #b, __a, __b);			\
+} while (0)
+/* An ioctl wrapper call that must give this result (0 or -Exxx). */
+#define CHECK_RET(expr, want) do {					\
+	int __r = (expr), __w = (want);					\
+	if (__r != __w)							\
+		return t_fail(__FILE__, __LINE__, "%s: got %d (%s), want %d (%s)", \
+			      #expr, __r, strerror(-__r), __w, strerror(-__w)); \
+} while (0)
+#define CHECK_PAT(buf, len, seed) do {					\
+	long __o = pat_check((buf), (len), (seed));			\
+	if (__o >= 0)							\
+		return t_fail(__FILE__, __LINE__,			\
+			      "data mismatch at %p (+%ld): got 0x%02x want 0x%02x", \
+			      (char *)(buf) + __o, __o,			\
+			      ((uint8_t *)(buf))[__o],			\
+			      pat_expected((seed), __o));		\
+} while (0)
+#define CHECK_PAT_OFF(buf, len, seed, off) do {				\
+	long __o = pat_check_off((buf), (len), (seed), (off));		\
+	if (__o >= 0)							\
+		return t_fail(__FILE__, __LINE__,			\
+			      "data mismatch at %p (+%ld): got 0x%02x want 0x%02x", \
+			      (char *)(buf) + __o, __o,			\
+			      ((uint8_t *)(buf))[__o],			\
+			      pat_expected((seed), (off) + __o));	\
+} while (0)
+#define SKIP(...) return t_skip(__VA_ARGS__)
+
+int cmd_run(int argc, char **argv);
+
+/* Other subcommands. */
+int cmd_cycle(int argc, char **argv);
+int cmd_stress(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_unload_holder(int argc, char **argv);
+
+#endif /* HMM_TEST_H */

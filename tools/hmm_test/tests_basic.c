@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_test: basic cases: device nodes, info/stats, the device mirror
+ * (READ/WRITE of anonymous memory), protections, snapshots and bad input.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "hmm_test.h"
+
+#define PS	(cfg.page_size)
+
+static int t_open_close(void)
+{
+	int fd[MAX_DEVICES], fd2, i;
+
+	for (i = 0; i < cfg.ndev; i++) {
+		fd[i] = hmm_open(i);
+		CHECKF(fd[i] >= 0, "open %s%d: %s", cfg.prefix, i,
+		       strerror(-fd[i]));
+	}
+	fd2 = hmm_open(0);
+	CHECKF(fd2 >= 0, "second open of device 0: %s", strerror(-fd2));
+	CHECK(!close(fd2));
+	for (i = 0; i < cfg.ndev; i++)
+		CHECK(!close(fd[i]));
+	return T_PASS;
+}
+
+static int t_info(void)
+{
+	struct hmm_dummy_stats st;
+	struct hmm_dummy_info in;
+	int i, fd;
+	size_t f;
+
+	for (i = 0; i < cfg.ndev; i++) {
+		fd = hmm_open(i);
+		CHECK(fd >= 0);
+		CHECK_RET(hmm_info(fd, &in), 0);
+		CHECK_EQ(in.size, sizeof(in));
+		CHECK_EQ(in.version, HMM_DUMMY_INFO_VERSION);
+		CHECK_EQ(in.device_index, i);
+		CHECK_EQ(in.num_devices, cfg.ndev);
+		CHECK(in.capacity_pages > 0);
+		CHECK_EQ(in.page_size, PS);
+		CHECK(in.fault_window >= 1);
+		CHECK(in.peer_migration <= 1);
+		CHECK_RET(hmm_stats(fd, &st), 0);
+		CHECK_EQ(st.size, sizeof(st));
+		CHECK_EQ(st.version, HMM_DUMMY_STATS_VERSION);
+		CHECK_EQ(st.capacity, in.capacity_pages);
+		CHECK_EQ(st.free + st.in_use, st.capacity);
+		CHECK(st.peak_in_use >= st.in_use);
+		CHECK(st.peak_in_use <= st.capacity);
+		CHECK(st.page_free_calls <= st.allocations);
+		CHECK_EQ(st.allocations - st.page_free_calls, st.in_use);
+		close(fd);
+		if (!cfg.sysfs) {
+			t_diag("no /sys/class/hmm_dummy");
+			return T_FAIL;
+		}
+		/* Nothing runs on the device now: sysfs must agree exactly. */
+		for (f = 0; f < nr_stat_fields; f++) {
+			unsigned long long v;
+			int ret = hmm_sysfs_stat(i, stat_fields[f].name, &v);
+
+			CHECKF(!ret, "sysfs stats/%s of device %d: %s",
+			       stat_fields[f].name, i, strerror(-ret));
+			CHECKF(v == stat_get(&st, f),
+			       "sysfs %s %llu != ioctl %llu",
+			       stat_fields[f].name, v,
+			       (unsigned long long)stat_get(&st, f));
+		}
+	}
+	return T_PASS;
+}
+
+static int t_info_size(void)
+{
+	unsigned char big[512];
+	struct hmm_dummy_stats *st = (void *)big;
+	struct hmm_dummy_info *in = (void *)big;
+	int fd = hmm_open(0);
+	size_t i;
+
+	CHECK(fd >= 0);
+	/* Too small for version 1: refused. */
+	memset(big, 0, sizeof(big));
+	st->size = sizeof(*st) - 8;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
+	st->size = 0;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
+	memset(big, 0, sizeof(big));
+	in->size = sizeof(*in) - 4;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big) < 0 ? errno : 0, EINVAL);
+
+	/* A newer caller: kernel fills its own size, leaves the rest. */
+	memset(big, 0xa5, sizeof(big));
+	st->size = sizeof(big);
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big), 0);
+	CHECK_EQ(st->size, sizeof(*st));
+	CHECK_EQ(st->version, HMM_DUMMY_STATS_VERSION);
+	for (i = sizeof(*st); i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "STATS wrote byte %zu past its size", i);
+	memset(big, 0xa5, sizeof(big));
+	in->size = sizeof(big);
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big), 0);
+	CHECK_EQ(in->size, sizeof(*in));
+	for (i = sizeof(*in); i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "INFO wrote byte %zu past its size", i);
+
+	/* Bad pointer. */
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, (void *)8) < 0 ? errno : 0, EFAULT);
+	close(fd);
+	return T_PASS;
+}
+
+static int t_anon_read(void)
+{
+	unsigned long npages = 100;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(p, size, 1);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	CHECK_EQ(c.faults, 1);
+	CHECK_PAT(m, size, 1);
+	/* Mirror already populated: no fault. */
+	memset(m, 0, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_EQ(c.faults, 0);
+	CHECK_PAT(m, size, 1);
+	/* CPU writes invalidate the mirror; the device sees new data. */
+	pat_fill(p, size, 2);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	CHECK(c.faults >= 1);
+	CHECK_PAT(m, size, 2);
+	/* A sub-range in the middle. */
+	memset(m, 0, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p + 10 * PS, m, 7, &c), 0);
+	CHECK_EQ(c.cpages, 7);
+	CHECK(!memcmp(m, p + 10 * PS, 7 * PS));
+	return T_PASS;
+}
+
+static int t_anon_read_zero(void)
+{
+	unsigned long npages = 16, i;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	unsigned char *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	memset(m, 0x5a, size);
+	/* pte_none: the device read faults in the zero page. */
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	for (i = 0; i < size; i++)
+		CHECKF(!m[i], "byte %lu of untouched memory is 0x%02x", i, m[i]);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, &c), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF(m[i] == (HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ),
+		       "page %lu snapshot 0x%02x, want ZERO|READ", i, m[i]);
+	/* The CPU then writes: copy-on-write from the zero page. */
+	pat_fill(p, size, 3);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_PAT(m, size, 3);
+	return T_PASS;
+}
+
+static int t_anon_write(void)
+{
+	unsigned long npages = 100;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(m, size, 4);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	CHECK_EQ(c.faults, 1);
+	CHECK_PAT(p, size, 4);
+	pat_fill(m, size, 5);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
+	CHECK_EQ(c.faults, 0);
+	CHECK_PAT(p, size, 5);
+	/* Partial write in the middle leaves the neighbours alone. */
+	pat_fill(m, 3 * PS, 6);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p + 50 * PS, m, 3, &c), 0);
+	CHECK_EQ(c.cpages, 3);
+	CHECK_PAT(p + 50 * PS, 3 * PS, 6);
+	CHECK_PAT(p, 50 * PS, 5);
+	pat_fill(m, size, 5);
+	CHECK(!memcmp(p + 53 * PS, m + 53 * PS, 47 * PS));
+	return T_PASS;
+}
+
+static int t_prot_none(void)
+{
+	unsigned long npages = 8;
+	size_t size = npages * PS;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(p, size, 7);
+	CHECK(!mprotect(p, size, PROT_NONE));
+	pat_fill(m, size, 8);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), -EFAULT);
+	CHECK_PAT(m, size, 8);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EFAULT);
+	CHECK(!mprotect(p, size, PROT_READ));
+	CHECK_PAT(p, size, 7);
+	return T_PASS;
+}
+
+static int t_read_only(void)
+{
+	unsigned long npages = 8;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(p, size, 9);
+	CHECK(!mprotect(p, size, PROT_READ));
+	pat_fill(m, size, 10);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
+	CHECK_PAT(p, size, 9);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_PAT(m, size, 9);
+	CHECK(!mprotect(p, size, PROT_READ | PROT_WRITE));
+	pat_fill(m, size, 10);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
+	CHECK_PAT(p, size, 10);
+	/* Read-only again after the device had write access. */
+	CHECK(!mprotect(p, size, PROT_READ));
+	pat_fill(m, size, 11);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
+	CHECK_PAT(p, size, 10);
+	return T_PASS;
+}
+
+static int t_unmapped(void)
+{
+	unsigned long npages = 8;
+	size_t size = npages * PS;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(p, size, 12);
+	CHECK(!munmap(p + 4 * PS, PS));
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), -EFAULT);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EFAULT);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p + 4 * PS, m, 1, NULL),
+		  -EFAULT);
+	CHECK_PAT(p, 4 * PS, 12);
+	return T_PASS;
+}
+
+static const unsigned long range_cmds[] = {
+	HMM_DMIRROR_READ, HMM_DMIRROR_WRITE, HMM_DMIRROR_MIGRATE_TO_DEV,
+	HMM_DMIRROR_MIGRATE_TO_SYS, HMM_DMIRROR_SNAPSHOT,
+	HMM_DMIRROR_EXCLUSIVE, HMM_DMIRROR_CHECK_EXCLUSIVE,
+};
+
+static int t_bad_input(void)
+{
+	unsigned long npages = 4;
+	size_t size = npages * PS;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int fd = hmm_open(0);
+	size_t i;
+	int r;
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(p, size, 13);
+	for (i = 0; i < ARRAY_SIZE(range_cmds); i++) {
+		unsigned long req = range_cmds[i];
+		const char *n = hmm_cmd_name(req);
+
+		r = hmm_cmd(fd, req, p + 1, m, 1, NULL);
+		CHECKF(r == -EINVAL, "%s misaligned addr: %d", n, r);
+		r = hmm_cmd(fd, req, p + PS / 2, m, 1, NULL);
+		CHECKF(r == -EINVAL, "%s half-page addr: %d", n, r);
+		r = hmm_cmd(fd, req, p, m, 0, NULL);
+		CHECKF(r == -EINVAL, "%s npages 0: %d", n, r);
+		r = hmm_cmd(fd, req, p, m, ~0UL / PS, NULL);
+		CHECKF(r == -EINVAL, "%s addr+size overflows: %d", n, r);
+		r = hmm_cmd(fd, req, p, m, ~0UL, NULL);
+		CHECKF(r == -EINVAL, "%s npages ~0: %d", n, r);
+		if (cfg.dummy) {
+			/* Beyond the user address space, no overflow. */
+			r = hmm_cmd(fd, req, (void *)0x7ffffffff000UL, m,
+				    ((1UL << 57) - 0x7ffffffff000UL) / PS,
+				    NULL);
+			CHECKF(r == -EINVAL, "%s beyond TASK_SIZE: %d", n, r);
+			r = hmm_cmd(fd, req, (void *)0xffff888000000000UL, m,
+				    1, NULL);
+			CHECKF(r == -EINVAL, "%s kernel address: %d", n, r);
+		}
+	}
+	/* Unusable user buffers. */
+	r = hmm_cmd(fd, HMM_DMIRROR_READ, p, (void *)PS, npages, NULL);
+	CHECKF(r == -EFAULT, "READ into a bad ptr: %d", r);
+	r = hmm_cmd(fd, HMM_DMIRROR_WRITE, p, (void *)PS, npages, NULL);
+	CHECKF(r == -EFAULT, "WRITE from a bad ptr: %d", r);
+	CHECK_PAT(p, size, 13);
+	r = hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, (void *)PS, npages, NULL);
+	CHECKF(r == -EFAULT, "SNAPSHOT into a bad ptr: %d", r);
+	r = ioctl(fd, HMM_DMIRROR_READ, NULL) < 0 ? -errno : 0;
+	CHECKF(r == -EFAULT, "READ with a NULL command: %d", r);
+	r = ioctl(fd, HMM_DMIRROR_READ, (void *)PS) < 0 ? -errno : 0;
+	CHECKF(r == -EFAULT, "READ with a bad command pointer: %d", r);
+	if (cfg.dummy) {
+		struct hmm_dmirror_cmd c = { 0 };
+
+		r = ioctl(fd, _IOWR('H', 0x3f, struct hmm_dmirror_cmd), &c);
+		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x3f: %d %s",
+		       r, strerror(errno));
+		r = ioctl(fd, _IOWR('H', 0x08, struct hmm_dmirror_cmd), &c);
+		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x08: %d %s",
+		       r, strerror(errno));
+		r = ioctl(fd, _IO('X', 0x01));
+		CHECKF(r < 0 && errno == ENOTTY, "foreign ioctl: %d %s",
+		       r, strerror(errno));
+	}
+	/* After all that the fd still works. */
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	CHECK_PAT(m, size, 13);
+	return T_PASS;
+}
+
+/* Every command from a forked child (another mm) is refused with -EPERM. */
+static int t_fd_other_mm(void)
+{
+	unsigned long npages = 4;
+	size_t size = npages * PS;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int fd = hmm_open(0), status;
+	pid_t pid;
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(p, size, 14);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
+		  0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		unsigned long reqs[ARRAY_SIZE(range_cmds) + 1];
+		size_t i;
+		int bad = 0;
+
+		memcpy(reqs, range_cmds, sizeof(range_cmds));
+		reqs[ARRAY_SIZE(range_cmds)] = HMM_DMIRROR_RELEASE;
+		for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+			int r = hmm_cmd(fd, reqs[i], p, m, npages, NULL);
+
+			if (r != -EPERM) {
+				t_diag("child: %s on the parent's fd: %d (%s), want -EPERM",
+				       hmm_cmd_name(reqs[i]), r, strerror(-r));
+				bad = 1;
+			}
+		}
+		/* The child's copy is still right (it faults it back). */
+		if (pat_check(p, size, 14) >= 0) {
+			t_diag("child: data wrong");
+			bad = 1;
+		}
+		_exit(bad);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Still usable by its owner, and the data did not move. */
+	CHECK_EQ(count_snapshot(fd, p, npages,
+				HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL, 0xf0),
+		 npages);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	CHECK_PAT(m, size, 14);
+	CHECK_PAT(p, size, 14);
+	return T_PASS;
+}
+
+/* The classic snapshot layout: hole, zero page, RO, RW, local, remote. */
+static int t_snapshot(void)
+{
+	unsigned long npages = 8, i;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	unsigned char *p = map_anon(size, PROT_NONE, MAP_PRIVATE);
+	unsigned char *m = malloc(size);
+	int fd0 = hmm_open(0), fd1 = hmm_open(1);
+	volatile unsigned char *v;
+
+	CHECK(p && m && fd0 >= 0 && fd1 >= 0);
+	/* 0: PROT_NONE, 1: hole */
+	CHECK(!munmap(p + PS, PS));
+	/* 2: read-only zero page */
+	CHECK(!mprotect(p + 2 * PS, PS, PROT_READ));
+	v = p + 2 * PS;
+	CHECK(*v == 0);
+	/* 3: read-only written page */
+	CHECK(!mprotect(p + 3 * PS, PS, PROT_READ | PROT_WRITE));
+	p[3 * PS] = 1;
+	CHECK(!mprotect(p + 3 * PS, PS, PROT_READ));
+	/* 4..7 read-write: 4 written, 5 on device 0, 6 on device 1, 7 none */
+	CHECK(!mprotect(p + 4 * PS, 4 * PS, PROT_READ | PROT_WRITE));
+	p[4 * PS] = 2;
+	p[5 * PS] = 3;
+	p[6 * PS] = 4;
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p + 5 * PS, m, 1,
+			  &c), 0);
+	CHECK_EQ(c.cpages, 1);
+	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV, p + 6 * PS, m, 1,
+			  &c), 0);
+	CHECK_EQ(c.cpages, 1);
+	memset(m, 0xee, npages);
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_SNAPSHOT, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	for (i = 0; i < npages; i++)
+		t_diag("page %lu: 0x%02x", i, m[i]);
+	CHECK_EQ(m[0], HMM_DMIRROR_PROT_ERROR);
+	CHECK_EQ(m[1], HMM_DMIRROR_PROT_ERROR);
+	CHECK_EQ(m[2], HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ);
+	CHECK_EQ(m[3], HMM_DMIRROR_PROT_READ);
+	CHECK_EQ(m[4], HMM_DMIRROR_PROT_WRITE);
+	CHECK_EQ(m[5], HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+		 HMM_DMIRROR_PROT_WRITE);
+	/* test_hmm reports a peer's page as not present; a remote tag is ok */
+	CHECKF(m[6] == HMM_DMIRROR_PROT_NONE ||
+	       m[6] == (HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE |
+			HMM_DMIRROR_PROT_WRITE),
+	       "page on the peer device: 0x%02x", m[6]);
+	CHECK_EQ(m[7], HMM_DMIRROR_PROT_NONE);
+	/* The view from device 1 mirrors that. */
+	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_SNAPSHOT, p + 5 * PS, m, 2, &c), 0);
+	CHECKF(m[0] == HMM_DMIRROR_PROT_NONE ||
+	       m[0] == (HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE |
+			HMM_DMIRROR_PROT_WRITE),
+	       "dev1 view of dev0's page: 0x%02x", m[0]);
+	CHECK_EQ(m[1], HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+		 HMM_DMIRROR_PROT_WRITE);
+	/* And the data is all there. */
+	CHECK_EQ(p[3 * PS], 1);
+	CHECK_EQ(p[4 * PS], 2);
+	CHECK_EQ(p[5 * PS], 3);
+	CHECK_EQ(p[6 * PS], 4);
+	return T_PASS;
+}
+
+/* SNAPSHOT must not fault anything in, nor count a device fault. */
+static int t_snapshot_nofault(void)
+{
+	unsigned long npages = 32, i;
+	size_t size = npages * PS;
+	struct hmm_dummy_stats s0, s1;
+	unsigned char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	unsigned char *m = malloc(size);
+	unsigned char vec[32];
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	CHECK_RET(hmm_stats(fd, &s0), 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, NULL), 0);
+	CHECK_RET(hmm_stats(fd, &s1), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF(m[i] == HMM_DMIRROR_PROT_NONE, "page %lu: 0x%02x",
+		       i, m[i]);
+	CHECK(!mincore(p, size, vec));
+	for (i = 0; i < npages; i++)
+		CHECKF(!(vec[i] & 1), "page %lu became resident", i);
+	CHECK_EQ(s1.device_faults, s0.device_faults);
+	CHECK_EQ(s1.allocations, s0.allocations);
+	return T_PASS;
+}
+
+static const struct tcase cases[] = {
+	{ "open_close", t_open_close, 0, "open and close every device node" },
+	{ "info_stats", t_info, T_DUMMY,
+	  "INFO and STATS values are sane, sysfs stats match the ioctl" },
+	{ "info_stats_size", t_info_size, T_DUMMY,
+	  "STATS/INFO size handling: too small -EINVAL, larger ok" },
+	{ "anon_read", t_anon_read, 0,
+	  "device read of anonymous memory, fault counting, invalidation" },
+	{ "anon_read_zero", t_anon_read_zero, 0,
+	  "device read of pte_none memory gives the zero page" },
+	{ "anon_write", t_anon_write, 0,
+	  "device write of anonymous memory, then partial write" },
+	{ "prot_none", t_prot_none, 0,
+	  "device read/write of PROT_NONE memory: -EFAULT, nothing changes" },
+	{ "read_only", t_read_only, 0,
+	  "device write of read-only memory: -EPERM, data unchanged" },
+	{ "unmapped", t_unmapped, 0,
+	  "device access to a range with a hole: -EFAULT" },
+	{ "bad_input", t_bad_input, 0,
+	  "misaligned/empty/overflowing ranges, bad pointers, unknown ioctls" },
+	{ "fd_other_mm", t_fd_other_mm, T_DUMMY,
+	  "an fd used from a forked child (other mm) gets -EPERM" },
+	{ "snapshot", t_snapshot, T_TWO,
+	  "snapshot of hole/none/zero/ro/rw/local/remote pages" },
+	{ "snapshot_nofault", t_snapshot_nofault, T_DUMMY,
+	  "snapshot does not fault pages in" },
+};
+
+const struct tgroup tests_basic = { cases, ARRAY_SIZE(cases) };

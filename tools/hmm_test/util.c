@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_test: data patterns, memory mapping and small system helpers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <hugetlbfs.h>
+
+#include "hmm_test.h"
+
+/* splitmix64: every 8-byte word of a buffer gets a distinct value. */
+uint64_t pat_word(uint64_t seed, uint64_t idx)
+{
+	uint64_t z = seed + (idx + 1) * 0x9e3779b97f4a7c15ULL;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void pat_fill(void *buf, size_t len, uint64_t seed)
+{
+	uint64_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		p[i] = pat_word(seed, i);
+}
+
+uint8_t pat_expected(uint64_t seed, size_t off)
+{
+	return pat_word(seed, off / 8) >> (8 * (off % 8));
+}
+
+long pat_check(const void *buf, size_t len, uint64_t seed)
+{
+	return pat_check_off(buf, len, seed, 0);
+}
+
+/* @buf holds the bytes at offset @off (a multiple of 8) of a pattern. */
+long pat_check_off(const void *buf, size_t len, uint64_t seed, size_t off)
+{
+	const uint64_t *p = buf;
+	size_t i, b;
+
+	for (i = 0; i < len / 8; i++) {
+		uint64_t w = pat_word(seed, i + off / 8);
+
+		if (p[i] == w)
+			continue;
+		for (b = 0; b < 8; b++)
+			if (((const uint8_t *)&p[i])[b] != (uint8_t)(w >> (8 * b)))
+				return i * 8 + b;
+	}
+	return -1;
+}
+
+void *map_anon(size_t len, int prot, int flags)
+{
+	void *p = mmap(NULL, len, prot, flags | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A private anonymous read/write mapping whose start is @align aligned. */
+void *map_aligned(size_t len, size_t align)
+{
+	char *p = map_anon(len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	uintptr_t a;
+
+	if (!p)
+		return NULL;
+	a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	if (align - (a - (uintptr_t)p))
+		munmap((void *)(a + len), align - (a - (uintptr_t)p));
+	return (void *)a;
+}
+
+double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+int read_file_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+/* A value from /proc/meminfo (in the unit the file uses), -1 if absent. */
+long meminfo_value(const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	long val = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			val = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+bool thp_enabled(void)
+{
+	char buf[128];
+
+	if (read_file_str("/sys/kernel/mm/transparent_hugepage/enabled",
+			  buf, sizeof(buf)) < 0)
+		return false;
+	return !strstr(buf, "[never]");
+}
+
+bool hugetlb_available(long *free_pages, long *hpage_size, char *why,
+		       size_t whylen)
+{
+	*free_pages = meminfo_value("HugePages_Free");
+	*hpage_size = meminfo_value("Hugepagesize") * 1024;
+	if (*free_pages < 0 || *hpage_size <= 0) {
+		snprintf(why, whylen, "kernel without hugetlbfs");
+		return false;
+	}
+	if (*free_pages < 2) {
+		snprintf(why, whylen,
+			 "no hugetlb pages reserved (HugePages_Free=%ld, boot with hugepages=N)",
+			 *free_pages);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Hugetlbfs memory through libhugetlbfs when a hugetlbfs mount exists (the
+ * library needs one), else through mmap(MAP_HUGETLB).  @how says which.
+ */
+void *hugetlb_alloc(size_t len, const char **how)
+{
+	void *p;
+
+	if (hugetlbfs_find_path()) {
+		p = get_hugepage_region(len, GHR_STRICT);
+		if (p) {
+			*how = "libhugetlbfs";
+			return p;
+		}
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	*how = "MAP_HUGETLB";
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void hugetlb_free(void *p, size_t len, const char *how)
+{
+	if (!strcmp(how, "libhugetlbfs"))
+		free_hugepage_region(p);
+	else
+		munmap(p, len);
+}
+
+/* "64M", "1g", "4096", "2k" */
+unsigned long parse_size(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	switch (*end) {
+	case 'g': case 'G':
+		v <<= 10;
+		/* fallthrough */
+	case 'm': case 'M':
+		v <<= 10;
+		/* fallthrough */
+	case 'k': case 'K':
+		v <<= 10;
+	}
+	return v;
+}
+
+/* Number of pages whose snapshot byte satisfies (byte & mask) == val. */
+int count_snapshot(int fd, void *addr, unsigned long npages, uint8_t val,
+		   uint8_t mask)
+{
+	uint8_t *m = malloc(npages);
+	unsigned long i;
+	int ret, n = 0;
+
+	if (!m)
+		return -ENOMEM;
+	ret = hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, addr, m, npages, NULL);
+	if (ret) {
+		free(m);
+		return ret;
+	}
+	for (i = 0; i < npages; i++)
+		if ((m[i] & mask) == val)
+			n++;
+	free(m);
+	return n;
+}
+
+/*
+ * Wait until every page handed out since @base came back through page_free:
+ * in_use equal to the baseline and page_free_calls grown as much as
+ * allocations.  Returns 0 when settled, -1 when @ms passed first.
+ */
+int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
+		      struct hmm_dummy_stats *now, unsigned int ms)
+{
+	double end = now_sec() + ms / 1000.0;
+
+	for (;;) {
+		if (hmm_stats_dev(idx, now))
+			return -1;
+		if (now->in_use == base->in_use &&
+		    now->page_free_calls - base->page_free_calls ==
+		    now->allocations - base->allocations)
+			return 0;
+		if (now_sec() > end)
+			return -1;
+		sleep_ms(10);
+	}
+}
