@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hmm_dummy: internal interfaces shared by the driver's files.
+ *
+ * Lock order (outer to inner):
+ *   mmap_lock (read) -> page locks (migration) -> hdev->evict_lock
+ *   mirror->lock -> hdev->lock
+ * mirror->lock is taken from the mmu notifier, so nothing that can sleep on
+ * memory reclaim, fault on user memory or take mmap_lock may run under it.
+ * hdev->lock is a leaf spinlock protecting the allocator lists.
+ */
+#ifndef _HMM_DUMMY_H
+#define _HMM_DUMMY_H
+
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/list.h>
+#include <linux/memremap.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+#include <linux/hmm_dummy.h>
+
+#define HMM_DUMMY_MAX_DEVICES		8
+/* Pages per migrate_vma batch for ioctl-driven migrations (one PMD). */
+#define HMM_DUMMY_MIGRATE_BATCH		512
+/* Upper bound of the fault_window parameter (arrays live on the stack). */
+#define HMM_DUMMY_MAX_FAULT_WINDOW	32
+/* Pages evicted per migrate_device_range() call. */
+#define HMM_DUMMY_EVICT_BATCH		64
+
+/* Event counters; the allocator's gauges live under hdev->lock. */
+enum hmm_dummy_counter {
+	HMM_DUMMY_CNT_ALLOCATIONS,
+	HMM_DUMMY_CNT_PAGE_FREES,
+	HMM_DUMMY_CNT_ALLOC_FAILURES,
+	HMM_DUMMY_CNT_TO_DEV,
+	HMM_DUMMY_CNT_TO_SYS_IOCTL,
+	HMM_DUMMY_CNT_TO_SYS_FAULT,
+	HMM_DUMMY_CNT_TO_SYS_EVICT,
+	HMM_DUMMY_CNT_CPU_FAULTS,
+	HMM_DUMMY_CNT_DEVICE_FAULTS,
+	HMM_DUMMY_CNT_EVICTIONS,
+	HMM_DUMMY_CNT_BACKING_PAGES,
+	HMM_DUMMY_NR_COUNTERS
+};
+
+/**
+ * struct hmm_dummy_dpage - driver state of one device page
+ * @link:    on hdev->free_list while free, on hdev->lru while in use
+ * @backing: system page holding the contents ("VRAM backing"); allocated the
+ *           first time the device page is handed out, kept until the device
+ *           goes away
+ * @in_use:  true between allocation and page_free
+ */
+struct hmm_dummy_dpage {
+	struct list_head link;
+	struct page *backing;
+	bool in_use;
+};
+
+/**
+ * struct hmm_dummy_device - one dummy device and its device memory
+ * @index:       N of /dev/hmm_dummyN
+ * @cdev:        the character device
+ * @dev:         the class device (sysfs stats live under it)
+ * @pgmap:       the device-private ZONE_DEVICE mapping; pgmap.owner == this
+ * @res:         the physical address range reserved for @pgmap
+ * @pfn_first:   first pfn of the device memory
+ * @npages:      capacity in pages
+ * @dpages:      per-page driver state, indexed by pfn - @pfn_first
+ * @lock:        protects @free_list, @lru, @nr_free, @peak_in_use and the
+ *               @in_use flags of @dpages
+ * @free_list:   free device pages
+ * @lru:         in-use device pages, least recently used first
+ * @nr_free:     pages on @free_list
+ * @peak_in_use: highest number of in-use pages seen
+ * @evict_lock:  serialises evictions so concurrent allocators do not all
+ *               evict for the same shortage
+ * @counters:    event counters, see enum hmm_dummy_counter
+ */
+struct hmm_dummy_device {
+	unsigned int index;
+	struct cdev cdev;
+	struct device *dev;
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	unsigned long pfn_first;
+	unsigned long npages;
+	struct hmm_dummy_dpage *dpages;
+
+	spinlock_t lock;
+	struct list_head free_list;
+	struct list_head lru;
+	unsigned long nr_free;
+	unsigned long peak_in_use;
+	struct mutex evict_lock;
+
+	atomic64_t counters[HMM_DUMMY_NR_COUNTERS];
+};
+
+/**
+ * struct hmm_dummy_mirror - the device's view of one process (one open file)
+ * @hdev:     the device
+ * @mm:       the process address space the file was opened in
+ * @notifier: interval notifier covering the whole user address space
+ * @lock:     protects @pt; held across every access the device makes
+ *            through @pt so that an invalidation waits for it
+ * @pt:       the device page table: user pfn index -> tagged struct page *
+ */
+struct hmm_dummy_mirror {
+	struct hmm_dummy_device *hdev;
+	struct mm_struct *mm;
+	struct mmu_interval_notifier notifier;
+	struct mutex lock;
+	struct xarray pt;
+};
+
+/* Module parameters (main.c). */
+extern unsigned int hmm_dummy_fault_window;
+extern bool hmm_dummy_peer_migration;
+extern unsigned int hmm_dummy_num_devices;
+extern struct hmm_dummy_device *hmm_dummy_devices[HMM_DUMMY_MAX_DEVICES];
+
+static inline void hmm_dummy_count(struct hmm_dummy_device *hdev,
+				   enum hmm_dummy_counter c, long n)
+{
+	atomic64_add(n, &hdev->counters[c]);
+}
+
+/* devmem.c: device memory and its allocator */
+int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size);
+void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev);
+bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page);
+struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
+struct page *hmm_dummy_page_backing(struct page *page);
+unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
+				    struct page **pages, unsigned long n);
+void hmm_dummy_lru_touch(struct hmm_dummy_device *hdev, struct page *page);
+unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev);
+void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
+			  struct hmm_dummy_stats *st);
+extern const struct dev_pagemap_ops hmm_dummy_pagemap_ops;
+
+/* migrate.c: moving pages between system and device memory */
+long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
+			      unsigned long start, unsigned long end);
+long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
+			      unsigned long start, unsigned long end);
+bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want);
+unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev,
+				  enum hmm_dummy_counter reason);
+vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf);
+int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
+			struct vm_area_struct *vma,
+			unsigned long start, unsigned long end);
+
+/* mirror.c: the device page table and device access to process memory */
+int hmm_dummy_mirror_init(struct hmm_dummy_mirror *mirror,
+			  struct hmm_dummy_device *hdev, struct mm_struct *mm);
+void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror);
+int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
+			struct hmm_dmirror_cmd *cmd, bool write);
+int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
+				struct hmm_dmirror_cmd *cmd);
+int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
+			      struct hmm_dmirror_cmd *cmd);
+int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
+			       struct hmm_dmirror_cmd *cmd);
+int hmm_dummy_mirror_check_exclusive(struct hmm_dummy_mirror *mirror,
+				     struct hmm_dmirror_cmd *cmd);
+
+/* sysfs.c */
+extern const struct attribute_group *hmm_dummy_groups[];
+
+#endif /* _HMM_DUMMY_H */

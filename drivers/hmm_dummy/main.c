@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dummy: a dummy device with device-private memory, for exercising and
+ * demonstrating the kernel's HMM and device-memory migration paths.
+ *
+ * This file: module parameters, the character devices, and the file
+ * operations that validate user commands and dispatch them.
+ */
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hmm_dummy.h"
+
+static unsigned int num_devices = 2;
+module_param(num_devices, uint, 0444);
+MODULE_PARM_DESC(num_devices, "Number of devices /dev/hmm_dummyN (1-8, default 2)");
+
+static unsigned int vram_mb = 256;
+module_param(vram_mb, uint, 0444);
+MODULE_PARM_DESC(vram_mb, "Device memory per device in MiB (2-65536, default 256)");
+
+unsigned int hmm_dummy_fault_window = 16;
+
+static int fault_window_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret)
+		return ret;
+	if (n < 1 || n > HMM_DUMMY_MAX_FAULT_WINDOW)
+		return -EINVAL;
+	WRITE_ONCE(hmm_dummy_fault_window, n);
+	return 0;
+}
+
+static const struct kernel_param_ops fault_window_ops = {
+	.set = fault_window_set,
+	.get = param_get_uint,
+};
+module_param_cb(fault_window, &fault_window_ops, &hmm_dummy_fault_window,
+		0644);
+MODULE_PARM_DESC(fault_window, "Device pages migrated back per CPU fault (1-32, default 16)");
+
+bool hmm_dummy_peer_migration = true;
+module_param_named(peer_migration, hmm_dummy_peer_migration, bool, 0444);
+MODULE_PARM_DESC(peer_migration, "MIGRATE_TO_DEV also takes pages from peer devices (default 1; 0 behaves like test_hmm)");
+
+unsigned int hmm_dummy_num_devices;
+struct hmm_dummy_device *hmm_dummy_devices[HMM_DUMMY_MAX_DEVICES];
+
+static dev_t hmm_dummy_devt;
+static const struct class hmm_dummy_class = {
+	.name = "hmm_dummy",
+	.dev_groups = hmm_dummy_groups,
+};
+
+static int hmm_dummy_open(struct inode *inode, struct file *filp)
+{
+	struct hmm_dummy_device *hdev =
+		container_of(inode->i_cdev, struct hmm_dummy_device, cdev);
+	struct hmm_dummy_mirror *mirror;
+	int ret;
+
+	if (!current->mm)
+		return -EINVAL;
+	mirror = kzalloc(sizeof(*mirror), GFP_KERNEL);
+	if (!mirror)
+		return -ENOMEM;
+	ret = hmm_dummy_mirror_init(mirror, hdev, current->mm);
+	if (ret) {
+		kfree(mirror);
+		return ret;
+	}
+	filp->private_data = mirror;
+	return 0;
+}
+
+static int hmm_dummy_release(struct inode *inode, struct file *filp)
+{
+	struct hmm_dummy_mirror *mirror = filp->private_data;
+
+	/* Migrated pages belong to the device, not to the file: they stay. */
+	hmm_dummy_mirror_fini(mirror);
+	kfree(mirror);
+	return 0;
+}
+
+/* Checks shared by the test_hmm compatible commands. */
+static int check_cmd(const struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long size;
+
+	if (!cmd->npages || cmd->npages > TASK_SIZE >> PAGE_SHIFT)
+		return -EINVAL;
+	if (cmd->addr & ~PAGE_MASK || cmd->addr >= TASK_SIZE)
+		return -EINVAL;
+	size = cmd->npages << PAGE_SHIFT;
+	if (cmd->addr + size > TASK_SIZE || cmd->addr + size < cmd->addr)
+		return -EINVAL;
+	return 0;
+}
+
+static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
+			  struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	long ret;
+
+	switch (nr) {
+	case _IOC_NR(HMM_DMIRROR_READ):
+		return hmm_dummy_mirror_rw(mirror, cmd, false);
+	case _IOC_NR(HMM_DMIRROR_WRITE):
+		return hmm_dummy_mirror_rw(mirror, cmd, true);
+	case _IOC_NR(HMM_DMIRROR_MIGRATE_TO_DEV):
+		ret = hmm_dummy_migrate_to_dev(mirror, cmd->addr, end);
+		if (ret < 0)
+			return ret;
+		/* What the device now holds: test_hmm's cpages and data. */
+		return hmm_dummy_mirror_read_local(mirror, cmd);
+	case _IOC_NR(HMM_DMIRROR_MIGRATE_TO_SYS):
+		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end);
+		if (ret < 0)
+			return ret;
+		cmd->cpages = ret;
+		return 0;
+	case _IOC_NR(HMM_DMIRROR_SNAPSHOT):
+		return hmm_dummy_mirror_snapshot(mirror, cmd);
+	case _IOC_NR(HMM_DMIRROR_EXCLUSIVE):
+		return hmm_dummy_mirror_exclusive(mirror, cmd);
+	case _IOC_NR(HMM_DMIRROR_CHECK_EXCLUSIVE):
+		return hmm_dummy_mirror_check_exclusive(mirror, cmd);
+	case _IOC_NR(HMM_DMIRROR_RELEASE):
+		cmd->cpages = hmm_dummy_evict_all(mirror->hdev,
+						  HMM_DUMMY_CNT_TO_SYS_IOCTL);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+/*
+ * Copy a versioned structure out: the caller's @size says how much it
+ * knows; it gets min(its size, ours) bytes, the rest of its buffer zeroed,
+ * and @size set to what was filled.
+ */
+static long copy_versioned_to_user(void __user *uarg, void *kbuf,
+				   u32 ksize, u32 min_size)
+{
+	u32 usize;
+
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < min_size)
+		return -EINVAL;
+	*(u32 *)kbuf = min(usize, ksize);
+	if (copy_to_user(uarg, kbuf, min(usize, ksize)))
+		return -EFAULT;
+	if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+		return -EFAULT;
+	return 0;
+}
+
+static long do_info(struct hmm_dummy_device *hdev, void __user *uarg)
+{
+	struct hmm_dummy_info info = {
+		.version = HMM_DUMMY_INFO_VERSION,
+		.device_index = hdev->index,
+		.num_devices = hmm_dummy_num_devices,
+		.capacity_pages = hdev->npages,
+		.page_size = PAGE_SIZE,
+		.fault_window = READ_ONCE(hmm_dummy_fault_window),
+		.peer_migration = hmm_dummy_peer_migration,
+	};
+
+	return copy_versioned_to_user(uarg, &info, sizeof(info), sizeof(info));
+}
+
+static long do_stats(struct hmm_dummy_device *hdev, void __user *uarg)
+{
+	struct hmm_dummy_stats st = {};
+
+	hmm_dummy_fill_stats(hdev, &st);
+	return copy_versioned_to_user(uarg, &st, sizeof(st), sizeof(st));
+}
+
+static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct hmm_dummy_mirror *mirror = filp->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct hmm_dmirror_cmd c;
+	long ret;
+
+	/* The device mirrors the opener's address space and no other. */
+	if (current->mm != mirror->mm)
+		return -EPERM;
+
+	/*
+	 * hmm_dummy's own structures carry their size, so their ioctl
+	 * numbers are matched without the size bits.
+	 */
+	if (_IOC_TYPE(cmd) == 'H' && _IOC_DIR(cmd) == (_IOC_READ | _IOC_WRITE)) {
+		switch (_IOC_NR(cmd)) {
+		case _IOC_NR(HMM_DUMMY_STATS):
+			return do_stats(mirror->hdev, uarg);
+		case _IOC_NR(HMM_DUMMY_INFO):
+			return do_info(mirror->hdev, uarg);
+		}
+	}
+
+	switch (cmd) {
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+	case HMM_DMIRROR_SNAPSHOT:
+	case HMM_DMIRROR_EXCLUSIVE:
+	case HMM_DMIRROR_CHECK_EXCLUSIVE:
+	case HMM_DMIRROR_RELEASE:
+		break;
+	default:
+		return -ENOTTY;
+	}
+	if (copy_from_user(&c, uarg, sizeof(c)))
+		return -EFAULT;
+	c.cpages = 0;
+	c.faults = 0;
+	if (cmd != HMM_DMIRROR_RELEASE) {
+		ret = check_cmd(&c);
+		if (ret)
+			return ret;
+	}
+	ret = do_mirror_cmd(mirror, _IOC_NR(cmd), &c);
+	/*
+	 * cpages and faults go back even on failure: a partial migration
+	 * (-ENOENT) still tells how many pages reached the device.
+	 */
+	if ((!ret || ret == -ENOENT) && copy_to_user(uarg, &c, sizeof(c)))
+		return -EFAULT;
+	return ret;
+}
+
+/*
+ * mmap of the device file gives ordinary zeroed system pages, inserted as a
+ * VM_MIXEDMAP mapping; the kernel's selftest uses it to check how
+ * hmm_range_fault() reports such mappings.
+ */
+static int hmm_dummy_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	unsigned long addr;
+	int ret;
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+		if (!page)
+			return -ENOMEM;
+		ret = vm_insert_page(vma, addr, page);
+		/* The mapping holds its own reference now. */
+		put_page(page);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static const struct file_operations hmm_dummy_fops = {
+	.owner		= THIS_MODULE,
+	.open		= hmm_dummy_open,
+	.release	= hmm_dummy_release,
+	.unlocked_ioctl	= hmm_dummy_ioctl,
+	.mmap		= hmm_dummy_mmap,
+	.llseek		= default_llseek,
+};
+
+static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
+{
+	device_destroy(&hmm_dummy_class, hdev->cdev.dev);
+	cdev_del(&hdev->cdev);
+	hmm_dummy_devmem_fini(hdev);
+	kfree(hdev);
+}
+
+static int hmm_dummy_device_add(unsigned int index)
+{
+	struct hmm_dummy_device *hdev;
+	dev_t devt = MKDEV(MAJOR(hmm_dummy_devt), index);
+	int ret;
+
+	hdev = kzalloc(sizeof(*hdev), GFP_KERNEL);
+	if (!hdev)
+		return -ENOMEM;
+	hdev->index = index;
+	ret = hmm_dummy_devmem_init(hdev, (unsigned long)vram_mb << 20);
+	if (ret)
+		goto err_free;
+
+	cdev_init(&hdev->cdev, &hmm_dummy_fops);
+	hdev->cdev.owner = THIS_MODULE;
+	ret = cdev_add(&hdev->cdev, devt, 1);
+	if (ret)
+		goto err_devmem;
+	hdev->dev = device_create(&hmm_dummy_class, NULL, devt, hdev,
+				  "hmm_dummy%u", index);
+	if (IS_ERR(hdev->dev)) {
+		ret = PTR_ERR(hdev->dev);
+		goto err_cdev;
+	}
+	hmm_dummy_devices[index] = hdev;
+	dev_info(hdev->dev, "%lu MiB of device memory at pfn %#lx\n",
+		 hdev->npages >> (20 - PAGE_SHIFT), hdev->pfn_first);
+	return 0;
+
+err_cdev:
+	cdev_del(&hdev->cdev);
+err_devmem:
+	hmm_dummy_devmem_fini(hdev);
+err_free:
+	kfree(hdev);
+	return ret;
+}
+
+static void hmm_dummy_remove_all(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < hmm_dummy_num_devices; i++)
+		if (hmm_dummy_devices[i])
+			hmm_dummy_device_remove(hmm_dummy_devices[i]);
+	hmm_dummy_num_devices = 0;
+}
+
+static int __init hmm_dummy_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	if (num_devices < 1 || num_devices > HMM_DUMMY_MAX_DEVICES ||
+	    vram_mb < 2 || vram_mb > 65536)
+		return -EINVAL;
+	ret = alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
+				  "hmm_dummy");
+	if (ret)
+		return ret;
+	ret = class_register(&hmm_dummy_class);
+	if (ret)
+		goto err_chrdev;
+	/* Peers must be visible before any device can be opened. */
+	hmm_dummy_num_devices = num_devices;
+	for (i = 0; i < num_devices; i++) {
+		ret = hmm_dummy_device_add(i);
+		if (ret)
+			goto err_devices;
+	}
+	pr_info("hmm_dummy: %u devices with %u MiB each\n", num_devices,
+		vram_mb);
+	return 0;
+
+err_devices:
+	hmm_dummy_remove_all();
+	class_unregister(&hmm_dummy_class);
+err_chrdev:
+	unregister_chrdev_region(hmm_dummy_devt, num_devices);
+	return ret;
+}
+
+static void __exit hmm_dummy_exit(void)
+{
+	hmm_dummy_remove_all();
+	class_unregister(&hmm_dummy_class);
+	unregister_chrdev_region(hmm_dummy_devt, num_devices);
+}
+
+module_init(hmm_dummy_init);
+module_exit(hmm_dummy_exit);
+MODULE_DESCRIPTION("Dummy HMM device with device-private memory");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dummy mirror: the device's own page table for one process, kept
+ * coherent with the CPU page table through an mmu_interval_notifier, and
+ * the device accesses (read, write, snapshot, atomics) that go through it.
+ *
+ * The device page table (mirror->pt) maps a user page index to the struct
+ * page the device may access, tagged with the access it may make.  An entry
+ * is only created under mirror->lock after mmu_interval_read_retry() said
+ * the hmm_range_fault() result is still current, and every invalidation
+ * removes entries under the same lock before the CPU side changes.  So
+ * while mirror->lock is held, every page found in pt is mapped in the
+ * process and cannot be freed: that is what makes reading a device page's
+ * backing or a system page under the lock safe without page references.
+ *
+ * Nothing under mirror->lock may allocate with reclaim, fault on user
+ * memory or take mmap_lock: the notifier is called from reclaim and from
+ * page faults.  Data therefore goes through a kernel bounce buffer.
+ */
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "hmm_dummy.h"
+
+/* Access rights recorded with each device page table entry. */
+enum {
+	PT_READ = 0,
+	PT_WRITE = 1,
+	PT_ATOMIC = 2,	/* exclusive (device atomics); implies write */
+};
+
+/* Pages per hmm_range_fault() call and per bounce buffer fill. */
+#define MIRROR_CHUNK	512UL
+
+static bool mirror_invalidate(struct mmu_interval_notifier *mni,
+			      const struct mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct hmm_dummy_mirror *mirror =
+		container_of(mni, struct hmm_dummy_mirror, notifier);
+	unsigned long first = range->start >> PAGE_SHIFT;
+	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
+	XA_STATE(xas, &mirror->pt, first);
+	void *entry;
+
+	/*
+	 * Our own make_device_exclusive_range(): the pages stay the same and
+	 * the caller maps them as atomic right after, under the sequence
+	 * check.
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE &&
+	    range->owner == mirror->hdev)
+		return true;
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&mirror->lock);
+	else if (!mutex_trylock(&mirror->lock))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, last)
+		xas_store(&xas, NULL);
+	xas_unlock(&xas);
+	mutex_unlock(&mirror->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops mirror_notifier_ops = {
+	.invalidate = mirror_invalidate,
+};
+
+/**
+ * hmm_dummy_mirror_init() - start mirroring @mm for device @hdev
+ * @mirror: zeroed mirror to set up
+ * @hdev:   the device
+ * @mm:     the address space (the opener's)
+ *
+ * Return: 0 or a negative errno.
+ */
+int hmm_dummy_mirror_init(struct hmm_dummy_mirror *mirror,
+			  struct hmm_dummy_device *hdev, struct mm_struct *mm)
+{
+	mirror->hdev = hdev;
+	mirror->mm = mm;
+	mutex_init(&mirror->lock);
+	xa_init(&mirror->pt);
+	return mmu_interval_notifier_insert(&mirror->notifier, mm, 0,
+					    TASK_SIZE, &mirror_notifier_ops);
+}
+
+void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror)
+{
+	/* Waits for invalidations in progress; none can start afterwards. */
+	mmu_interval_notifier_remove(&mirror->notifier);
+	xa_destroy(&mirror->pt);
+}
+
+/* Record a page the device may access; failure only costs a later fault. */
+static void pt_store(struct hmm_dummy_mirror *mirror, unsigned long addr,
+		     struct page *page, unsigned int access)
+{
+	lockdep_assert_held(&mirror->lock);
+	xa_store(&mirror->pt, addr >> PAGE_SHIFT, xa_tag_pointer(page, access),
+		 GFP_NOWAIT | __GFP_NOWARN);
+}
+
+/* The page whose contents the device sees at @page. */
+static struct page *data_page(struct page *page)
+{
+	return is_device_private_page(page) ? hmm_dummy_page_backing(page) :
+					      page;
+}
+
+/* Copy one page between the bounce buffer and what the device sees. */
+static void device_copy(struct hmm_dummy_mirror *mirror, struct page *page,
+			void *buf, bool write)
+{
+	if (is_device_private_page(page))
+		hmm_dummy_lru_touch(mirror->hdev, page);
+	if (write)
+		memcpy_to_page(data_page(page), 0, buf, PAGE_SIZE);
+	else
+		memcpy_from_page(buf, data_page(page), 0, PAGE_SIZE);
+}
+
+/*
+ * Fault [range->start, range->end) with hmm_range_fault() and return with
+ * mirror->lock held and range->hmm_pfns current (no invalidation since).
+ * The caller holds a reference on mirror->mm.
+ */
+static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
+				   struct hmm_range *range)
+{
+	unsigned long timeout =
+		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	int ret;
+
+	for (;;) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		mmap_read_lock(mirror->mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(mirror->mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		mutex_lock(&mirror->lock);
+		if (!mmu_interval_read_retry(range->notifier,
+					     range->notifier_seq))
+			return 0;
+		mutex_unlock(&mirror->lock);
+	}
+}
+
+/*
+ * Device access through the device page table alone.  Returns false
+ * (touching nothing) unless every page of the chunk is mapped with the
+ * needed access.
+ */
+static bool pt_access(struct hmm_dummy_mirror *mirror, unsigned long start,
+		      unsigned long npages, void *buf, bool write,
+		      struct page **pages)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&mirror->lock);
+	for (i = 0; i < npages; i++) {
+		void *entry = xa_load(&mirror->pt, (start >> PAGE_SHIFT) + i);
+
+		if (!entry || (write && xa_pointer_tag(entry) == PT_READ))
+			return false;
+		pages[i] = xa_untag_pointer(entry);
+	}
+	for (i = 0; i < npages; i++)
+		device_copy(mirror, pages[i], buf + i * PAGE_SIZE, write);
+	return true;
+}
+
+/*
+ * One chunk of a device READ or WRITE.  *@in_fault is true while the
+ * previous chunk had to fault: a run of faulting chunks is one device fault,
+ * the way a device faults once and the handler faults ahead.
+ */
+static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
+			   struct hmm_dmirror_cmd *cmd, unsigned long start,
+			   unsigned long npages, void *buf, bool write,
+			   unsigned long *pfns, bool *in_fault)
+{
+	struct hmm_range range = {
+		.notifier = &mirror->notifier,
+		.start = start,
+		.end = start + (npages << PAGE_SHIFT),
+		.hmm_pfns = pfns,
+		.default_flags = HMM_PFN_REQ_FAULT |
+				 (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = mirror->hdev,
+	};
+	unsigned long i;
+	int ret;
+
+	mutex_lock(&mirror->lock);
+	if (pt_access(mirror, start, npages, buf, write,
+		      (struct page **)pfns)) {
+		mutex_unlock(&mirror->lock);
+		*in_fault = false;
+		return 0;
+	}
+	mutex_unlock(&mirror->lock);
+
+	if (!*in_fault) {
+		cmd->faults++;
+		hmm_dummy_count(mirror->hdev, HMM_DUMMY_CNT_DEVICE_FAULTS, 1);
+	}
+	*in_fault = true;
+	ret = mirror_range_fault_lock(mirror, &range);
+	if (ret)
+		return ret;
+	for (i = 0; i < npages; i++) {
+		struct page *page = hmm_pfn_to_page(pfns[i]);
+
+		pt_store(mirror, start + (i << PAGE_SHIFT), page,
+			 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
+		device_copy(mirror, page, buf + i * PAGE_SIZE, write);
+	}
+	mutex_unlock(&mirror->lock);
+	return 0;
+}
+
+/* Resources of one command that walks its range chunk by chunk. */
+struct mirror_walk {
+	unsigned long *pfns;
+	void *buf;
+};
+
+static int walk_init(struct mirror_walk *w, unsigned long npages,
+		     size_t bytes_per_page)
+{
+	unsigned long n = min(npages, MIRROR_CHUNK);
+
+	w->pfns = kvmalloc_array(n, sizeof(*w->pfns), GFP_KERNEL);
+	w->buf = kvmalloc_array(n, bytes_per_page, GFP_KERNEL);
+	if (!w->pfns || !w->buf) {
+		kvfree(w->pfns);
+		kvfree(w->buf);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void walk_fini(struct mirror_walk *w)
+{
+	kvfree(w->pfns);
+	kvfree(w->buf);
+}
+
+/**
+ * hmm_dummy_mirror_rw() - device READ or WRITE of the mirrored range
+ * @mirror: the mirror
+ * @cmd:    validated command; cpages and faults are filled in
+ * @write:  true for WRITE (cmd->ptr -> process), false for READ
+ *
+ * Return: 0, or -EFAULT (unmapped or no access; bad user buffer), -EPERM
+ * (write to read-only memory), -EINTR, -ENOMEM, -EBUSY.
+ */
+int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
+			struct hmm_dmirror_cmd *cmd, bool write)
+{
+	void __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long done, n, start;
+	struct mirror_walk w;
+	bool in_fault = false;
+	int ret;
+
+	ret = walk_init(&w, cmd->npages, PAGE_SIZE);
+	if (ret)
+		return ret;
+	if (!mmget_not_zero(mirror->mm)) {
+		walk_fini(&w);
+		return -ESRCH;
+	}
+	for (done = 0; done < cmd->npages; done += n) {
+		n = min(cmd->npages - done, MIRROR_CHUNK);
+		start = cmd->addr + (done << PAGE_SHIFT);
+		if (write && copy_from_user(w.buf, uptr, n << PAGE_SHIFT)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = mirror_rw_chunk(mirror, cmd, start, n, w.buf, write,
+				      w.pfns, &in_fault);
+		if (ret)
+			break;
+		if (!write && copy_to_user(uptr, w.buf, n << PAGE_SHIFT)) {
+			ret = -EFAULT;
+			break;
+		}
+		uptr += n << PAGE_SHIFT;
+		cmd->cpages += n;
+		cond_resched();
+	}
+	mmput(mirror->mm);
+	walk_fini(&w);
+	return ret;
+}
+
+/**
+ * hmm_dummy_mirror_read_local() - read back a range from device memory
+ * @mirror: the mirror
+ * @cmd:    validated command; cpages is set to the pages of the range that
+ *          are in this device's memory; cmd->ptr (may be 0) gets their data
+ *
+ * Used after MIGRATE_TO_DEV: without faulting anything, maps the pages that
+ * are now in this device's memory into the device page table and copies
+ * what the device holds.  Pages elsewhere read as zero.
+ *
+ * Return: 0 when the whole range is in this device's memory, -ENOENT when
+ * some page is not, or another negative errno.
+ */
+int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
+				struct hmm_dmirror_cmd *cmd)
+{
+	void __user *uptr = u64_to_user_ptr(cmd->ptr);
+	struct hmm_dummy_device *hdev = mirror->hdev;
+	unsigned long done, n, i;
+	struct mirror_walk w;
+	bool missing = false;
+	int ret;
+
+	ret = walk_init(&w, cmd->npages, PAGE_SIZE);
+	if (ret)
+		return ret;
+	if (!mmget_not_zero(mirror->mm)) {
+		walk_fini(&w);
+		return -ESRCH;
+	}
+	cmd->cpages = 0;
+	for (done = 0; done < cmd->npages; done += n) {
+		struct hmm_range range = {
+			.notifier = &mirror->notifier,
+			.start = cmd->addr + (done << PAGE_SHIFT),
+			.hmm_pfns = w.pfns,
+			.dev_private_owner = hdev,
+		};
+
+		n = min(cmd->npages - done, MIRROR_CHUNK);
+		range.end = range.start + (n << PAGE_SHIFT);
+		ret = mirror_range_fault_lock(mirror, &range);
+		if (ret)
+			break;
+		for (i = 0; i < n; i++) {
+			unsigned long hpfn = w.pfns[i];
+			void *buf = w.buf + i * PAGE_SIZE;
+			struct page *page;
+
+			page = hpfn & HMM_PFN_VALID ? hmm_pfn_to_page(hpfn) :
+						       NULL;
+			if (!page || !hmm_dummy_is_own_page(hdev, page)) {
+				missing = true;
+				memset(buf, 0, PAGE_SIZE);
+				continue;
+			}
+			pt_store(mirror, range.start + (i << PAGE_SHIFT), page,
+				 hpfn & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
+			device_copy(mirror, page, buf, false);
+			cmd->cpages++;
+		}
+		mutex_unlock(&mirror->lock);
+		if (uptr && copy_to_user(uptr, w.buf, n << PAGE_SHIFT)) {
+			ret = -EFAULT;
+			break;
+		}
+		if (uptr)
+			uptr += n << PAGE_SHIFT;
+	}
+	mmput(mirror->mm);
+	walk_fini(&w);
+	if (!ret && missing)
+		ret = -ENOENT;
+	return ret;
+}
+
+/* Snapshot encoding of one hmm_range_fault() result. */
+static u8 snapshot_entry(struct hmm_dummy_device *hdev, unsigned long hpfn)
+{
+	unsigned int shift;
+	struct page *page;
+	u8 perm;
+
+	if (hpfn & HMM_PFN_ERROR)
+		return HMM_DMIRROR_PROT_ERROR;
+	if (!(hpfn & HMM_PFN_VALID))
+		return HMM_DMIRROR_PROT_NONE;
+	page = hmm_pfn_to_page(hpfn);
+	if (is_device_private_page(page))
+		perm = page->pgmap == &hdev->pgmap ?
+			HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+			HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+	else if (is_zero_pfn(page_to_pfn(page)))
+		perm = HMM_DMIRROR_PROT_ZERO;
+	else
+		perm = HMM_DMIRROR_PROT_NONE;
+	perm |= hpfn & HMM_PFN_WRITE ? HMM_DMIRROR_PROT_WRITE :
+				       HMM_DMIRROR_PROT_READ;
+	shift = hmm_pfn_to_map_order(hpfn) + PAGE_SHIFT;
+	if (shift == PMD_SHIFT)
+		perm |= HMM_DMIRROR_PROT_PMD;
+	else if (shift == PUD_SHIFT)
+		perm |= HMM_DMIRROR_PROT_PUD;
+	return perm;
+}
+
+/*
+ * Snapshot one chunk as seen with @owner's device-private pages visible;
+ * entries already decided (not NONE) in @perm are kept.
+ */
+static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
+			  struct hmm_dummy_device *owner, unsigned long start,
+			  unsigned long npages, unsigned long *pfns, u8 *perm)
+{
+	struct hmm_range range = {
+		.notifier = &mirror->notifier,
+		.start = start,
+		.end = start + (npages << PAGE_SHIFT),
+		.hmm_pfns = pfns,
+		.dev_private_owner = owner,
+	};
+	unsigned long i;
+	int ret;
+
+	ret = mirror_range_fault_lock(mirror, &range);
+	if (ret)
+		return ret;
+	mutex_unlock(&mirror->lock);
+	for (i = 0; i < npages; i++)
+		if (perm[i] == HMM_DMIRROR_PROT_NONE)
+			perm[i] = snapshot_entry(mirror->hdev, pfns[i]);
+	return 0;
+}
+
+/**
+ * hmm_dummy_mirror_snapshot() - the device's view of a range, one byte per
+ * page (HMM_DMIRROR_PROT_*), without faulting anything
+ * @mirror: the mirror
+ * @cmd:    validated command; cpages is set to npages on success
+ *
+ * Pages on a peer hmm_dummy device show as DEV_PRIVATE_REMOTE when peer
+ * migration is on (the devices know each other's memory); otherwise, as
+ * with test_hmm, another device's private memory is invisible (NONE).
+ *
+ * Return: 0 or a negative errno.
+ */
+int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
+			      struct hmm_dmirror_cmd *cmd)
+{
+	void __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long done, n, start, i;
+	struct mirror_walk w;
+	unsigned int p;
+	int ret;
+
+	ret = walk_init(&w, cmd->npages, 1);
+	if (ret)
+		return ret;
+	if (!mmget_not_zero(mirror->mm)) {
+		walk_fini(&w);
+		return -ESRCH;
+	}
+	for (done = 0; done < cmd->npages; done += n) {
+		u8 *perm = w.buf;
+		bool none = false;
+
+		n = min(cmd->npages - done, MIRROR_CHUNK);
+		start = cmd->addr + (done << PAGE_SHIFT);
+		memset(perm, HMM_DMIRROR_PROT_NONE, n);
+		ret = snapshot_chunk(mirror, mirror->hdev, start, n, w.pfns,
+				     perm);
+		for (i = 0; !ret && i < n && !none; i++)
+			none = perm[i] == HMM_DMIRROR_PROT_NONE;
+		for (p = 0; !ret && none && hmm_dummy_peer_migration &&
+		     p < hmm_dummy_num_devices; p++) {
+			struct hmm_dummy_device *peer = hmm_dummy_devices[p];
+
+			if (peer && peer != mirror->hdev &&
+			    hmm_dummy_in_use(peer))
+				ret = snapshot_chunk(mirror, peer, start, n,
+						     w.pfns, perm);
+		}
+		if (ret)
+			break;
+		if (copy_to_user(uptr, perm, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		uptr += n;
+		cmd->cpages += n;
+	}
+	mmput(mirror->mm);
+	walk_fini(&w);
+	return ret;
+}
+
+/* Unlock and release the pages make_device_exclusive_range() returned. */
+static void put_exclusive_pages(struct page **pages, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		if (pages[i]) {
+			unlock_page(pages[i]);
+			put_page(pages[i]);
+		}
+	}
+}
+
+/*
+ * Make one chunk (at most HMM_DUMMY_MAX_FAULT_WINDOW pages, within one VMA)
+ * exclusive to the device and map it as atomic in the device page table.
+ * Called with mmap_lock held for read.
+ */
+static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
+			   struct vm_area_struct *vma, unsigned long start,
+			   unsigned long npages, void *buf)
+{
+	struct page *pages[HMM_DUMMY_MAX_FAULT_WINDOW];
+	bool split = false;
+	unsigned long seq, i;
+	int tries;
+	long got;
+
+	for (tries = 0; tries < 16; tries++) {
+		bool all;
+
+		seq = mmu_interval_read_begin(&mirror->notifier);
+		got = hmm_dummy_make_exclusive(mirror->mm, start, npages,
+					       pages, mirror->hdev);
+		if (got < 0)
+			return got;
+		for (all = got == npages, i = 0; all && i < npages; i++)
+			all = pages[i];
+		if (!all) {
+			put_exclusive_pages(pages, got);
+			/* Pages of a THP: split it once, then try again. */
+			if (split)
+				return -EBUSY;
+			split = true;
+			if (hmm_dummy_split_thp(mirror->hdev, vma, start,
+						start + (npages << PAGE_SHIFT)))
+				return -EBUSY;
+			continue;
+		}
+		mutex_lock(&mirror->lock);
+		if (mmu_interval_read_retry(&mirror->notifier, seq)) {
+			mutex_unlock(&mirror->lock);
+			put_exclusive_pages(pages, got);
+			continue;
+		}
+		for (i = 0; i < npages; i++) {
+			pt_store(mirror, start + (i << PAGE_SHIFT), pages[i],
+				 PT_ATOMIC);
+			device_copy(mirror, pages[i], buf + i * PAGE_SIZE,
+				    false);
+		}
+		mutex_unlock(&mirror->lock);
+		put_exclusive_pages(pages, got);
+		return 0;
+	}
+	return -EBUSY;
+}
+
+/**
+ * hmm_dummy_mirror_exclusive() - take a range for device atomics
+ * @mirror: the mirror
+ * @cmd:    validated command; cmd->ptr (may be 0) gets the data, cpages the
+ *          number of pages taken
+ *
+ * The CPU loses access to the pages until it touches them, which revokes
+ * the device's exclusive mapping through the notifier.
+ *
+ * Return: 0, -EBUSY if some page could not be made exclusive, -EFAULT or
+ * -EINVAL for a range that is not mapped writable anonymous memory.
+ */
+int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
+			       struct hmm_dmirror_cmd *cmd)
+{
+	const unsigned long chunk = HMM_DUMMY_MAX_FAULT_WINDOW;
+	void __user *uptr = u64_to_user_ptr(cmd->ptr);
+	struct mm_struct *mm = mirror->mm;
+	unsigned long addr, end, n;
+	void *buf;
+	int ret = 0;
+
+	buf = kvmalloc(chunk << PAGE_SHIFT, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (!mmget_not_zero(mm)) {
+		kvfree(buf);
+		return -ESRCH;
+	}
+	end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	for (addr = cmd->addr; addr < end; addr += n << PAGE_SHIFT) {
+		struct vm_area_struct *vma;
+
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, addr);
+		if (!vma) {
+			mmap_read_unlock(mm);
+			ret = -EFAULT;
+			break;
+		}
+		n = (min3(end, vma->vm_end, ALIGN(addr + 1, chunk << PAGE_SHIFT))
+		     - addr) >> PAGE_SHIFT;
+		ret = exclusive_chunk(mirror, vma, addr, n, buf);
+		mmap_read_unlock(mm);
+		if (ret)
+			break;
+		if (uptr) {
+			if (copy_to_user(uptr, buf, n << PAGE_SHIFT)) {
+				ret = -EFAULT;
+				break;
+			}
+			uptr += n << PAGE_SHIFT;
+		}
+		cmd->cpages += n;
+	}
+	mmput(mm);
+	kvfree(buf);
+	return ret;
+}
+
+/**
+ * hmm_dummy_mirror_check_exclusive() - is some page still device-exclusive?
+ * @mirror: the mirror
+ * @cmd:    validated command
+ *
+ * Return: -EPERM while some page of the range is still mapped for device
+ * atomics, 0 once the CPU has taken all of them back.
+ */
+int hmm_dummy_mirror_check_exclusive(struct hmm_dummy_mirror *mirror,
+				     struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long first = cmd->addr >> PAGE_SHIFT;
+	XA_STATE(xas, &mirror->pt, first);
+	int ret = 0;
+	void *entry;
+
+	mutex_lock(&mirror->lock);
+	rcu_read_lock();
+	xas_for_each(&xas, entry, first + cmd->npages - 1) {
+		if (xas_retry(&xas, entry))
+			continue;
+		if (xa_pointer_tag(entry) == PT_ATOMIC) {
+			ret = -EPERM;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	mutex_unlock(&mirror->lock);
+	return ret;
+}
