@@ -57,7 +57,8 @@ done
 chmod 755 "$stage/init" "$stage/bin/busybox" "$stage"/hmm/vm/*.sh
 echo "$flavour" >"$stage/hmm/flavour"
 mkdir -p "$(dirname "$out")"
-(cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio -o -0 -H newc -R 0:0 --quiet) >"$out.tmp"
-mv "$out.tmp" "$out"
+tmp=$(mktemp "$out.XXXXXX")
+(cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio -o -0 -H newc -R 0:0 --quiet) >"$tmp"
+mv "$tmp" "$out"
 echo "$key" >"$out.key"
 echo ">> initramfs $out ($(du -h "$out" | cut -f1)): ${!files[*]}" >&2

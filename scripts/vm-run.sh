@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vm-run.sh [-f fast|debug] [-t SECONDS] [-n NAME] [-e VAR=VALUE]... [-i] [--] COMMAND...
+# vm-run.sh [-f fast|debug] [-t SECONDS] [-n NAME] [-e VAR=VALUE]... [-a GUESTPATH=FILE]... [-i] [--] COMMAND...
 #
 # Builds what the VM needs (test kernel, hmm_dummy.ko for that kernel, the
 # hmm_test tool, the kernel's hmm-tests, the initramfs), boots QEMU and runs
@@ -14,6 +14,7 @@
 #       the results channel (the guest's second serial port) to
 #       build/logs/NAME.results (default: run)
 #   -e  environment variable for COMMAND (repeatable)
+#   -a  add FILE to the initramfs as GUESTPATH (relative, e.g. tmp/x.ko)
 #   -i  interactive: the console is this terminal (Ctrl-A X quits QEMU)
 #
 # The console is shown on the terminal and written to the log.  The run fails,
@@ -31,14 +32,16 @@ timeout=900
 name=run
 interactive=0
 envs=()
-while getopts 'f:t:n:e:i' o; do
+adds=()
+while getopts 'f:t:n:e:a:i' o; do
 	case $o in
 	f) flavour=$OPTARG ;;
 	t) timeout=$OPTARG ;;
 	n) name=$OPTARG ;;
 	e) envs+=("$OPTARG") ;;
+	a) adds+=("$OPTARG") ;;
 	i) interactive=1 ;;
-	*) sed -n '4,22s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,24s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -53,6 +56,10 @@ logs=$build/logs
 fdir=$build/$flavour
 mkdir -p "$logs" "$fdir"
 t0=$(date +%s)
+
+# Concurrent runs of one flavour share build/FLAVOUR: set it up one at a time.
+exec {lockfd}>"$fdir/.lock"
+flock "$lockfd"
 
 # 1. The test kernel (cached; the first build takes minutes).
 kb=$("$top/scripts/build-kernel.sh" "$flavour" | tail -n 1)
@@ -83,6 +90,9 @@ else
 fi
 conf=$("$top/scripts/build-conformance.sh" "$build/conformance/hmm-tests")
 extra+=("hmm/bin/hmm-tests=$conf")
+for a in "${adds[@]}"; do
+	extra+=("$a")
+done
 
 # 3. The initramfs: the cached base archive plus one with the command.
 "$top/scripts/mkinitramfs.sh" "$fdir/base.cpio" "$flavour" "$kb" "${extra[@]}"
@@ -139,6 +149,7 @@ kvm) qemu+=(-accel kvm -cpu host) ;;
 *) qemu+=(-accel tcg,thread=multi -cpu max) ;;
 esac
 qemu+=(-initrd "$initrd" -append "$append")
+exec {lockfd}>&-
 
 log=$logs/$name.console.log
 res=$logs/$name.results
