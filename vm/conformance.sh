@@ -29,10 +29,11 @@ run_suite() # TAG
 {
 	local tag=$1 rc=0
 	step "hmm-tests: $tag"
-	# stdout carries the TAP stream the host parses; the assertion messages
-	# on stderr are kept apart so that they cannot tear a result line.
-	( cd /tmp && $bin >/tmp/$tag 2>/tmp/$tag.err ) || rc=$?
-	cat /tmp/$tag /tmp/$tag.err
+	# stdout carries the TAP stream the host parses: it is shown live and
+	# kept in a file; the assertion messages on stderr go to the console
+	# only, so that they cannot tear a result line.
+	{ (cd /tmp && $bin) || echo $? >/tmp/$tag.rc; } | tee /tmp/$tag
+	[ ! -f /tmp/$tag.rc ] || rc=$(cat /tmp/$tag.rc)
 	echo "hmm-tests exit status $rc"
 	send_file "$tag" /tmp/$tag
 	grep "^# Totals" /tmp/$tag || true
