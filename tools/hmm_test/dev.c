@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "hmm_test.h"
 
@@ -50,7 +51,9 @@ int hmm_cmd_raw(int fd, unsigned long req, struct hmm_dmirror_cmd *cmd)
 /*
  * Issue one of the test_hmm compatible commands.  @out, when given, receives
  * the command structure as the kernel left it (also on error, so callers can
- * look at cpages of a partly successful MIGRATE_TO_DEV).
+ * look at cpages of a partly successful MIGRATE_TO_DEV).  MIGRATE_TO_DEV and
+ * EXCLUSIVE copy the device's view of the range to ptr: a NULL @ptr gets a
+ * scratch buffer for it.
  */
 int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr,
 	    unsigned long npages, struct hmm_dmirror_cmd *out)
@@ -62,8 +65,22 @@ int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr,
 		.cpages = ~0ULL,
 		.faults = ~0ULL,
 	};
-	int ret = hmm_cmd_raw(fd, req, &cmd);
+	size_t scratch = 0;
+	int ret;
 
+	if (!ptr && (req == HMM_DMIRROR_MIGRATE_TO_DEV ||
+		     req == HMM_DMIRROR_EXCLUSIVE) &&
+	    npages && npages < (1UL << 30)) {
+		scratch = npages * cfg.page_size;
+		ptr = mmap(NULL, scratch, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (ptr == MAP_FAILED)
+			return -ENOMEM;
+		cmd.ptr = (uintptr_t)ptr;
+	}
+	ret = hmm_cmd_raw(fd, req, &cmd);
+	if (scratch)
+		munmap(ptr, scratch);
 	if (out)
 		*out = cmd;
 	return ret;

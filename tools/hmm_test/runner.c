@@ -86,6 +86,8 @@ static const char *precondition(const struct tcase *tc)
 		return "no device node";
 	if ((tc->flags & T_DUMMY) && !cfg.dummy)
 		return "needs hmm_dummy's stats/info commands (not test_hmm)";
+	if ((tc->flags & T_NOCOMPAT) && !cfg.dummy)
+		return "test_hmm WARNs or oopses here (device access to its own read-only or re-faulted device pages)";
 	if ((tc->flags & T_TWO) && cfg.ndev < 2)
 		return "needs two devices";
 	return NULL;

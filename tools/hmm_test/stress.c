@@ -1,3 +1,484 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_test stress: several processes doing random operations on their own
+ * memory with two devices, each keeping a shadow copy of every byte.
+ *
+ * Operations: migrate to either device, migrate back, CPU reads and writes,
+ * device reads and writes through the mirror, fork (the child checks and
+ * changes its copy), mprotect toggling, MADV_DONTNEED, munmap and re-mmap of
+ * sub-ranges, snapshots; half of the areas are THP-backed.  Every read is
+ * checked against the shadow; a mismatch or an errno other than the one the
+ * page states call for fails the run, printing the seed to replay it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
 #include "hmm_test.h"
-int cmd_stress(int argc, char **argv) { (void)argc; (void)argv; return 1; }
+
+#define NAREAS		4
+#define MAXRUN		64	/* pages per operation at most */
+#define HPAGE		(2UL << 20)
+
+enum pstate { P_RW, P_RO, P_NONE, P_UNMAPPED };
+
+enum {
+	OP_TO_DEV, OP_TO_SYS, OP_CPU_READ, OP_CPU_WRITE, OP_DEV_READ,
+	OP_DEV_WRITE, OP_FORK, OP_MPROTECT, OP_DONTNEED, OP_MUNMAP, OP_REMAP,
+	OP_SNAPSHOT, NR_OPS
+};
+static const char *const op_name[NR_OPS] = {
+	"to_dev", "to_sys", "cpu_read", "cpu_write", "dev_read", "dev_write",
+	"fork", "mprotect", "dontneed", "munmap", "remap", "snapshot",
+};
+/* Relative frequency of each operation. */
+static const int op_weight[NR_OPS] = {
+	20, 8, 12, 12, 10, 8, 1, 4, 3, 2, 3, 4,
+};
+
+struct area {
+	char *p;
+	size_t npages;
+	bool thp;
+	unsigned char *state;	/* enum pstate per page */
+	char *shadow;
+};
+
+struct worker {
+	int id;
+	uint64_t seed, rng;
+	struct area a[NAREAS];
+	int fd[2];
+	unsigned long ops[NR_OPS], enoent;
+	unsigned long opno;
+	char *buf;
+};
+
+static struct worker *W;
+
+static uint64_t rnd(struct worker *w)
+{
+	uint64_t x = w->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	w->rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static unsigned long rnd_below(struct worker *w, unsigned long n)
+{
+	return n ? rnd(w) % n : 0;
+}
+
+static void fail(struct worker *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+static void fail(struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "stress: worker %d (seed %llu, op %lu): ", w->id,
+		(unsigned long long)w->seed, w->opno);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	_exit(1);
+}
+
+static void fill_random(struct worker *w, char *p, size_t len)
+{
+	uint64_t *q = (uint64_t *)p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++)
+		q[i] = rnd(w);
+}
+
+static void area_setup(struct worker *w, struct area *a, size_t npages,
+		       bool thp)
+{
+	size_t size = npages * cfg.page_size;
+
+	a->npages = npages;
+	a->thp = thp;
+	a->p = thp ? map_aligned(size, HPAGE) :
+		     map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	a->state = calloc(npages, 1);
+	a->shadow = malloc(size);
+	if (!a->p || !a->state || !a->shadow)
+		fail(w, "out of memory");
+	if (thp)
+		madvise(a->p, size, MADV_HUGEPAGE);
+	fill_random(w, a->shadow, size);
+	memcpy(a->p, a->shadow, size);
+}
+
+/* Compare [first, first+n) pages of @got with the shadow. */
+static void check(struct worker *w, struct area *a, size_t first, size_t n,
+		  const char *got, const char *what)
+{
+	size_t ps = cfg.page_size, i, b;
+
+	for (i = 0; i < n; i++) {
+		const char *g = got + i * ps;
+		const char *s = a->shadow + (first + i) * ps;
+
+		if (!memcmp(g, s, ps))
+			continue;
+		for (b = 0; b < ps && g[b] == s[b]; b++)
+			;
+		fail(w, "%s: MISMATCH at %p (area page %zu +%zu): got 0x%02x expected 0x%02x",
+		     what, a->p + (first + i) * ps + b, first + i, b,
+		     (uint8_t)g[b], (uint8_t)s[b]);
+	}
+}
+
+/* First page in the range in a state of @mask (bit per pstate), or -1. */
+static long first_in(struct area *a, size_t first, size_t n, unsigned mask)
+{
+	size_t i;
+
+	for (i = first; i < first + n; i++)
+		if (mask & (1u << a->state[i]))
+			return i;
+	return -1;
+}
+
+#define M(s)	(1u << (s))
+
+static void expect(struct worker *w, int got, int want, const char *op,
+		   void *addr, size_t n)
+{
+	if (got == want)
+		return;
+	fail(w, "%s at %p, %zu pages: got %d (%s), expected %d (%s)", op,
+	     addr, n, got, strerror(-got), want, strerror(-want));
+}
+
+static void set_state(struct area *a, size_t first, size_t n, int st)
+{
+	memset(a->state + first, st, n);
+}
+
+static void op_fork(struct worker *w, struct area *a)
+{
+	size_t ps = cfg.page_size, i;
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fail(w, "fork: %s", strerror(errno));
+	if (!pid) {
+		int fd;
+
+		/* The child checks its copy, changes it, migrates some. */
+		for (i = 0; i < a->npages; i++)
+			if (a->state[i] <= P_RO)
+				check(w, a, i, 1, a->p + i * ps, "child read");
+		fd = hmm_open(rnd_below(w, cfg.ndev < 2 ? 1 : 2));
+		for (i = 0; i < a->npages; i++) {
+			if (a->state[i] != P_RW || rnd_below(w, 4))
+				continue;
+			fill_random(w, a->shadow + i * ps, ps);
+			memcpy(a->p + i * ps, a->shadow + i * ps, ps);
+		}
+		if (fd >= 0) {
+			for (i = 0; i < a->npages; i++) {
+				if (a->state[i] > P_RO)
+					continue;
+				hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV,
+					a->p + i * ps, NULL, 1, NULL);
+			}
+		}
+		for (i = 0; i < a->npages; i++)
+			if (a->state[i] <= P_RO)
+				check(w, a, i, 1, a->p + i * ps,
+				      "child read back");
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		fail(w, "fork child failed (status 0x%x)", status);
+}
+
+static void one_op(struct worker *w)
+{
+	size_t ps = cfg.page_size;
+	struct area *a = &w->a[rnd_below(w, NAREAS)];
+	size_t n = 1 + rnd_below(w, MAXRUN), first, i;
+	int total = 0, op, r, dev = rnd_below(w, 2);
+	struct hmm_dmirror_cmd c;
+	long bad;
+	char *addr;
+
+	for (op = 0; op < NR_OPS; op++)
+		total += op_weight[op];
+	r = rnd_below(w, total);
+	for (op = 0; r >= op_weight[op]; op++)
+		r -= op_weight[op];
+	if (n > a->npages)
+		n = a->npages;
+	first = rnd_below(w, a->npages - n + 1);
+	addr = a->p + first * ps;
+	w->ops[op]++;
+	w->opno++;
+
+	switch (op) {
+	case OP_TO_DEV:
+		bad = first_in(a, first, n, M(P_NONE) | M(P_UNMAPPED));
+		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_MIGRATE_TO_DEV, addr,
+			    w->buf, n, &c);
+		if (bad >= 0) {
+			expect(w, r, -EINVAL, "MIGRATE_TO_DEV", addr, n);
+		} else if (r == -ENOENT) {
+			w->enoent++;
+		} else {
+			expect(w, r, 0, "MIGRATE_TO_DEV", addr, n);
+			check(w, a, first, n, w->buf, "MIGRATE_TO_DEV view");
+		}
+		break;
+	case OP_TO_SYS:
+		bad = first_in(a, first, n, M(P_NONE) | M(P_UNMAPPED));
+		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_MIGRATE_TO_SYS, addr,
+			    NULL, n, &c);
+		expect(w, r, bad >= 0 ? -EINVAL : 0, "MIGRATE_TO_SYS", addr, n);
+		break;
+	case OP_CPU_READ:
+		for (i = first; i < first + n; i++)
+			if (a->state[i] <= P_RO)
+				check(w, a, i, 1, a->p + i * ps, "CPU read");
+		break;
+	case OP_CPU_WRITE:
+		for (i = first; i < first + n; i++) {
+			if (a->state[i] != P_RW)
+				continue;
+			if (rnd_below(w, 2)) {
+				fill_random(w, a->shadow + i * ps, ps);
+				memcpy(a->p + i * ps, a->shadow + i * ps, ps);
+			} else {
+				/* One word: a write fault on a device page. */
+				size_t o = rnd_below(w, ps / 8) * 8;
+				uint64_t v = rnd(w);
+
+				memcpy(a->shadow + i * ps + o, &v, 8);
+				*(volatile uint64_t *)(a->p + i * ps + o) = v;
+			}
+		}
+		break;
+	case OP_DEV_READ:
+		bad = first_in(a, first, n, M(P_NONE) | M(P_UNMAPPED));
+		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_READ, addr, w->buf, n, &c);
+		expect(w, r, bad >= 0 ? -EFAULT : 0, "READ", addr, n);
+		if (!r)
+			check(w, a, first, n, w->buf, "device READ");
+		break;
+	case OP_DEV_WRITE:
+		/* A failing write may have done part of it: fail on 1 page. */
+		bad = first_in(a, first, n, M(P_RO) | M(P_NONE) |
+			       M(P_UNMAPPED));
+		if (bad >= 0) {
+			addr = a->p + bad * ps;
+			r = hmm_cmd(w->fd[dev], HMM_DMIRROR_WRITE, addr,
+				    w->buf, 1, &c);
+			expect(w, r, a->state[bad] == P_RO ? -EPERM : -EFAULT,
+			       "WRITE", addr, 1);
+			break;
+		}
+		fill_random(w, w->buf, n * ps);
+		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_WRITE, addr, w->buf, n,
+			    &c);
+		expect(w, r, 0, "WRITE", addr, n);
+		memcpy(a->shadow + first * ps, w->buf, n * ps);
+		break;
+	case OP_FORK:
+		op_fork(w, a);
+		break;
+	case OP_MPROTECT: {
+		static const int prots[] = { PROT_READ | PROT_WRITE, PROT_READ,
+					     PROT_NONE };
+		int st = rnd_below(w, 4);
+
+		/* Mostly back to read-write, so the others get work. */
+		if (st == 3)
+			st = P_RW;
+		if (first_in(a, first, n, M(P_UNMAPPED)) >= 0)
+			break;
+		if (mprotect(addr, n * ps, prots[st]))
+			fail(w, "mprotect: %s", strerror(errno));
+		set_state(a, first, n, st);
+		break;
+	}
+	case OP_DONTNEED:
+		if (first_in(a, first, n, M(P_UNMAPPED)) >= 0)
+			break;
+		if (madvise(addr, n * ps, MADV_DONTNEED))
+			fail(w, "madvise: %s", strerror(errno));
+		memset(a->shadow + first * ps, 0, n * ps);
+		break;
+	case OP_MUNMAP:
+		if (munmap(addr, n * ps))
+			fail(w, "munmap: %s", strerror(errno));
+		set_state(a, first, n, P_UNMAPPED);
+		break;
+	case OP_REMAP:
+		/* Map back every hole of the area, fresh zero pages. */
+		for (i = 0; i < a->npages; i++) {
+			size_t j;
+
+			if (a->state[i] != P_UNMAPPED)
+				continue;
+			for (j = i; j < a->npages &&
+			     a->state[j] == P_UNMAPPED; j++)
+				;
+			if (mmap(a->p + i * ps, (j - i) * ps,
+				 PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+				 -1, 0) != a->p + i * ps)
+				fail(w, "re-mmap: %s", strerror(errno));
+			if (a->thp)
+				madvise(a->p + i * ps, (j - i) * ps,
+					MADV_HUGEPAGE);
+			set_state(a, i, j - i, P_RW);
+			memset(a->shadow + i * ps, 0, (j - i) * ps);
+			i = j;
+		}
+		break;
+	case OP_SNAPSHOT:
+		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_SNAPSHOT, addr, w->buf, n,
+			    &c);
+		expect(w, r, 0, "SNAPSHOT", addr, n);
+		for (i = 0; i < n; i++) {
+			uint8_t s = w->buf[i];
+			int st = a->state[first + i];
+
+			if ((st >= P_NONE) != (s == HMM_DMIRROR_PROT_ERROR))
+				fail(w, "SNAPSHOT of page %zu (state %d): 0x%02x",
+				     first + i, st, s);
+			if (st == P_RO && (s & HMM_DMIRROR_PROT_WRITE))
+				fail(w, "SNAPSHOT: read-only page %zu writable (0x%02x)",
+				     first + i, s);
+		}
+		break;
+	}
+}
+
+static int worker_main(struct worker *w, double end)
+{
+	size_t per = 0;
+	int i;
+
+	w->rng = w->seed * 0x9e3779b97f4a7c15ULL + 1;
+	w->fd[0] = hmm_open(0);
+	w->fd[1] = hmm_open(cfg.ndev > 1 ? 1 : 0);
+	if (w->fd[0] < 0 || w->fd[1] < 0)
+		fail(w, "open: %s", strerror(-(w->fd[0] < 0 ? w->fd[0] :
+					       w->fd[1])));
+	w->buf = malloc(MAXRUN * cfg.page_size);
+	for (i = 0; i < NAREAS; i++) {
+		per = (i & 1) ? 2 * HPAGE / cfg.page_size :
+				(HPAGE + 37 * cfg.page_size) / cfg.page_size;
+		area_setup(w, &w->a[i], per, i & 1);
+	}
+	while (now_sec() < end) {
+		one_op(w);
+		/* A full check now and then. */
+		if (!(w->opno % 256))
+			for (i = 0; i < NAREAS; i++) {
+				size_t k;
+
+				for (k = 0; k < w->a[i].npages; k++)
+					if (w->a[i].state[k] <= P_RO)
+						check(w, &w->a[i], k, 1,
+						      w->a[i].p + k * cfg.page_size,
+						      "periodic check");
+			}
+	}
+	printf("worker %d (seed %llu): %lu ops:", w->id,
+	       (unsigned long long)w->seed, w->opno);
+	for (i = 0; i < NR_OPS; i++)
+		printf(" %s %lu", op_name[i], w->ops[i]);
+	printf(", -ENOENT %lu\n", w->enoent);
+	fflush(stdout);
+	return 0;
+}
+
+int cmd_stress(int argc, char **argv)
+{
+	int seconds = 30, procs = 4, i, failed = 0, status;
+	uint64_t seed = (uint64_t)time(NULL);
+	struct hmm_dummy_stats base[MAX_DEVICES], now;
+	pid_t *pids;
+	double end;
+
+	for (i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--seconds") && v)
+			seconds = atoi(v);
+		else if (!strcmp(argv[i], "--procs") && v)
+			procs = atoi(v);
+		else if (!strcmp(argv[i], "--seed") && v)
+			seed = strtoull(v, NULL, 0);
+		else {
+			fprintf(stderr,
+				"usage: hmm_test stress [--seconds N] [--procs N] [--seed N]\n");
+			return 2;
+		}
+		i++;
+	}
+	if (cfg.ndev < 1 || procs < 1) {
+		fprintf(stderr, "stress: no device %s0\n", cfg.prefix);
+		return 1;
+	}
+	for (i = 0; cfg.dummy && i < cfg.ndev; i++)
+		hmm_stats_dev(i, &base[i]);
+	printf("stress: %d processes, %d s, seed %llu (replay: hmm_test stress --procs %d --seed %llu)\n",
+	       procs, seconds, (unsigned long long)seed, procs,
+	       (unsigned long long)seed);
+	fflush(stdout);
+	W = calloc(procs, sizeof(*W));
+	pids = calloc(procs, sizeof(*pids));
+	end = now_sec() + seconds;
+	for (i = 0; i < procs; i++) {
+		W[i].id = i;
+		W[i].seed = seed + i;
+		pids[i] = fork();
+		if (pids[i] < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (!pids[i])
+			_exit(worker_main(&W[i], end));
+	}
+	for (i = 0; i < procs; i++) {
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status)) {
+			printf("stress: worker %d (seed %llu) FAILED (status 0x%x)\n",
+			       i, (unsigned long long)(seed + i), status);
+			failed++;
+		}
+	}
+	for (i = 0; cfg.dummy && i < cfg.ndev; i++) {
+		if (!wait_stats_settle(i, &base[i], &now, 3000))
+			continue;
+		printf("stress: device %d: in_use %llu (before %llu), allocations +%llu, page_free_calls +%llu\n",
+		       i, (unsigned long long)now.in_use,
+		       (unsigned long long)base[i].in_use,
+		       (unsigned long long)(now.allocations - base[i].allocations),
+		       (unsigned long long)(now.page_free_calls -
+					    base[i].page_free_calls));
+		failed++;
+	}
+	printf("stress: %s\n", failed ? "FAILED" : "OK");
+	return failed ? 1 : 0;
+}

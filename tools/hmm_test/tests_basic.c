@@ -143,12 +143,22 @@ static int t_anon_read(void)
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
 	CHECK_EQ(c.faults, 0);
 	CHECK_PAT(m, size, 1);
-	/* CPU writes invalidate the mirror; the device sees new data. */
+	/* CPU stores to mapped pages need no fault: same physical pages. */
 	pat_fill(p, size, 2);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_EQ(c.faults, 0);
+	CHECK_PAT(m, size, 2);
+	/* A PTE change invalidates the mirror: the device faults again. */
+	CHECK(!mprotect(p, size, PROT_READ));
+	CHECK(!mprotect(p, size, PROT_READ | PROT_WRITE));
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
 	CHECK_EQ(c.cpages, npages);
 	CHECK(c.faults >= 1);
 	CHECK_PAT(m, size, 2);
+	CHECK(!madvise(p, size, MADV_DONTNEED));
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK(c.faults >= 1);
+	pat_fill(p, size, 2);
 	/* A sub-range in the middle. */
 	memset(m, 0, size);
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p + 10 * PS, m, 7, &c), 0);

@@ -708,7 +708,7 @@ static const struct tcase cases[] = {
 	  "one CPU fault moves at most fault_window pages, clipped to the VMA" },
 	{ "migrate_back", t_migrate_back, 0,
 	  "explicit MIGRATE_TO_SYS, full and partial" },
-	{ "migrate_holes", t_migrate_holes, 0,
+	{ "migrate_holes", t_migrate_holes, T_NOCOMPAT,
 	  "pte_none and zero-page sources, read-only VMA keeps write protection" },
 	{ "migrate_partial", t_migrate_partial, 0,
 	  "sub-ranges migrate exactly their pages" },
