@@ -28,11 +28,14 @@
 #include "compat.h"
 #include "hmm_dummy.h"
 
-/* Access rights recorded with each device page table entry. */
+/*
+ * Access rights recorded with each device page table entry, as xarray
+ * pointer tags (which may only be 0, 1 or 3: 2 marks internal entries).
+ */
 enum {
 	PT_READ = 0,
 	PT_WRITE = 1,
-	PT_ATOMIC = 2,	/* exclusive (device atomics); implies write */
+	PT_ATOMIC = 3,	/* exclusive (device atomics); implies write */
 };
 
 /* Pages per hmm_range_fault() call and per bounce buffer fill. */
@@ -531,11 +534,18 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 			   unsigned long npages, void *buf)
 {
 	struct page *pages[HMM_DUMMY_MAX_FAULT_WINDOW];
-	bool split = false;
 	unsigned long seq, i;
 	int tries;
 	long got;
 
+	/*
+	 * Before 6.15 a page of a large folio cannot be made exclusive, and
+	 * make_device_exclusive_range() itself only splits the PMD mapping,
+	 * not the folio.  Split PMD-mapped THPs first; a large folio that is
+	 * already PTE-mapped cannot be split this way and fails with -EBUSY.
+	 */
+	hmm_dummy_split_thp(mirror->hdev, vma, start,
+			    start + (npages << PAGE_SHIFT));
 	for (tries = 0; tries < 16; tries++) {
 		bool all;
 
@@ -548,14 +558,7 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 			all = pages[i];
 		if (!all) {
 			put_exclusive_pages(pages, got);
-			/* Pages of a THP: split it once, then try again. */
-			if (split)
-				return -EBUSY;
-			split = true;
-			if (hmm_dummy_split_thp(mirror->hdev, vma, start,
-						start + (npages << PAGE_SHIFT)))
-				return -EBUSY;
-			continue;
+			return -EBUSY;
 		}
 		mutex_lock(&mirror->lock);
 		if (mmu_interval_read_retry(&mirror->notifier, seq)) {
