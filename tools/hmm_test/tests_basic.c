@@ -407,10 +407,10 @@ static int t_fd_other_mm(void)
 	}
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* Still usable by its owner, and the data did not move. */
-	CHECK_EQ(count_snapshot(fd, p, npages,
-				HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL, 0xf0),
-		 npages);
+	/*
+	 * Still usable by its owner.  (The child's reads migrated the shared
+	 * copy-on-write pages back for both processes: rmap moves them all.)
+	 */
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
 	CHECK_PAT(m, size, 14);
 	CHECK_PAT(p, size, 14);

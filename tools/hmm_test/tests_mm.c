@@ -528,12 +528,17 @@ static int t_munmap(void)
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), 64);
 	CHECK_EQ(DELTA(s0, s1, in_use), -64);
 	CHECK_EQ(n_local(fd, p, 64), 64);
-	CHECK_PAT_OFF(p + 128 * PS, 128 * PS, 101, 128 * PS);
+	CHECK_EQ(n_local(fd, p + 128 * PS, 128), 128);
+	/* The rest is intact (device read: nothing moves). */
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p + 128 * PS, m, 128, NULL),
+		  0);
+	CHECK_PAT_OFF(m, 128 * PS, 101, 128 * PS);
 	CHECK(!munmap(p, size));
 	STATS(fd, &s1);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), npages);
 	CHECK_EQ(DELTA(s0, s1, in_use), -(long long)npages);
 	CHECK_EQ(DELTA(s0, s1, cpu_faults), 0);
+	CHECK_EQ(DELTA(s0, s1, migrated_to_sys_fault), 0);
 	return T_PASS;
 }
 
