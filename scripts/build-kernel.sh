@@ -13,6 +13,16 @@ src=$cache/src/$srcname
 frags=("$top/kernel/base.config" "$top/kernel/$flavour.config")
 [ -f "${frags[1]}" ] || { echo "no such flavour: $flavour" >&2; exit 2; }
 
+# Builds of one cache, from any checkout, take turns (a second one waits and
+# then finds the kernel built).
+mkdir -p "$cache"
+exec {lockfd}>"$cache/.lock-$flavour"
+if ! flock -n "$lockfd"; then
+	echo ">> waiting for another build of the $flavour kernel to finish" >&2
+	flock "$lockfd"
+fi
+exec {srclock}>"$cache/.lock-src"
+flock "$srclock"
 if [ ! -f "$src/.extracted" ]; then
 	echo ">> extracting $tarball into $cache/src" >&2
 	mkdir -p "$cache/src"
@@ -20,6 +30,7 @@ if [ ! -f "$src/.extracted" ]; then
 	tar -C "$cache/src" -xf "$tarball"
 	touch "$src/.extracted"
 fi
+flock -u "$srclock"
 ver=$(make -s -C "$src" kernelversion)
 key=$( (echo "$ver"; cat "${frags[@]}") | sha256sum | cut -c1-12)
 out=$cache/build/$flavour-$ver-$key
@@ -63,6 +74,7 @@ if ! wait $pid; then
 fi
 make -C "$src" O="$out" modules_prepare >>"$log" 2>&1
 touch "$src/.extracted"
-echo ">> $flavour kernel built in $(( $(date +%s) - start ))s" >&2
-touch "$out/.done"
+secs=$(( $(date +%s) - start ))
+echo ">> $flavour kernel built in ${secs}s" >&2
+echo "built in ${secs}s with -j$jobs on $(nproc) CPUs, $(date -u +%FT%TZ)" >"$out/.done"
 echo "$out"
