@@ -145,8 +145,8 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 
 /*
  * Copy a versioned structure out: the caller's @size says how much it
- * knows; it gets min(its size, ours) bytes, the rest of its buffer zeroed,
- * and @size set to what was filled.
+ * knows; it gets min(its size, ours) bytes, nothing past them is touched,
+ * and @size is set to what was filled.
  */
 static long copy_versioned_to_user(void __user *uarg, void *kbuf,
 				   u32 ksize, u32 min_size)
@@ -159,8 +159,6 @@ static long copy_versioned_to_user(void __user *uarg, void *kbuf,
 		return -EINVAL;
 	*(u32 *)kbuf = min(usize, ksize);
 	if (copy_to_user(uarg, kbuf, min(usize, ksize)))
-		return -EFAULT;
-	if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
 		return -EFAULT;
 	return 0;
 }
@@ -280,9 +278,11 @@ static const struct file_operations hmm_dummy_fops = {
 
 static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 {
-	device_destroy(&hmm_dummy_class, hdev->cdev.dev);
 	cdev_del(&hdev->cdev);
+	/* Reports through hdev->dev, so before the class device goes. */
 	hmm_dummy_devmem_fini(hdev);
+	device_destroy(&hmm_dummy_class, hdev->cdev.dev);
+	hmm_dummy_devices[hdev->index] = NULL;
 	kfree(hdev);
 }
 

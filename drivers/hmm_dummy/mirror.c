@@ -189,6 +189,16 @@ static bool pt_access(struct hmm_dummy_mirror *mirror, unsigned long start,
 	return true;
 }
 
+static bool all_writable(const unsigned long *pfns, unsigned long npages)
+{
+	unsigned long i;
+
+	for (i = 0; i < npages; i++)
+		if (!(pfns[i] & HMM_PFN_WRITE))
+			return false;
+	return true;
+}
+
 /*
  * One chunk of a device READ or WRITE.  *@in_fault is true while the
  * previous chunk had to fault: a run of faulting chunks is one device fault,
@@ -228,6 +238,25 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	ret = mirror_range_fault_lock(mirror, &range);
 	if (ret)
 		return ret;
+	if (write && !all_writable(pfns, npages)) {
+		/*
+		 * hmm_range_fault() returns our own device pages as they are,
+		 * without honouring HMM_PFN_REQ_WRITE: a read-only one is
+		 * either shared copy-on-write (after fork) or in a read-only
+		 * VMA.  Fault again treating them as foreign: they come back
+		 * to system memory and the write fault then breaks the COW,
+		 * or fails with -EPERM.
+		 */
+		mutex_unlock(&mirror->lock);
+		range.dev_private_owner = NULL;
+		ret = mirror_range_fault_lock(mirror, &range);
+		if (ret)
+			return ret;
+		if (!all_writable(pfns, npages)) {
+			mutex_unlock(&mirror->lock);
+			return -EPERM;
+		}
+	}
 	for (i = 0; i < npages; i++) {
 		struct page *page = hmm_pfn_to_page(pfns[i]);
 
