@@ -24,6 +24,21 @@ static int n_local(int fd, void *p, unsigned long n)
 }
 
 #define STATS(fd, st) CHECK_RET(hmm_stats((fd), (st)), 0)
+
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status)) {
+		t_diag("child killed by signal %d", WTERMSIG(status));
+		return -1;
+	}
+	if (WEXITSTATUS(status))
+		t_diag("child exit status %d", WEXITSTATUS(status));
+	return WEXITSTATUS(status);
+}
 #define DELTA(a, b, f) ((long long)((b).f - (a).f))
 
 static int t_migrate(void)
@@ -697,6 +712,109 @@ static int t_exclusive_cow(void)
 	return T_PASS;
 }
 
+/* MIGRATE_TO_SYS through a device that does not own the pages: no-op. */
+static int t_migrate_back_other(void)
+{
+	unsigned long npages = 16;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	int fd0 = hmm_open(0), fd1 = hmm_open(1);
+
+	CHECK(p && fd0 >= 0 && fd1 >= 0);
+	pat_fill(p, size, 72);
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
+			  NULL), 0);
+	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
+			  &c), 0);
+	CHECK_EQ(c.cpages, 0);
+	CHECK_EQ(n_local(fd0, p, npages), npages);
+	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_RELEASE, p, NULL, npages, NULL), 0);
+	CHECK_EQ(n_local(fd0, p, npages), npages);
+	CHECK_PAT(p, size, 72);
+	return T_PASS;
+}
+
+/*
+ * Another process's pages: RELEASE and eviction triggered by one process
+ * move the pages of another (through its mm), which still finds its data.
+ */
+static int other_process(bool evict)
+{
+	unsigned long cap = cfg.dummy ? cfg.info[0].capacity_pages : 1024;
+	unsigned long na = evict ? cap * 3 / 4 : 256, nb = cap / 2;
+	struct hmm_dummy_stats s0, s1;
+	int ready[2], done[2], fd = hmm_open(0), r;
+	char *q = NULL;
+	pid_t pid;
+
+	CHECK(fd >= 0);
+	CHECK(!pipe(ready) && !pipe(done));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		size_t size = na * PS;
+		char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+		int cfd = hmm_open(0), local;
+		char c = 1;
+
+		close(ready[0]);
+		close(done[1]);
+		if (!p || cfd < 0)
+			_exit(2);
+		pat_fill(p, size, 73);
+		if (hmm_cmd(cfd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, na, NULL))
+			_exit(3);
+		if (write(ready[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
+			_exit(4);
+		local = count_snapshot(cfd, p, na, LOCAL, 0xf0);
+		t_diag("child: %d of %lu pages still on the device", local, na);
+		if (!evict && local)
+			_exit(5);
+		if (evict && local == (int)na)
+			_exit(6);
+		_exit(pat_check(p, size, 73) >= 0 ? 7 : 0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	CHECK_EQ(read(ready[0], &r, 1), 1);
+	if (cfg.dummy)
+		STATS(fd, &s0);
+	if (evict) {
+		q = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+		CHECK(q);
+		pat_fill(q, nb * PS, 74);
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, nb,
+				  NULL), 0);
+		CHECK_EQ(n_local(fd, q, nb), nb);
+	} else {
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_RELEASE, &r, NULL, 1, NULL),
+			  0);
+	}
+	if (cfg.dummy) {
+		STATS(fd, &s1);
+		if (evict)
+			CHECK(DELTA(s0, s1, migrated_to_sys_evict) > 0);
+		else
+			CHECK_EQ(DELTA(s0, s1, migrated_to_sys_ioctl), na);
+	}
+	CHECK_EQ(write(done[1], "x", 1), 1);
+	CHECK_EQ(wait_child(pid), 0);
+	if (evict)
+		CHECK_PAT(q, nb * PS, 74);
+	return T_PASS;
+}
+
+static int t_release_other(void)
+{
+	return other_process(false);
+}
+
+static int t_evict_other(void)
+{
+	return other_process(true);
+}
+
 static const struct tcase cases[] = {
 	{ "migrate", t_migrate, 0,
 	  "migrate to the device, verify by device read, CPU faults it back" },
@@ -728,6 +846,12 @@ static const struct tcase cases[] = {
 	  "capacity + 25% migrated: LRU eviction, data intact" },
 	{ "release", t_release, 0,
 	  "RELEASE evicts all device pages, data intact, device reusable" },
+	{ "migrate_back_other_dev", t_migrate_back_other, T_TWO,
+	  "MIGRATE_TO_SYS/RELEASE on a device that does not own the pages" },
+	{ "release_other_process", t_release_other, 0,
+	  "RELEASE moves another process's pages back, its data intact" },
+	{ "eviction_other_process", t_evict_other, T_DUMMY | T_SLOW,
+	  "eviction moves another process's pages back, its data intact" },
 	{ "exclusive", t_exclusive, 0,
 	  "EXCLUSIVE, CHECK_EXCLUSIVE, CPU access revokes" },
 	{ "exclusive_mprotect", t_exclusive_mprotect, 0,
