@@ -138,9 +138,10 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 {
 	struct hmm_dummy_dpage *dps[HMM_DUMMY_EVICT_BATCH];
 	unsigned long got = 0, i, nr;
+	bool oom = false;
 	int stalls = 0;
 
-	while (got < n) {
+	while (got < n && !oom) {
 		nr = take_free(hdev, dps, min_t(unsigned long, n - got,
 						ARRAY_SIZE(dps)));
 		if (!nr) {
@@ -154,24 +155,33 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 			continue;
 		}
 		for (i = 0; i < nr; i++) {
-			struct hmm_dummy_dpage *dp = dps[i];
-
-			if (unlikely(!dp->backing)) {
-				dp->backing = alloc_page(GFP_KERNEL);
-				if (!dp->backing) {
-					for (; i < nr; i++)
-						untake(hdev, dps[i]);
-					goto out;
-				}
-				hmm_dummy_count(hdev,
-						HMM_DUMMY_CNT_BACKING_PAGES, 1);
+			if (likely(dps[i]->backing))
+				continue;
+			dps[i]->backing = alloc_page(GFP_KERNEL);
+			if (!dps[i]->backing) {
+				oom = true;
+				while (nr > i)
+					untake(hdev, dps[--nr]);
+				break;
 			}
-			pages[got] = dpage_to_page(hdev, dp);
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_BACKING_PAGES, 1);
+		}
+		/*
+		 * zone_device_page_init() raises the refcount to 1 before it
+		 * takes the page lock.  An eviction that found the page in
+		 * that window would take a reference and the lock of a page
+		 * that is not mapped yet; evictions hold evict_lock, so
+		 * initialise under it and they only ever see free pages
+		 * (refcount 0, skipped) or locked ones (trylock fails).
+		 */
+		mutex_lock(&hdev->evict_lock);
+		for (i = 0; i < nr; i++) {
+			pages[got] = dpage_to_page(hdev, dps[i]);
 			zone_device_page_init(pages[got]);
 			got++;
 		}
+		mutex_unlock(&hdev->evict_lock);
 	}
-out:
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOCATIONS, got);
 	if (got < n)
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, n - got);
@@ -308,7 +318,7 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 		if (!left)
 			break;
 		/* Pages locked by a racing fault or migration: try again. */
-		msleep(10);
+		msleep(20);
 	}
 	if (left)
 		dev_err(hdev->dev, "%lu device pages still in use at unload; waiting for them\n",

@@ -90,12 +90,12 @@ struct hmm_dummy_device {
 	unsigned long npages;
 	struct hmm_dummy_dpage *dpages;
 
-	spinlock_t lock;
+	spinlock_t lock;		/* allocator state, see above */
 	struct list_head free_list;
 	struct list_head lru;
 	unsigned long nr_free;
 	unsigned long peak_in_use;
-	struct mutex evict_lock;
+	struct mutex evict_lock;	/* one eviction at a time */
 
 	atomic64_t counters[HMM_DUMMY_NR_COUNTERS];
 };
@@ -113,7 +113,7 @@ struct hmm_dummy_mirror {
 	struct hmm_dummy_device *hdev;
 	struct mm_struct *mm;
 	struct mmu_interval_notifier notifier;
-	struct mutex lock;
+	struct mutex lock;		/* device page table, see above */
 	struct xarray pt;
 };
 

@@ -250,8 +250,13 @@ static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
  */
 static int hmm_dummy_mmap(struct file *filp, struct vm_area_struct *vma)
 {
+	struct hmm_dummy_mirror *mirror = filp->private_data;
 	unsigned long addr;
 	int ret;
+
+	/* At most as much as the device has: this memory is not pageable. */
+	if (vma_pages(vma) > mirror->hdev->npages)
+		return -ENOMEM;
 
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
 		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);

@@ -28,7 +28,10 @@ static ssize_t stat_show(struct device *dev, struct device_attribute *attr,
 
 #define STAT_ATTR(field)						\
 	static struct stat_attr stat_attr_##field = {			\
-		.attr = __ATTR(field, 0444, stat_show, NULL),		\
+		.attr = {						\
+			.attr = { .name = #field, .mode = 0444 },	\
+			.show = stat_show,				\
+		},							\
 		.offset = offsetof(struct hmm_dummy_stats, field),	\
 	}
 
