@@ -21,6 +21,9 @@
 
 #include "hmm_dummy.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 static bool hmm_dummy_vma_migratable(struct vm_area_struct *vma)
 {
 	return !is_vm_hugetlb_page(vma) && !(vma->vm_flags & VM_SPECIAL) &&
@@ -117,6 +120,8 @@ static long migrate_batch_to_dev(struct hmm_dummy_device *hdev,
 	/* Destinations the core refused are unlocked and freed here. */
 	migrate_vma_finalize(args);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_DEV, moved);
+	trace_hmm_dummy_migrate_to_dev(hdev->index, args->start, args->end,
+				       moved);
 	return moved;
 }
 
@@ -262,6 +267,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
 			moved++;
 	migrate_vma_finalize(&args);
+	trace_hmm_dummy_migrate_to_sys(hdev->index, start, end, moved);
 	return oom ? -ENOMEM : moved;
 }
 
@@ -339,6 +345,7 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
 	ret = migrate_batch_to_sys(hdev, vma, start, end, src, dst, vmf->page);
+	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;
 	if (ret < 0)
@@ -382,6 +389,7 @@ static unsigned long evict_pfn_run(struct hmm_dummy_device *hdev,
 			moved++;
 	migrate_device_finalize(src, dst, n);
 	hmm_dummy_count(hdev, reason, moved);
+	trace_hmm_dummy_evict(hdev->index, pfn, n, moved);
 	return moved;
 }
 

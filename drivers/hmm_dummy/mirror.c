@@ -27,6 +27,7 @@
 
 #include "compat.h"
 #include "hmm_dummy.h"
+#include "trace.h"
 
 /*
  * Access rights recorded with each device page table entry, as xarray
@@ -234,6 +235,8 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		cmd->faults++;
 		hmm_dummy_count(mirror->hdev, HMM_DUMMY_CNT_DEVICE_FAULTS, 1);
 	}
+	trace_hmm_dummy_device_fault(mirror->hdev->index, range.start,
+				     range.end, write);
 	*in_fault = true;
 	ret = mirror_range_fault_lock(mirror, &range);
 	if (ret)
