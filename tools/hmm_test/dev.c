@@ -175,7 +175,7 @@ void hmm_probe(const char *prefix)
 	close(fd);
 	if (!cfg.dummy)
 		return;
-	if (cfg.info[0].num_devices && cfg.info[0].num_devices < (unsigned)cfg.ndev)
+	if (cfg.info[0].num_devices && cfg.info[0].num_devices < (unsigned int)cfg.ndev)
 		cfg.ndev = cfg.info[0].num_devices;
 	for (i = 1; i < cfg.ndev; i++) {
 		fd = hmm_open(i);

@@ -144,7 +144,7 @@ static void check(struct worker *w, struct area *a, size_t first, size_t n,
 }
 
 /* First page in the range in a state of @mask (bit per pstate), or -1. */
-static long first_in(struct area *a, size_t first, size_t n, unsigned mask)
+static long first_in(struct area *a, size_t first, size_t n, unsigned int mask)
 {
 	size_t i;
 

@@ -744,6 +744,7 @@ static int other_process(bool evict)
 	unsigned long cap = cfg.dummy ? cfg.info[0].capacity_pages : 1024;
 	unsigned long na = evict ? cap * 3 / 4 : 256, nb = cap / 2;
 	struct hmm_dummy_stats s0, s1;
+	struct hmm_dmirror_cmd c;
 	int ready[2], done[2], fd = hmm_open(0), r;
 	char *q = NULL;
 	pid_t pid;
@@ -784,8 +785,19 @@ static int other_process(bool evict)
 		q = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 		CHECK(q);
 		pat_fill(q, nb * PS, 74);
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, nb,
-				  NULL), 0);
+		r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, nb, &c);
+		if (r && cfg.dummy) {
+			STATS(fd, &s1);
+			t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
+			       nb, r, (unsigned long long)c.cpages,
+			       n_local(fd, q, nb),
+			       (unsigned long long)s1.in_use,
+			       (unsigned long long)s1.free,
+			       DELTA(s0, s1, evictions),
+			       DELTA(s0, s1, migrated_to_sys_evict),
+			       DELTA(s0, s1, alloc_failures));
+		}
+		CHECK_RET(r, 0);
 		CHECK_EQ(n_local(fd, q, nb), nb);
 	} else {
 		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_RELEASE, &r, NULL, 1, NULL),
