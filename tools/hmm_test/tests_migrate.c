@@ -600,6 +600,41 @@ static int t_eviction(void)
 	return T_PASS;
 }
 
+/*
+ * One MIGRATE_TO_DEV call that needs eviction of the same process's older
+ * pages: 3/4 of the capacity first, then half of it in one call.
+ */
+static int t_evict_one_call(void)
+{
+	unsigned long cap = cfg.info[0].capacity_pages;
+	unsigned long na = cap * 3 / 4, nb = cap / 2;
+	struct hmm_dummy_stats s0, s1;
+	struct hmm_dmirror_cmd c;
+	char *a = map_anon(na * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *b = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	int fd = hmm_open(0), r;
+
+	CHECK(a && b && fd >= 0);
+	pat_fill(a, na * PS, 75);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, NULL),
+		  0);
+	pat_fill(b, nb * PS, 76);
+	STATS(fd, &s0);
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, nb, &c);
+	STATS(fd, &s1);
+	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
+	       nb, r, (unsigned long long)c.cpages, n_local(fd, b, nb),
+	       (unsigned long long)s1.in_use, (unsigned long long)s1.free,
+	       DELTA(s0, s1, evictions), DELTA(s0, s1, migrated_to_sys_evict),
+	       DELTA(s0, s1, alloc_failures));
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, nb);
+	CHECK(DELTA(s0, s1, migrated_to_sys_evict) >= (long long)(na + nb - cap));
+	CHECK_PAT(a, na * PS, 75);
+	CHECK_PAT(b, nb * PS, 76);
+	return T_PASS;
+}
+
 static int t_release(void)
 {
 	unsigned long npages = 64;
@@ -856,6 +891,8 @@ static const struct tcase cases[] = {
 	  "device write of its own pages keeps them on the device" },
 	{ "eviction", t_eviction, T_DUMMY | T_SLOW,
 	  "capacity + 25% migrated: LRU eviction, data intact" },
+	{ "eviction_one_call", t_evict_one_call, T_DUMMY | T_SLOW,
+	  "one migration that must evict older pages of the same process" },
 	{ "release", t_release, 0,
 	  "RELEASE evicts all device pages, data intact, device reusable" },
 	{ "migrate_back_other_dev", t_migrate_back_other, T_TWO,
