@@ -56,7 +56,7 @@ struct worker {
 	uint64_t seed, rng;
 	struct area a[NAREAS];
 	int fd[2];
-	unsigned long ops[NR_OPS], enoent;
+	unsigned long ops[NR_OPS], enoent, enoent_thp;
 	unsigned long opno;
 	char *buf;
 };
@@ -241,7 +241,16 @@ static void one_op(struct worker *w)
 		if (bad >= 0) {
 			expect(w, r, -EINVAL, "MIGRATE_TO_DEV", addr, n);
 		} else if (r == -ENOENT) {
+			/* Some pages stayed (e.g. a THP that did not split). */
+			int local = count_snapshot(w->fd[dev], addr, n,
+					HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL, 0xf0);
+
 			w->enoent++;
+			w->enoent_thp += a->thp;
+			if (cfg.dummy && local != (int)c.cpages)
+				fail(w, "MIGRATE_TO_DEV at %p, %zu pages: -ENOENT with cpages %llu but %d pages on the device",
+				     addr, n, (unsigned long long)c.cpages,
+				     local);
 		} else {
 			expect(w, r, 0, "MIGRATE_TO_DEV", addr, n);
 			check(w, a, first, n, w->buf, "MIGRATE_TO_DEV view");
@@ -407,7 +416,8 @@ static int worker_main(struct worker *w, double end)
 	       (unsigned long long)w->seed, w->opno);
 	for (i = 0; i < NR_OPS; i++)
 		printf(" %s %lu", op_name[i], w->ops[i]);
-	printf(", -ENOENT %lu\n", w->enoent);
+	printf(", -ENOENT %lu (%lu in THP areas)\n", w->enoent,
+	       w->enoent_thp);
 	fflush(stdout);
 	return 0;
 }

@@ -41,6 +41,31 @@ static int wait_child(pid_t pid)
 }
 #define DELTA(a, b, f) ((long long)((b).f - (a).f))
 
+/* Print the runs of pages of [p, p + n pages) that are not on the device. */
+static void diag_missing(int fd, char *p, unsigned long n)
+{
+	unsigned char *m = malloc(n);
+	unsigned long i, j, runs = 0;
+
+	if (!m || hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, m, n, NULL)) {
+		free(m);
+		return;
+	}
+	for (i = 0; i < n; i = j) {
+		if ((m[i] & 0xf0) == LOCAL) {
+			j = i + 1;
+			continue;
+		}
+		for (j = i; j < n && (m[j] & 0xf0) != LOCAL; j++)
+			;
+		if (runs++ < 12)
+			t_diag("not on the device: pages %lu..%lu (snapshot 0x%02x)",
+			       i, j - 1, m[i]);
+	}
+	t_diag("%lu runs of pages not on the device", runs);
+	free(m);
+}
+
 static int t_migrate(void)
 {
 	unsigned long npages = 64;
@@ -627,6 +652,8 @@ static int t_evict_one_call(void)
 	       (unsigned long long)s1.in_use, (unsigned long long)s1.free,
 	       DELTA(s0, s1, evictions), DELTA(s0, s1, migrated_to_sys_evict),
 	       DELTA(s0, s1, alloc_failures));
+	if (r)
+		diag_missing(fd, b, nb);
 	CHECK_RET(r, 0);
 	CHECK_EQ(c.cpages, nb);
 	CHECK(DELTA(s0, s1, migrated_to_sys_evict) >= (long long)(na + nb - cap));
@@ -831,6 +858,7 @@ static int other_process(bool evict)
 			       DELTA(s0, s1, evictions),
 			       DELTA(s0, s1, migrated_to_sys_evict),
 			       DELTA(s0, s1, alloc_failures));
+			diag_missing(fd, q, nb);
 		}
 		CHECK_RET(r, 0);
 		CHECK_EQ(n_local(fd, q, nb), nb);
