@@ -18,6 +18,7 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 
 #include "hmm_dummy.h"
 
@@ -393,58 +394,81 @@ static unsigned long evict_pfn_run(struct hmm_dummy_device *hdev,
 	return moved;
 }
 
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a;
+	unsigned long y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Take the @max least recently used pages off the head of the LRU (moving
+ * them to the tail, so that a busy page is not picked first again) and
+ * return their indexes, sorted.
+ */
+static unsigned long pick_lru_victims(struct hmm_dummy_device *hdev,
+				      unsigned long *idx, unsigned long max)
+{
+	unsigned long n;
+
+	spin_lock(&hdev->lock);
+	for (n = 0; n < max && !list_empty(&hdev->lru); n++) {
+		struct hmm_dummy_dpage *dp;
+
+		dp = list_first_entry(&hdev->lru, struct hmm_dummy_dpage, link);
+		list_move_tail(&dp->link, &hdev->lru);
+		idx[n] = dp - hdev->dpages;
+	}
+	spin_unlock(&hdev->lock);
+	sort(idx, n, sizeof(*idx), cmp_ulong, NULL);
+	return n;
+}
+
 /**
  * hmm_dummy_evict() - make room in device memory
  * @hdev: the device
  * @want: pages the caller is short of
  *
- * Evicts the least recently used pages: starting from the oldest page on
- * the LRU, a run of up to HMM_DUMMY_EVICT_BATCH in-use pages contiguous in
- * device memory goes at once (fresh allocations are contiguous, so a run is
- * mostly of one age).  Called without mmap_lock requirements, possibly with
- * the caller's migration sources locked: every page lock taken here is a
- * trylock.
+ * Evicts the least recently used pages, a batch of HMM_DUMMY_EVICT_BATCH
+ * at a time; each batch is sorted so that pages contiguous in device memory
+ * go in one migrate_device_range() call (fresh allocations are contiguous,
+ * so that is the common case).  May be called with the caller's migration
+ * sources locked: every page lock taken here is a trylock.
  *
  * Return: true if free pages may now be available.
  */
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want)
 {
-	unsigned long done = 0, idx, n, *pfns;
+	unsigned long done = 0, *pfns, *idx, n, i, run;
 	unsigned int rounds;
 
-	pfns = kmalloc_array(2 * HMM_DUMMY_EVICT_BATCH, sizeof(*pfns),
+	pfns = kmalloc_array(3 * HMM_DUMMY_EVICT_BATCH, sizeof(*pfns),
 			     GFP_KERNEL);
 	if (!pfns)
 		return false;
+	idx = pfns + 2 * HMM_DUMMY_EVICT_BATCH;
 	want = max_t(unsigned long, want, HMM_DUMMY_EVICT_BATCH);
 	mutex_lock(&hdev->evict_lock);
 	/* Someone evicted while we waited: let the caller retry first. */
-	if (READ_ONCE(hdev->nr_free)) {
-		mutex_unlock(&hdev->evict_lock);
-		kfree(pfns);
-		return true;
-	}
+	if (READ_ONCE(hdev->nr_free))
+		goto out;
 	for (rounds = 0; done < want && rounds < 64; rounds++) {
-		struct hmm_dummy_dpage *dp;
-
-		spin_lock(&hdev->lock);
-		if (list_empty(&hdev->lru)) {
-			spin_unlock(&hdev->lock);
+		n = pick_lru_victims(hdev, idx, HMM_DUMMY_EVICT_BATCH);
+		if (!n)
 			break;
+		for (i = 0; i < n; i += run) {
+			for (run = 1; i + run < n &&
+			     idx[i + run] == idx[i] + run; run++)
+				;
+			done += evict_pfn_run(hdev, hdev->pfn_first + idx[i],
+					      run, pfns,
+					      HMM_DUMMY_CNT_TO_SYS_EVICT);
 		}
-		dp = list_first_entry(&hdev->lru, struct hmm_dummy_dpage, link);
-		/* If it turns out busy, do not pick it first again. */
-		list_move_tail(&dp->link, &hdev->lru);
-		idx = dp - hdev->dpages;
-		for (n = 1; n < HMM_DUMMY_EVICT_BATCH &&
-		     idx + n < hdev->npages && hdev->dpages[idx + n].in_use; n++)
-			;
-		spin_unlock(&hdev->lock);
-		done += evict_pfn_run(hdev, hdev->pfn_first + idx, n, pfns,
-				      HMM_DUMMY_CNT_TO_SYS_EVICT);
 	}
 	if (done)
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_EVICTIONS, 1);
+out:
 	mutex_unlock(&hdev->evict_lock);
 	kfree(pfns);
 	return done || READ_ONCE(hdev->nr_free);
