@@ -662,6 +662,54 @@ static int t_evict_one_call(void)
 	return T_PASS;
 }
 
+/*
+ * Eviction when device memory is fragmented: every other page of an old
+ * range freed (MADV_DONTNEED), so a new range lands in the holes between
+ * old pages.  Making room must evict old pages, not the ones this very
+ * call just migrated.
+ */
+static int t_evict_interleaved(void)
+{
+	unsigned long cap = cfg.info[0].capacity_pages;
+	unsigned long na = cap * 3 / 4, nb = cap / 2, i;
+	struct hmm_dummy_stats s0, s1;
+	struct hmm_dmirror_cmd c;
+	char *a = map_anon(na * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *b = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	int fd = hmm_open(0), r;
+
+	CHECK(a && b && fd >= 0);
+	pat_fill(a, na * PS, 77);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, NULL),
+		  0);
+	for (i = 0; i < na / 2; i += 2) {
+		CHECK(!madvise(a + i * PS, PS, MADV_DONTNEED));
+	}
+	pat_fill(b, nb * PS, 78);
+	STATS(fd, &s0);
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, nb, &c);
+	STATS(fd, &s1);
+	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
+	       nb, r, (unsigned long long)c.cpages, n_local(fd, b, nb),
+	       (unsigned long long)s1.in_use, (unsigned long long)s1.free,
+	       DELTA(s0, s1, evictions), DELTA(s0, s1, migrated_to_sys_evict),
+	       DELTA(s0, s1, alloc_failures));
+	if (r)
+		diag_missing(fd, b, nb);
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, nb);
+	CHECK_PAT(b, nb * PS, 78);
+	for (i = 0; i < na; i++) {
+		if (i < na / 2 && !(i & 1)) {
+			CHECKF(!a[i * PS] && !a[i * PS + PS - 1],
+			       "page %lu not zero after MADV_DONTNEED", i);
+			continue;
+		}
+		CHECK_PAT_OFF(a + i * PS, PS, 77, i * PS);
+	}
+	return T_PASS;
+}
+
 static int t_release(void)
 {
 	unsigned long npages = 64;
@@ -921,6 +969,8 @@ static const struct tcase cases[] = {
 	  "capacity + 25% migrated: LRU eviction, data intact" },
 	{ "eviction_one_call", t_evict_one_call, T_DUMMY | T_SLOW,
 	  "one migration that must evict older pages of the same process" },
+	{ "eviction_interleaved", t_evict_interleaved, T_DUMMY | T_SLOW,
+	  "eviction in fragmented device memory spares this call's new pages" },
 	{ "release", t_release, 0,
 	  "RELEASE evicts all device pages, data intact, device reusable" },
 	{ "migrate_back_other_dev", t_migrate_back_other, T_TWO,
