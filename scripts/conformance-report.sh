@@ -26,7 +26,11 @@ for mode in $modes; do
 	dut=$dir/conf-$mode-hmm_dummy.tap
 	[ -f "$ref" ] || ref=/dev/null
 	[ -f "$dut" ] || dut=/dev/null
-	out=$(awk -v mode="$mode" -v refname="$ref" -v dutname="$dut" '
+	refr=$ref.retry dutr=$dut.retry
+	[ -f "$refr" ] || refr=/dev/null
+	[ -f "$dutr" ] || dutr=/dev/null
+	out=$(awk -v mode="$mode" -v refname="$ref" -v dutname="$dut" \
+		-v refretry="$refr" -v dutretry="$dutr" '
 	# KTAP result lines of the kselftest harness:
 	#   ok N name | ok N name # SKIP why | not ok N name [#  why]
 	function parse(line,   st, name) {
@@ -41,10 +45,11 @@ for mode in $modes; do
 		return st "\t" name
 	}
 	{
-		file = (FILENAME == refname) ? 1 : 2
+		file = FILENAME == refname ? 1 : FILENAME == dutname ? 2 : \
+		       FILENAME == refretry ? 3 : 4
 		r = parse($0); if (r == "") next
 		split(r, a, "\t")
-		if (!(a[2] in seen)) { seen[a[2]] = 1; order[++n] = a[2] }
+		if (file <= 2 && !(a[2] in seen)) { seen[a[2]] = 1; order[++n] = a[2] }
 		res[file, a[2]] = a[1]
 	}
 	END {
@@ -54,22 +59,29 @@ for mode in $modes; do
 			t = order[i]
 			r = ((1, t) in res) ? res[1, t] : "missing"
 			d = ((2, t) in res) ? res[2, t] : "missing"
+			# A test that timed out and passed when run again alone.
+			if (r == "FAIL" && res[3, t] == "pass") { r = "pass*"; retried++ }
+			if (d == "FAIL" && res[4, t] == "pass") { d = "pass*"; retried++ }
+			rp = r; sub(/\*$/, "", rp)
 			note = ""
-			if (d == "pass") p++
+			if (d ~ /^pass/) p++
 			else if (d == "skip" || d == "xfail") s++
-			else if (r == "pass") { f++; note = "  <-- REGRESSION: passes on test_hmm" }
+			else if (rp == "pass") { f++; note = "  <-- REGRESSION: passes on test_hmm" }
 			else if (r == "skip") { s++; note = "  (skipped on test_hmm)" }
 			else { s++; note = "  (fails on test_hmm too)" }
-			if (note == "" && r != d) note = "  <-- differs"
+			if (note == "" && rp != d && rp "*" != d) note = "  <-- differs"
 			printf "%-58s %-10s %s%s\n", t, r, d, note
-			cnt[1, r]++; cnt[2, d]++
+			sub(/\*$/, "", d)
+			cnt[1, rp]++; cnt[2, d]++
 		}
 		printf "totals THP %s: test_hmm %d passed, %d failed, %d skipped; hmm_dummy %d passed, %d failed, %d skipped%s\n",
 			mode, cnt[1, "pass"], cnt[1, "FAIL"] + cnt[1, "missing"], cnt[1, "skip"] + cnt[1, "xfail"],
 			cnt[2, "pass"], cnt[2, "FAIL"] + cnt[2, "missing"], cnt[2, "skip"] + cnt[2, "xfail"],
 			(dutname == "/dev/null" ? " (no hmm_dummy run)" : "")
+		if (retried)
+			printf "(pass* = killed by kselftest\x27s 30 s timeout, passed when run again on its own)\n"
 		printf "COUNTS %d %d %d\n", p, f, s
-	}' "$ref" "$dut")
+	}' "$ref" "$dut" "$refr" "$dutr")
 	echo "$out" | grep -v '^COUNTS'
 	echo
 	read -r _ p f s < <(echo "$out" | grep '^COUNTS')

@@ -20,7 +20,7 @@ tr -d '\r' <"$res" | awk -v out="$out" '
 	/^FILE / && !f { f = out "/" $2; printf "" >f; next }
 	f && $0 == "ENDFILE " substr(f, length(out) + 2) { close(f); f = ""; next }
 	f { print >>f; next }
-	/^(RESULT|EXIT|LEAKS|DONE)/ { print >>(out "/results.txt") }
+	/^(RESULT|EXIT|LEAKS|NOTE|DONE)/ { print >>(out "/results.txt") }
 '
 touch "$out/results.txt"
 
@@ -56,10 +56,11 @@ if compgen -G "$out/conf-*.tap" >/dev/null; then
 	echo "conformance: $cp passed, $cf failed, $cs skipped (report: $out/conformance.txt)"
 fi
 
-n=$(sed -n 's/^LEAKS //p' "$out/results.txt" | tail -n 1)
-if [ -n "$n" ] && [ "$n" != 0 ]; then
+while read -r _ n what; do
+	[ "$n" != 0 ] || continue
 	f=$((f + 1))
-	echo "FAIL kmemleak: $n suspected leaks"
-fi
+	echo "FAIL kmemleak: $n suspected leaks${what:+ after: $what}"
+done < <(grep '^LEAKS ' "$out/results.txt" || true)
+grep '^NOTE ' "$out/results.txt" | sed 's/^NOTE /note: /' || true
 echo "$p passed, $f failed, $s skipped" >"$out/summary.txt"
 [ "$f" = 0 ]
