@@ -190,6 +190,45 @@ static bool pt_access(struct hmm_dummy_mirror *mirror, unsigned long start,
 	return true;
 }
 
+/*
+ * Resources of one command that walks its range chunk by chunk: a reference
+ * on the mirrored mm, the hmm_range_fault() output (or, on the device page
+ * table fast path, the pages found there) and a bounce buffer.
+ */
+struct mirror_walk {
+	union {
+		unsigned long *pfns;
+		struct page **pages;
+	};
+	void *buf;
+};
+
+static int walk_begin(struct hmm_dummy_mirror *mirror, struct mirror_walk *w,
+		      unsigned long npages, size_t bytes_per_page)
+{
+	unsigned long n = min(npages, MIRROR_CHUNK);
+
+	BUILD_BUG_ON(sizeof(*w->pfns) != sizeof(*w->pages));
+	w->pfns = kvmalloc_array(n, sizeof(*w->pfns), GFP_KERNEL);
+	w->buf = kvmalloc_array(n, bytes_per_page, GFP_KERNEL);
+	if (!w->pfns || !w->buf)
+		goto err;
+	if (!mmget_not_zero(mirror->mm))
+		goto err;
+	return 0;
+err:
+	kvfree(w->pfns);
+	kvfree(w->buf);
+	return w->pfns && w->buf ? -ESRCH : -ENOMEM;
+}
+
+static void walk_end(struct hmm_dummy_mirror *mirror, struct mirror_walk *w)
+{
+	mmput(mirror->mm);
+	kvfree(w->pfns);
+	kvfree(w->buf);
+}
+
 static bool all_writable(const unsigned long *pfns, unsigned long npages)
 {
 	unsigned long i;
@@ -208,8 +247,9 @@ static bool all_writable(const unsigned long *pfns, unsigned long npages)
 static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 			   struct hmm_dmirror_cmd *cmd, unsigned long start,
 			   unsigned long npages, void *buf, bool write,
-			   unsigned long *pfns, bool *in_fault)
+			   struct mirror_walk *w, bool *in_fault)
 {
+	unsigned long *pfns = w->pfns;
 	struct hmm_range range = {
 		.notifier = &mirror->notifier,
 		.start = start,
@@ -223,8 +263,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	int ret;
 
 	mutex_lock(&mirror->lock);
-	if (pt_access(mirror, start, npages, buf, write,
-		      (struct page **)pfns)) {
+	if (pt_access(mirror, start, npages, buf, write, w->pages)) {
 		mutex_unlock(&mirror->lock);
 		*in_fault = false;
 		return 0;
@@ -271,33 +310,6 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	return 0;
 }
 
-/* Resources of one command that walks its range chunk by chunk. */
-struct mirror_walk {
-	unsigned long *pfns;
-	void *buf;
-};
-
-static int walk_init(struct mirror_walk *w, unsigned long npages,
-		     size_t bytes_per_page)
-{
-	unsigned long n = min(npages, MIRROR_CHUNK);
-
-	w->pfns = kvmalloc_array(n, sizeof(*w->pfns), GFP_KERNEL);
-	w->buf = kvmalloc_array(n, bytes_per_page, GFP_KERNEL);
-	if (!w->pfns || !w->buf) {
-		kvfree(w->pfns);
-		kvfree(w->buf);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void walk_fini(struct mirror_walk *w)
-{
-	kvfree(w->pfns);
-	kvfree(w->buf);
-}
-
 /**
  * hmm_dummy_mirror_rw() - device READ or WRITE of the mirrored range
  * @mirror: the mirror
@@ -316,13 +328,9 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
 	bool in_fault = false;
 	int ret;
 
-	ret = walk_init(&w, cmd->npages, PAGE_SIZE);
+	ret = walk_begin(mirror, &w, cmd->npages, PAGE_SIZE);
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mirror->mm)) {
-		walk_fini(&w);
-		return -ESRCH;
-	}
 	for (done = 0; done < cmd->npages; done += n) {
 		n = min(cmd->npages - done, MIRROR_CHUNK);
 		start = cmd->addr + (done << PAGE_SHIFT);
@@ -330,8 +338,8 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
 			ret = -EFAULT;
 			break;
 		}
-		ret = mirror_rw_chunk(mirror, cmd, start, n, w.buf, write,
-				      w.pfns, &in_fault);
+		ret = mirror_rw_chunk(mirror, cmd, start, n, w.buf, write, &w,
+				      &in_fault);
 		if (ret)
 			break;
 		if (!write && copy_to_user(uptr, w.buf, n << PAGE_SHIFT)) {
@@ -342,8 +350,7 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
 		cmd->cpages += n;
 		cond_resched();
 	}
-	mmput(mirror->mm);
-	walk_fini(&w);
+	walk_end(mirror, &w);
 	return ret;
 }
 
@@ -370,13 +377,9 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 	bool missing = false;
 	int ret;
 
-	ret = walk_init(&w, cmd->npages, PAGE_SIZE);
+	ret = walk_begin(mirror, &w, cmd->npages, PAGE_SIZE);
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mirror->mm)) {
-		walk_fini(&w);
-		return -ESRCH;
-	}
 	cmd->cpages = 0;
 	for (done = 0; done < cmd->npages; done += n) {
 		struct hmm_range range = {
@@ -416,8 +419,7 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 		if (uptr)
 			uptr += n << PAGE_SHIFT;
 	}
-	mmput(mirror->mm);
-	walk_fini(&w);
+	walk_end(mirror, &w);
 	if (!ret && missing)
 		ret = -ENOENT;
 	return ret;
@@ -502,13 +504,9 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 	unsigned int p;
 	int ret;
 
-	ret = walk_init(&w, cmd->npages, 1);
+	ret = walk_begin(mirror, &w, cmd->npages, 1);
 	if (ret)
 		return ret;
-	if (!mmget_not_zero(mirror->mm)) {
-		walk_fini(&w);
-		return -ESRCH;
-	}
 	for (done = 0; done < cmd->npages; done += n) {
 		u8 *perm = w.buf;
 		bool none = false;
@@ -538,8 +536,7 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 		uptr += n;
 		cmd->cpages += n;
 	}
-	mmput(mirror->mm);
-	walk_fini(&w);
+	walk_end(mirror, &w);
 	return ret;
 }
 
