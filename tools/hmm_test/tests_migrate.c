@@ -5,6 +5,7 @@
  * RELEASE and device-exclusive access.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,34 @@ static void diag_missing(int fd, char *p, unsigned long n)
 	free(m);
 }
 
+/*
+ * Pages of [p, p + n pages) that /proc/self/pagemap shows as swap entries
+ * (bit 62; device-private entries are reported that way) and as present
+ * (bit 63): the kernel's view, independent of the driver's snapshot.
+ */
+static int pagemap_count(void *p, unsigned long n, int *present)
+{
+	uint64_t *e = malloc(n * 8);
+	unsigned long i;
+	int fd = open("/proc/self/pagemap", O_RDONLY), swapped = 0;
+
+	*present = 0;
+	if (fd < 0 || !e ||
+	    pread(fd, e, n * 8, (uintptr_t)p / PS * 8) != (ssize_t)(n * 8)) {
+		if (fd >= 0)
+			close(fd);
+		free(e);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		swapped += !!(e[i] & (1ULL << 62));
+		*present += !!(e[i] & (1ULL << 63));
+	}
+	close(fd);
+	free(e);
+	return swapped;
+}
+
 static int t_migrate(void)
 {
 	unsigned long npages = 64;
@@ -74,7 +103,7 @@ static int t_migrate(void)
 	struct hmm_dmirror_cmd c;
 	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	char *m = malloc(size);
-	int fd = hmm_open(0);
+	int fd = hmm_open(0), present;
 
 	CHECK(p && m && fd >= 0);
 	pat_fill(p, size, 20);
@@ -87,6 +116,8 @@ static int t_migrate(void)
 	CHECK_EQ(n_local(fd, p, npages), npages);
 	CHECK_EQ(count_snapshot(fd, p, npages, LOCAL | HMM_DMIRROR_PROT_WRITE,
 				0xff), npages);
+	CHECK_EQ(pagemap_count(p, npages, &present), npages);
+	CHECK_EQ(present, 0);
 	if (cfg.dummy) {
 		STATS(fd, &s1);
 		CHECK_EQ(DELTA(s0, s1, migrated_to_dev), npages);
@@ -107,6 +138,8 @@ static int t_migrate(void)
 	/* The CPU gets its data back. */
 	CHECK_PAT(p, size, 20);
 	CHECK_EQ(n_local(fd, p, npages), 0);
+	CHECK_EQ(pagemap_count(p, npages, &present), 0);
+	CHECK_EQ(present, npages);
 	return T_PASS;
 }
 
