@@ -30,8 +30,6 @@ struct cyc {
 	bool seq;
 	int fd;
 	pthread_barrier_t bar;
-	double t_to_dev[NR_BACK], t_back[NR_BACK];
-	unsigned long bytes_back[NR_BACK];
 	volatile int failed;
 };
 
@@ -127,7 +125,6 @@ static void *cyc_thread(void *arg)
 			if (verify(c, "device view", view, t->off + o, n, seed))
 				break;
 		}
-		__atomic_fetch_add((long *)&c->t_to_dev[back], 0, 0);
 		t->t_to_dev += now_sec() - t0;
 		pthread_barrier_wait(&c->bar);
 		if (c->failed)

@@ -335,6 +335,13 @@ static int t_bad_input(void)
 			CHECKF(r == -EINVAL, "%s kernel address: %d", n, r);
 		}
 	}
+	/* RELEASE ignores its range but test_hmm still validates it. */
+	r = hmm_cmd(fd, HMM_DMIRROR_RELEASE, p + 1, m, 1, NULL);
+	CHECKF(r == -EINVAL, "RELEASE misaligned addr: %d", r);
+	r = hmm_cmd(fd, HMM_DMIRROR_RELEASE, p, m, 0, NULL);
+	CHECKF(r == -EINVAL, "RELEASE npages 0: %d", r);
+	r = hmm_cmd(fd, HMM_DMIRROR_RELEASE, p, m, ~0UL / PS, NULL);
+	CHECKF(r == -EINVAL, "RELEASE addr+size overflows: %d", r);
 	/* Unusable user buffers. */
 	r = hmm_cmd(fd, HMM_DMIRROR_READ, p, (void *)PS, npages, NULL);
 	CHECKF(r == -EFAULT, "READ into a bad ptr: %d", r);

@@ -944,7 +944,9 @@ static int other_process(bool evict)
 		CHECK_RET(r, 0);
 		CHECK_EQ(n_local(fd, q, nb), nb);
 	} else {
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_RELEASE, &r, NULL, 1, NULL),
+		q = map_anon(PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+		CHECK(q);
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_RELEASE, q, NULL, 1, NULL),
 			  0);
 	}
 	if (cfg.dummy) {
