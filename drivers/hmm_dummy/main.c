@@ -228,11 +228,10 @@ static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
 		return -EFAULT;
 	c.cpages = 0;
 	c.faults = 0;
-	if (cmd != HMM_DMIRROR_RELEASE) {
-		ret = check_cmd(&c);
-		if (ret)
-			return ret;
-	}
+	/* RELEASE does not use its range but checks it, as test_hmm does. */
+	ret = check_cmd(&c);
+	if (ret)
+		return ret;
 	ret = do_mirror_cmd(mirror, _IOC_NR(cmd), &c);
 	/*
 	 * cpages and faults go back even on failure: a partial migration
