@@ -56,11 +56,11 @@ for mode in $CONF_THP; do
 	echo "transparent_hugepage: $(cat $thp)"
 
 	unload hmm_dummy
-	kmemleak_check hmm_dummy "the hmm_dummy tests before conformance THP $mode"
-	if insmod $MODDIR/test_hmm.ko; then
+	kmemleak_check "the hmm_dummy tests before conformance THP $mode"
+	if insmod_test_hmm; then
 		run_suite conf-$mode-test_hmm.tap
 		rmmod test_hmm || { result fail "conformance.$mode.rmmod-test_hmm"; rc=1; }
-		kmemleak_check test_hmm "test_hmm conformance THP $mode"
+		kmemleak_check "test_hmm conformance THP $mode"
 	else
 		result fail "conformance.$mode.insmod-test_hmm"
 		rc=1
