@@ -16,6 +16,9 @@ step "hmm_test bench $BENCH_ARGS"
 rc=0
 # shellcheck disable=SC2086
 run_logged /tmp/bench.txt hmm_test bench --csv /tmp/bench.csv $BENCH_ARGS || rc=$?
+# The measurement behind fault_window's default.
+run_logged /tmp/bench-windows.txt hmm_test bench --windows 1,2,4,8,16,32 || rc=$?
+cat /tmp/bench-windows.txt >>/tmp/bench.txt
 send_file bench.txt /tmp/bench.txt
 if [ $rc = 0 ] && [ -s /tmp/bench.csv ]; then
 	send_file bench.csv /tmp/bench.csv

@@ -143,6 +143,110 @@ fail:
 	return r ? -EIO : 0;
 }
 
+#define FAULT_WINDOW_PARAM "/sys/module/hmm_dummy/parameters/fault_window"
+
+static int write_fault_window(int w)
+{
+	FILE *f = fopen(FAULT_WINDOW_PARAM, "w");
+	int r;
+
+	if (!f)
+		return -errno;
+	r = fprintf(f, "%d\n", w) < 0;
+	r |= fclose(f) != 0;
+	return r ? -EINVAL : 0;
+}
+
+/*
+ * Sequential CPU-fault-back throughput of hmm_dummy for each fault_window
+ * in @list (comma separated): the measurement behind the parameter's
+ * default.  The parameter is restored afterwards.
+ */
+static int bench_windows(const char *list, size_t size, int reps)
+{
+	char path[64], buf[32], *copy, *tok, *save = NULL;
+	size_t ps = cfg.page_size, npages = size / ps, i;
+	int fd, old = 16, r = 0, k;
+	FILE *f;
+
+	f = fopen(FAULT_WINDOW_PARAM, "r");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		fprintf(stderr, "bench: %s: %s\n", FAULT_WINDOW_PARAM,
+			strerror(errno));
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	old = atoi(buf);
+	snprintf(path, sizeof(path), "%s0", cfg.prefix);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		perror(path);
+		return 1;
+	}
+	printf("fault_window sweep: %zu MiB, sequential touch, %d reps, median\n",
+	       size >> 20, reps);
+	printf("%-8s %12s %10s %12s\n", "window", "fault MiB/s", "us/page",
+	       "pages/fault");
+	copy = strdup(list);
+	for (tok = strtok_r(copy, ",", &save); tok && !r;
+	     tok = strtok_r(NULL, ",", &save)) {
+		double v[MAX_REPS], pp[MAX_REPS];
+		int w = atoi(tok);
+
+		r = write_fault_window(w);
+		if (r) {
+			fprintf(stderr, "bench: fault_window %d: %s\n", w,
+				strerror(-r));
+			break;
+		}
+		for (k = 0; k < reps && !r; k++) {
+			struct hmm_dummy_stats s0, s1;
+			volatile char sink = 0;
+			char *p = map_anon(size, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE);
+			double t0;
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			pat_fill(p, size, w);
+			r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL,
+				    npages, NULL);
+			if (!r)
+				r = hmm_stats(fd, &s0);
+			t0 = now_sec();
+			for (i = 0; !r && i < size; i += ps)
+				sink += p[i];
+			t0 = now_sec() - t0;
+			(void)sink;
+			if (!r)
+				r = hmm_stats(fd, &s1);
+			if (!r && pat_check(p, size, w) >= 0)
+				r = -EIO;
+			v[k] = mibs(size, t0);
+			pp[k] = s1.cpu_faults > s0.cpu_faults ?
+				(double)npages / (s1.cpu_faults - s0.cpu_faults) :
+				0;
+			munmap(p, size);
+		}
+		if (r) {
+			fprintf(stderr, "bench: fault_window %d: %s\n", w,
+				strerror(-r));
+			break;
+		}
+		printf("%-8d %12.1f %10.2f %12.1f\n", w, median(v, reps),
+		       size / 1048576.0 / median(v, reps) * 1e6 / npages,
+		       median(pp, reps));
+	}
+	free(copy);
+	write_fault_window(old);
+	close(fd);
+	return r ? 1 : 0;
+}
+
 static double ratio(double a, double b)
 {
 	return b > 0 ? a / b : 0;
@@ -153,7 +257,7 @@ int cmd_bench(int argc, char **argv)
 	size_t sizes[MAX_SIZES], max_size = 256UL << 20, min_size = 1UL << 20;
 	struct target tg[2];
 	struct bres res[2][MAX_SIZES];
-	const char *csv = NULL;
+	const char *csv = NULL, *windows = NULL;
 	int ntg = 0, nsz = 0, reps = 3, i, s, fail = 0;
 	FILE *f = NULL;
 
@@ -168,15 +272,26 @@ int cmd_bench(int argc, char **argv)
 			reps = atoi(v);
 		else if (!strcmp(argv[i], "--csv") && v)
 			csv = v;
+		else if (!strcmp(argv[i], "--windows") && v)
+			windows = v;
 		else {
 			fprintf(stderr,
-				"usage: hmm_test bench [--min-size B] [--max-size B] [--reps N] [--csv FILE]\n");
+				"usage: hmm_test bench [--min-size B] [--max-size B] [--reps N] [--csv FILE]\n"
+				"       hmm_test bench --windows N,N,... [--max-size B] [--reps N]\n");
 			return 2;
 		}
 		i++;
 	}
 	if (reps < 1 || reps > MAX_REPS)
 		reps = 3;
+	if (windows) {
+		if (!cfg.dummy) {
+			fprintf(stderr, "bench: --windows needs hmm_dummy\n");
+			return 2;
+		}
+		return bench_windows(windows, max_size < (32UL << 20) ?
+				     max_size : 32UL << 20, reps);
+	}
 	if (cfg.ndev > 0) {
 		tg[ntg].name = cfg.dummy ? "hmm_dummy" : cfg.prefix;
 		snprintf(tg[ntg].path, sizeof(tg[ntg].path), "%s0", cfg.prefix);
