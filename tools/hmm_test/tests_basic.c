@@ -517,6 +517,94 @@ static int t_snapshot_nofault(void)
 	return T_PASS;
 }
 
+/* The tracefs directory of hmm_dummy's events, or NULL. */
+static const char *trace_dir(void)
+{
+	static const char *const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/events/hmm_dummy/enable",
+			 dirs[i]);
+		if (!access(path, W_OK))
+			return dirs[i];
+	}
+	return NULL;
+}
+
+static int write_str(const char *dir, const char *file, const char *val)
+{
+	char path[160];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -EIO;
+}
+
+/* Count the lines of the trace buffer that contain @needle. */
+static int trace_count(const char *dir, const char *needle)
+{
+	char path[160], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, needle);
+	fclose(f);
+	return n;
+}
+
+static int t_tracepoints(void)
+{
+	unsigned long npages = 64;
+	size_t size = npages * PS;
+	const char *dir = trace_dir();
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char needle[128];
+	int fd = hmm_open(0), n;
+	volatile char c;
+
+	if (!dir)
+		SKIP("tracefs with events/hmm_dummy not mounted");
+	CHECK(p && fd >= 0);
+	pat_fill(p, size, 3);
+	CHECK_RET(write_str(dir, "trace", ""), 0);
+	CHECK_RET(write_str(dir, "events/hmm_dummy/enable", "1"), 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
+			  NULL), 0);
+	c = p[5 * PS];
+	(void)c;
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
+			  NULL), 0);
+	CHECK_RET(write_str(dir, "events/hmm_dummy/enable", "0"), 0);
+	CHECK_PAT(p, size, 3);
+
+	snprintf(needle, sizeof(needle),
+		 "hmm_dummy_migrate_to_dev: dev=0 range=%#lx-",
+		 (unsigned long)p);
+	n = trace_count(dir, needle);
+	CHECKF(n >= 1, "%d '%s' events", n, needle);
+	snprintf(needle, sizeof(needle), "hmm_dummy_cpu_fault: dev=0 addr=%#lx ",
+		 (unsigned long)(p + 5 * PS));
+	n = trace_count(dir, needle);
+	CHECKF(n == 1, "%d '%s' events", n, needle);
+	n = trace_count(dir, "hmm_dummy_migrate_to_sys: dev=0");
+	CHECKF(n >= 2, "%d migrate_to_sys events (fault + ioctl)", n);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "open_close", t_open_close, 0, "open and close every device node" },
 	{ "info_stats", t_info, T_DUMMY,
@@ -543,6 +631,8 @@ static const struct tcase cases[] = {
 	  "snapshot of hole/none/zero/ro/rw/local/remote pages" },
 	{ "snapshot_nofault", t_snapshot_nofault, T_DUMMY,
 	  "snapshot does not fault pages in" },
+	{ "tracepoints", t_tracepoints, T_DUMMY,
+	  "events/hmm_dummy: migrations and CPU faults are traced" },
 };
 
 const struct tgroup tests_basic = { cases, ARRAY_SIZE(cases) };
