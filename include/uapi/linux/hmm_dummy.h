@@ -85,7 +85,8 @@ enum {
  * @migrated_to_dev:       pages migrated into this device's memory
  * @migrated_to_sys_ioctl: pages migrated back by MIGRATE_TO_SYS / RELEASE
  * @migrated_to_sys_fault: pages migrated back by CPU faults (migrate_to_ram)
- * @migrated_to_sys_evict: pages migrated back to make room (eviction)
+ * @migrated_to_sys_evict: pages migrated back to make room (eviction) or
+ *                         at module unload
  * @cpu_faults:            migrate_to_ram calls
  * @device_faults:         mirror faults (hmm_range_fault calls that fault)
  * @evictions:             eviction rounds
