@@ -25,8 +25,12 @@
 #define HMM_DUMMY_MAX_DEVICES		8
 /* Pages per migrate_vma batch for ioctl-driven migrations (one PMD). */
 #define HMM_DUMMY_MIGRATE_BATCH		512
-/* Upper bound of the fault_window parameter (arrays live on the stack). */
-#define HMM_DUMMY_MAX_FAULT_WINDOW	32
+/*
+ * Pages per batch whose arrays live on the stack: the CPU fault path
+ * (hence the bound of the fault_window parameter) and device atomics.
+ */
+#define HMM_DUMMY_STACK_BATCH		32
+#define HMM_DUMMY_MAX_FAULT_WINDOW	HMM_DUMMY_STACK_BATCH
 /* Pages evicted per migrate_device_range() call. */
 #define HMM_DUMMY_EVICT_BATCH		64
 

@@ -515,7 +515,7 @@ unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev,
  * @hdev:  the device (used as the notifier owner)
  * @vma:   the VMA containing [@start, @end)
  * @start: page-aligned start
- * @end:   page-aligned end, at most HMM_DUMMY_MAX_FAULT_WINDOW pages further
+ * @end:   page-aligned end, at most HMM_DUMMY_STACK_BATCH pages further
  *
  * Before 6.15, make_device_exclusive_range() gives up on pages of a large
  * folio.  migrate_vma_setup() splits PMD-mapped THPs while collecting; a
@@ -526,8 +526,8 @@ int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
 			struct vm_area_struct *vma,
 			unsigned long start, unsigned long end)
 {
-	unsigned long src[HMM_DUMMY_MAX_FAULT_WINDOW];
-	unsigned long dst[HMM_DUMMY_MAX_FAULT_WINDOW] = { 0 };
+	unsigned long src[HMM_DUMMY_STACK_BATCH];
+	unsigned long dst[HMM_DUMMY_STACK_BATCH] = { 0 };
 	struct migrate_vma args = {
 		.vma = vma, .src = src, .dst = dst,
 		.start = start, .end = end,

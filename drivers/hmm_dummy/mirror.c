@@ -123,15 +123,25 @@ static struct page *data_page(struct page *page)
 }
 
 /* Copy one page between the bounce buffer and what the device sees. */
-static void device_copy(struct hmm_dummy_mirror *mirror, struct page *page,
-			void *buf, bool write)
+static void device_copy(struct page *page, void *buf, bool write)
 {
-	if (is_device_private_page(page))
-		hmm_dummy_lru_touch(mirror->hdev, page);
 	if (write)
 		memcpy_to_page(data_page(page), 0, buf, PAGE_SIZE);
 	else
 		memcpy_from_page(buf, data_page(page), 0, PAGE_SIZE);
+}
+
+/*
+ * A device READ or WRITE of one page: the copy, and for a page in device
+ * memory an LRU refresh so that eviction takes pages the device is not
+ * using.  Migration read-backs and atomics only copy.
+ */
+static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
+			  void *buf, bool write)
+{
+	if (is_device_private_page(page))
+		hmm_dummy_lru_touch(mirror->hdev, page);
+	device_copy(page, buf, write);
 }
 
 /*
@@ -187,7 +197,7 @@ static bool pt_access(struct hmm_dummy_mirror *mirror, unsigned long start,
 		pages[i] = xa_untag_pointer(entry);
 	}
 	for (i = 0; i < npages; i++)
-		device_copy(mirror, pages[i], buf + i * PAGE_SIZE, write);
+		device_access(mirror, pages[i], buf + i * PAGE_SIZE, write);
 	return true;
 }
 
@@ -216,7 +226,7 @@ static int walk_begin(struct hmm_dummy_mirror *mirror, struct mirror_walk *w,
 	 * huge page, and under QEMU's software emulation a copy between such
 	 * a kernel mapping and a THP-backed user buffer ran about ten times
 	 * slower (hmm_test bench, to_dev at 16 MiB: 0.2x test_hmm before,
-	 * 1.5x after).  On hardware the huge mapping would if anything be
+	 * 1.1x to 1.5x after).  On hardware the huge mapping would if anything be
 	 * faster; test_hmm's bounce is a vmalloc() area too, so the
 	 * benchmark compares like with like.
 	 */
@@ -256,10 +266,11 @@ static bool all_writable(const unsigned long *pfns, unsigned long npages)
  */
 static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 			   struct hmm_dmirror_cmd *cmd, unsigned long start,
-			   unsigned long npages, void *buf, bool write,
+			   unsigned long npages, bool write,
 			   struct mirror_walk *w, bool *in_fault)
 {
 	unsigned long *pfns = w->pfns;
+	void *buf = w->buf;
 	struct hmm_range range = {
 		.notifier = &mirror->notifier,
 		.start = start,
@@ -314,7 +325,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 
 		pt_store(mirror, start + (i << PAGE_SHIFT), page,
 			 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
-		device_copy(mirror, page, buf + i * PAGE_SIZE, write);
+		device_access(mirror, page, buf + i * PAGE_SIZE, write);
 	}
 	mutex_unlock(&mirror->lock);
 	return 0;
@@ -348,7 +359,7 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
 			ret = -EFAULT;
 			break;
 		}
-		ret = mirror_rw_chunk(mirror, cmd, start, n, w.buf, write, &w,
+		ret = mirror_rw_chunk(mirror, cmd, start, n, write, &w,
 				      &in_fault);
 		if (ret)
 			break;
@@ -418,7 +429,7 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 			}
 			pt_store(mirror, range.start + (i << PAGE_SHIFT), page,
 				 hpfn & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
-			device_copy(mirror, page, buf, false);
+			device_copy(page, buf, false);
 			cmd->cpages++;
 		}
 		mutex_unlock(&mirror->lock);
@@ -564,7 +575,7 @@ static void put_exclusive_pages(struct page **pages, long n)
 }
 
 /*
- * Make one chunk (at most HMM_DUMMY_MAX_FAULT_WINDOW pages, within one VMA)
+ * Make one chunk (at most HMM_DUMMY_STACK_BATCH pages, within one VMA)
  * exclusive to the device and map it as atomic in the device page table.
  * Called with mmap_lock held for read.
  */
@@ -572,7 +583,7 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 			   struct vm_area_struct *vma, unsigned long start,
 			   unsigned long npages, void *buf)
 {
-	struct page *pages[HMM_DUMMY_MAX_FAULT_WINDOW];
+	struct page *pages[HMM_DUMMY_STACK_BATCH];
 	unsigned long seq, i;
 	int tries;
 	long got;
@@ -608,8 +619,7 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 		for (i = 0; i < npages; i++) {
 			pt_store(mirror, start + (i << PAGE_SHIFT), pages[i],
 				 PT_ATOMIC);
-			device_copy(mirror, pages[i], buf + i * PAGE_SIZE,
-				    false);
+			device_copy(pages[i], buf + i * PAGE_SIZE, false);
 		}
 		mutex_unlock(&mirror->lock);
 		put_exclusive_pages(pages, got);
@@ -633,7 +643,7 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 			       struct hmm_dmirror_cmd *cmd)
 {
-	const unsigned long chunk = HMM_DUMMY_MAX_FAULT_WINDOW;
+	const unsigned long chunk = HMM_DUMMY_STACK_BATCH;
 	void __user *uptr = u64_to_user_ptr(cmd->ptr);
 	struct mm_struct *mm = mirror->mm;
 	unsigned long addr, end, n;
