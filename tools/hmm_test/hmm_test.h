@@ -73,6 +73,8 @@ int count_snapshot(int fd, void *addr, unsigned long npages, uint8_t val,
 		   uint8_t mask);
 int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
 		      struct hmm_dummy_stats *now, unsigned int ms);
+int report_unreturned_pages(const struct hmm_dummy_stats *base,
+			    void (*report)(const char *line));
 
 /* runner.c: the functional test suite. */
 enum { T_PASS = 0, T_FAIL = 1, T_SKIP = 4 };

@@ -127,25 +127,15 @@ static int wait_case(pid_t pid, unsigned int secs, int *status)
 	}
 }
 
+static void diag_line(const char *line)
+{
+	t_diag("%s", line);
+}
+
 /* Page accounting across a case; returns false (with a diag) on a leak. */
 static bool leak_check(struct hmm_dummy_stats *base)
 {
-	struct hmm_dummy_stats now;
-	bool ok = true;
-	int i;
-
-	for (i = 0; i < cfg.ndev; i++) {
-		if (!wait_stats_settle(i, &base[i], &now, 3000))
-			continue;
-		t_diag("device %d: pages not returned through page_free: in_use %llu (before %llu), allocations +%llu, page_free_calls +%llu",
-		       i, (unsigned long long)now.in_use,
-		       (unsigned long long)base[i].in_use,
-		       (unsigned long long)(now.allocations - base[i].allocations),
-		       (unsigned long long)(now.page_free_calls -
-					    base[i].page_free_calls));
-		ok = false;
-	}
-	return ok;
+	return !report_unreturned_pages(base, diag_line);
 }
 
 static void usage_run(void)

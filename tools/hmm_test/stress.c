@@ -422,11 +422,16 @@ static int worker_main(struct worker *w, double end)
 	return 0;
 }
 
+static void stress_line(const char *line)
+{
+	printf("stress: %s\n", line);
+}
+
 int cmd_stress(int argc, char **argv)
 {
 	int seconds = 30, procs = 4, i, failed = 0, status;
 	uint64_t seed = (uint64_t)time(NULL);
-	struct hmm_dummy_stats base[MAX_DEVICES], now;
+	struct hmm_dummy_stats base[MAX_DEVICES];
 	pid_t *pids;
 	double end;
 
@@ -478,17 +483,8 @@ int cmd_stress(int argc, char **argv)
 			failed++;
 		}
 	}
-	for (i = 0; cfg.dummy && i < cfg.ndev; i++) {
-		if (!wait_stats_settle(i, &base[i], &now, 3000))
-			continue;
-		printf("stress: device %d: in_use %llu (before %llu), allocations +%llu, page_free_calls +%llu\n",
-		       i, (unsigned long long)now.in_use,
-		       (unsigned long long)base[i].in_use,
-		       (unsigned long long)(now.allocations - base[i].allocations),
-		       (unsigned long long)(now.page_free_calls -
-					    base[i].page_free_calls));
-		failed++;
-	}
+	if (cfg.dummy)
+		failed += report_unreturned_pages(base, stress_line);
 	printf("stress: %s\n", failed ? "FAILED" : "OK");
 	return failed ? 1 : 0;
 }

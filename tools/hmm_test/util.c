@@ -255,3 +255,32 @@ int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
 		sleep_ms(10);
 	}
 }
+
+/*
+ * For every device, wait (up to 3 s) until the pages handed out since
+ * base[idx] came back; each device whose pages did not is described in one
+ * line passed to @report.  Returns the number of such devices.
+ */
+int report_unreturned_pages(const struct hmm_dummy_stats *base,
+			    void (*report)(const char *line))
+{
+	struct hmm_dummy_stats now;
+	char line[256];
+	int i, bad = 0;
+
+	for (i = 0; i < cfg.ndev; i++) {
+		if (!wait_stats_settle(i, &base[i], &now, 3000))
+			continue;
+		snprintf(line, sizeof(line),
+			 "device %d: pages not returned through page_free: in_use %llu (before %llu), allocations +%llu, page_free_calls +%llu",
+			 i, (unsigned long long)now.in_use,
+			 (unsigned long long)base[i].in_use,
+			 (unsigned long long)(now.allocations -
+					      base[i].allocations),
+			 (unsigned long long)(now.page_free_calls -
+					      base[i].page_free_calls));
+		report(line);
+		bad++;
+	}
+	return bad;
+}
