@@ -2,33 +2,57 @@
 # SPDX-License-Identifier: GPL-2.0
 # build-conformance.sh OUT
 #
-# Builds the kernel's HMM selftest, tools/testing/selftests/mm/hmm-tests.c,
-# unmodified and statically linked, from the same kernel source the test
-# kernel is built from (extracted into the cache by build-kernel.sh).  It needs
-# only the headers beside it in that tree: selftests/kselftest_harness.h,
-# selftests/kselftest.h, lib/test_hmm_uapi.h and mm/gup_test.h.
+# Builds the kernel's HMM selftest, hmm-tests.c, unmodified and statically
+# linked, from the source of the test kernel $KVER (7.3 by default; the
+# source is extracted into the cache by build-kernel.sh).  6.1 keeps it in
+# tools/testing/selftests/vm, later kernels in selftests/mm.  7.3's needs
+# vm_util.c and hugepage_settings.c beside it and UAPI headers newer than
+# Debian 12's (struct procmap_query, struct pm_scan_arg), so it is built
+# against the tree's own `make headers_install` output.
 # Prints OUT on stdout.
 set -euo pipefail
 out=${1:?usage: build-conformance.sh OUT}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
-tarball=${KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+kver=${KVER:-7.3}
+tarball=$("$top/scripts/kernel-source.sh" "$kver" | tail -n 1)
 src=$cache/src/$(basename "$tarball" .tar.xz)
 [ -f "$src/.extracted" ] || {
 	echo "!! kernel source not extracted in $src (run scripts/build-kernel.sh first)" >&2
 	exit 1
 }
 st=$src/tools/testing/selftests
-c=$st/mm/hmm-tests.c
-flags=(-static -O2 -Wall -I "$src" -I "$st")
-key=$( (echo "${flags[*]}"; cat "$c" "$st/kselftest_harness.h" "$st/kselftest.h" \
-	"$src/lib/test_hmm_uapi.h" "$src/mm/gup_test.h") | sha256sum | cut -c1-16)
+dir=$st/mm
+[ -f "$dir/hmm-tests.c" ] || dir=$st/vm
+c=$dir/hmm-tests.c
+[ -f "$c" ] || { echo "!! no hmm-tests.c in $st" >&2; exit 1; }
+srcs=("$c")
+flags=(-static -O2 -Wall -I "$src" -I "$st" -I "$dir")
+if grep -q '"hugepage_settings.h"\|vm_util.h' "$c"; then
+	# The newer selftest: its helpers and the tree's own UAPI headers.
+	for f in vm_util.c hugepage_settings.c thp_settings.c; do
+		if grep -q "${f%.c}.h" "$c" "$dir/vm_util.h" 2>/dev/null && [ -f "$dir/$f" ]; then
+			srcs+=("$dir/$f")
+		fi
+	done
+	hdr=$cache/uapi/$(basename "$src")
+	if [ ! -f "$hdr/.done" ]; then
+		echo ">> make headers_install for $src (selftest UAPI headers)" >&2
+		rm -rf "$hdr"
+		make -s -C "$src" O="$hdr/build" INSTALL_HDR_PATH="$hdr" headers_install >&2
+		rm -rf "$hdr/build"
+		touch "$hdr/.done"
+	fi
+	flags=(-isystem "$hdr/include" "${flags[@]}")
+fi
+key=$( (echo "${flags[*]} ${srcs[*]}"; cat "${srcs[@]}" "$st/kselftest_harness.h" "$st/kselftest.h" \
+	"$src/lib/test_hmm_uapi.h") | sha256sum | cut -c1-16)
 if [ -x "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
 	echo "$out"
 	exit 0
 fi
 mkdir -p "$(dirname "$out")"
-echo ">> building hmm-tests (kernel selftest, static) from $src" >&2
-gcc "${flags[@]}" -o "$out" "$c" -lpthread -lrt
+echo ">> building hmm-tests (kernel selftest, static) from $dir" >&2
+gcc "${flags[@]}" -o "$out" "${srcs[@]}" -lpthread -lrt -lm
 echo "$key" >"$out.key"
 echo "$out"

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the test kernel of one flavour (debug|fast) out of tree into the cache.
-# Prints the build directory on stdout (last line). Rebuilds only when the
-# source version or the config fragments change.
+# Build the test kernel of one flavour (debug|fast) of kernel $KVER (7.3, the
+# default, 6.12 or 6.1) out of tree into the cache.  Prints the build
+# directory on stdout (last line).  Rebuilds only when the source package's
+# version or the config fragments change.
 set -euo pipefail
 flavour=${1:?usage: build-kernel.sh debug|fast}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
-tarball=${KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+kver=${KVER:-7.3}
+tarball=$("$top/scripts/kernel-source.sh" "$kver" | tail -n 1)
 srcname=$(basename "$tarball" .tar.xz)
 src=$cache/src/$srcname
 frags=("$top/kernel/base.config" "$top/kernel/$flavour.config")
@@ -16,7 +18,7 @@ frags=("$top/kernel/base.config" "$top/kernel/$flavour.config")
 # Builds of one cache, from any checkout, take turns (a second one waits and
 # then finds the kernel built).
 mkdir -p "$cache"
-exec {lockfd}>"$cache/.lock-$flavour"
+exec {lockfd}>"$cache/.lock-$kver-$flavour"
 if ! flock -n "$lockfd"; then
 	echo ">> waiting for another build of the $flavour kernel to finish" >&2
 	flock "$lockfd"
@@ -27,7 +29,8 @@ if [ ! -f "$src/.extracted" ]; then
 	echo ">> extracting $tarball into $cache/src" >&2
 	mkdir -p "$cache/src"
 	rm -rf "$src"
-	tar -C "$cache/src" -xf "$tarball"
+	mkdir -p "$src"
+	tar -C "$src" --strip-components=1 -xf "$tarball"
 	touch "$src/.extracted"
 fi
 flock -u "$srclock"

@@ -8,7 +8,8 @@ pkgs=(
 	make gcc libc6-dev			# module, tool, selftest
 	flex bison bc libelf-dev libssl-dev	# kernel build
 	dwarves kmod xz-utils cpio rsync	# kernel build, initramfs
-	linux-source-6.12			# the test kernel's source
+	linux-source-6.12 linux-source-6.1	# test kernels (7.3: scripts/kernel-source.sh)
+	debian-archive-keyring			# verifies the 7.3 source package
 	busybox-static				# the guest's userland
 	qemu-system-x86				# the VM
 	sparse					# `make sparse`

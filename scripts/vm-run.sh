@@ -8,7 +8,8 @@
 # COMMAND (a shell command line, run by /hmm/cmd.sh in the guest, which is
 # put into the initramfs: it never goes on the kernel command line).
 #
-#   -f  kernel flavour (default: $FLAVOUR or fast)
+#   -f  kernel flavour (default: $FLAVOUR or fast); the kernel version is
+#       $KVER (7.3, the default, 6.12 or 6.1)
 #   -t  host-side timeout in seconds (default 900); a VM that hangs is killed
 #   -n  name of the run: the console goes to build/logs/NAME.console.log and
 #       the results channel (the guest's second serial port) to
@@ -28,6 +29,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
 flavour=${FLAVOUR:-fast}
+export KVER=${KVER:-7.3}
 timeout=900
 name=run
 interactive=0
@@ -53,7 +55,7 @@ die() { echo "!! $*" >&2; exit 2; }
 
 build=$top/build
 logs=$build/logs
-fdir=$build/$flavour
+fdir=$build/$KVER-$flavour
 mkdir -p "$logs" "$fdir"
 t0=$(date +%s)
 
@@ -88,7 +90,7 @@ elif [ -f "$top/tools/hmm_test/Makefile" ]; then
 else
 	say "no tools/hmm_test yet: continuing without hmm_test"
 fi
-conf=$("$top/scripts/build-conformance.sh" "$build/conformance/hmm-tests")
+conf=$("$top/scripts/build-conformance.sh" "$build/conformance/$KVER/hmm-tests")
 extra+=("hmm/bin/hmm-tests=$conf")
 for a in "${adds[@]}"; do
 	extra+=("$a")
@@ -155,7 +157,7 @@ log=$logs/$name.console.log
 res=$logs/$name.results
 rm -f "$log" "$res"
 tb=$(date +%s)
-say "setup $((tb - t0))s; booting the $flavour kernel ($accel, timeout ${timeout}s): $cmd"
+say "setup $((tb - t0))s; booting the $KVER $flavour kernel ($accel, timeout ${timeout}s): $cmd"
 
 if [ $interactive = 1 ]; then
 	"${qemu[@]}" -serial mon:stdio -serial "file:$res"

@@ -3,37 +3,152 @@
  * Kernel differences that hmm_dummy has to know about, kept in one place so
  * the rest of the driver reads like code for one kernel.  Features are
  * detected from the kernel headers by Kbuild (HMM_DUMMY_HAVE_*), not from
- * version numbers, so distribution backports are handled too.
+ * version numbers, so distribution backports are handled too.  The driver
+ * supports 6.1, 6.12 and 7.3; Documentation/hmm_dummy.rst has the table.
  *
- * Known differences:
- *  - 6.15 replaced make_device_exclusive_range() with make_device_exclusive(),
- *    which works on one address and returns the folio;
- *  - 6.19 renamed dev_pagemap_ops.page_free(page) to folio_free(folio).
+ * What each probe tells (6.1 has none of them but EXCLUSIVE_RANGE; 6.12
+ * adds CONST_CLASS; 7.3 has all but EXCLUSIVE_RANGE):
+ *  HAVE_CONST_CLASS     class_register() takes a const class (6.1's writes
+ *                       into it, so there the class must not be const)
+ *  HAVE_PAGE_PGMAP      page->pgmap moved to the folio: page_pgmap()
+ *  HAVE_EXCLUSIVE_RANGE make_device_exclusive_range() for a range of pages;
+ *                       its successor (6.15) make_device_exclusive() takes
+ *                       one address and returns the folio locked
+ *  HAVE_ZDPI_PGMAP      zone_device_page_init(page, pgmap, order)
+ *  HAVE_FOLIO_FREE      dev_pagemap_ops.page_free(page) became
+ *                       folio_free(folio) (6.19)
+ *  HAVE_FOLIO_SPLIT     dev_pagemap_ops.folio_split (device-private THP)
+ *  HAVE_DEVICE_THP      MIGRATE_VMA_SELECT_COMPOUND (device-private THP)
+ *  HAVE_RANGE_FAULT_UNLOCKED  hmm_range_fault_unlocked_timeout(), which
+ *                       takes mmap_lock itself and lets handle_mm_fault()
+ *                       drop it (userfaultfd)
  */
 #ifndef _HMM_DUMMY_COMPAT_H
 #define _HMM_DUMMY_COMPAT_H
 
+#include <linux/hmm.h>
 #include <linux/memremap.h>
+#include <linux/mm.h>
 #include <linux/rmap.h>
 
-#ifndef HMM_DUMMY_HAVE_EXCLUSIVE_RANGE
-#error "hmm_dummy: make_device_exclusive() (Linux 6.15+) is not wired up yet"
+#ifdef HMM_DUMMY_HAVE_CONST_CLASS
+#define hmm_dummy_class_const const
+#else
+#define hmm_dummy_class_const
 #endif
 
-/*
- * Make @npages pages from @start exclusive to the device (for device
- * atomics).  On return pages[i] is the page, locked and referenced, or NULL
- * when that address could not be made exclusive.  Returns the number of
- * entries filled in @pages or a negative errno.  mmap_lock must be held.
- */
-static inline long hmm_dummy_make_exclusive(struct mm_struct *mm,
-					    unsigned long start,
-					    unsigned long npages,
-					    struct page **pages, void *owner)
+/* The dev_pagemap of a ZONE_DEVICE page (test is_zone_device_page first). */
+static inline struct dev_pagemap *hmm_dummy_pgmap(struct page *page)
 {
-	return make_device_exclusive_range(mm, start,
-					   start + (npages << PAGE_SHIFT),
-					   pages, owner);
+#ifdef HMM_DUMMY_HAVE_PAGE_PGMAP
+	return page_pgmap(page);
+#else
+	return page->pgmap;
+#endif
+}
+
+/*
+ * Hand out a free order-0 device page: refcount 1, locked.  Where the
+ * pgmap is passed, the core also resets what a previous (possibly large)
+ * folio left behind in the page.
+ */
+static inline void hmm_dummy_device_page_init(struct page *page,
+					      struct dev_pagemap *pgmap)
+{
+#ifdef HMM_DUMMY_HAVE_ZDPI_PGMAP
+	zone_device_page_init(page, pgmap, 0);
+#else
+	zone_device_page_init(page);
+#endif
+}
+
+/*
+ * dev_pagemap_ops initialiser for the free callback.  The driver's callback
+ * takes a folio; before 6.19 the core passes the (order-0) page instead.
+ */
+void hmm_dummy_folio_free(struct folio *folio);
+#ifdef HMM_DUMMY_HAVE_FOLIO_FREE
+#define HMM_DUMMY_PAGEMAP_FREE_OP	.folio_free = hmm_dummy_folio_free
+#else
+static inline void hmm_dummy_page_free(struct page *page)
+{
+	hmm_dummy_folio_free(page_folio(page));
+}
+#define HMM_DUMMY_PAGEMAP_FREE_OP	.page_free = hmm_dummy_page_free
+#endif
+
+/**
+ * hmm_dummy_make_page_exclusive() - make one page exclusive to a device
+ * @mm:    the address space; mmap_lock held for read
+ * @addr:  page-aligned address
+ * @owner: passed as the MMU_NOTIFY_EXCLUSIVE owner, for the notifier to
+ *         recognise its own conversion
+ *
+ * Return: the page now mapped by a device-exclusive entry, locked (its
+ * whole folio) and referenced, or an ERR_PTR: -EBUSY when the page could
+ * not be converted (before 6.15: any page of a large folio), or the fault's
+ * error.  Release with unlock_page() and put_page().
+ */
+static inline struct page *hmm_dummy_make_page_exclusive(struct mm_struct *mm,
+							 unsigned long addr,
+							 void *owner)
+{
+#ifdef HMM_DUMMY_HAVE_EXCLUSIVE_RANGE
+	struct page *page = NULL;
+	int ret;
+
+	ret = make_device_exclusive_range(mm, addr, addr + PAGE_SIZE, &page,
+					  owner);
+	if (ret < 0)
+		return ERR_PTR(ret);
+	return page ? page : ERR_PTR(-EBUSY);
+#else
+	struct folio *folio;
+	struct page *page;
+
+	page = make_device_exclusive(mm, addr, owner, &folio);
+	/* Not anonymous memory: the same answer as before 6.15. */
+	if (page == ERR_PTR(-EOPNOTSUPP))
+		return ERR_PTR(-EBUSY);
+	return page;
+#endif
+}
+
+/* Can hmm_dummy_make_page_exclusive() take a page of a large folio? */
+static inline bool hmm_dummy_exclusive_takes_large(void)
+{
+#ifdef HMM_DUMMY_HAVE_EXCLUSIVE_RANGE
+	return false;
+#else
+	return true;
+#endif
+}
+
+/*
+ * hmm_range_fault() in 7.3 carries three input bits of each entry to
+ * the output (HMM_PFN_INOUT_FLAGS), so an array reused from an earlier call
+ * or from another purpose must be cleared first; harmless before.
+ */
+static inline void hmm_dummy_range_clear(struct hmm_range *range)
+{
+	memset(range->hmm_pfns, 0,
+	       ((range->end - range->start) >> PAGE_SHIFT) *
+	       sizeof(*range->hmm_pfns));
+}
+
+/*
+ * hmm_range_fault() for a caller that does not hold mmap_lock, letting the
+ * fault handler drop it (a userfaultfd range can then be faulted); sets
+ * range->notifier_seq itself.  -EOPNOTSUPP where the kernel lacks it.
+ */
+static inline int hmm_dummy_range_fault_unlocked(struct hmm_range *range,
+						 unsigned long timeout)
+{
+#ifdef HMM_DUMMY_HAVE_RANGE_FAULT_UNLOCKED
+	return hmm_range_fault_unlocked_timeout(range, timeout);
+#else
+	return -EOPNOTSUPP;
+#endif
 }
 
 #endif /* _HMM_DUMMY_COMPAT_H */

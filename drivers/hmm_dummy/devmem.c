@@ -11,9 +11,10 @@
  *     -> in use: mapped by one or more processes (fork shares it), found by
  *        CPU faults (migrate_to_ram), evictions and the device mirror
  *     -> the last reference goes away (unmap, exit, migration back)
- *     -> the core calls hmm_dummy_page_free(): back on free_list.
- * Nothing else frees a device page: the page_free callback is the only way
- * back into the allocator.
+ *     -> the core calls hmm_dummy_folio_free() (dev_pagemap_ops.folio_free,
+ *        page_free before 6.19): back on free_list.
+ * Nothing else frees a device page: the free callback is the only way back
+ * into the allocator.
  */
 #include <linux/delay.h>
 #include <linux/highmem.h>
@@ -22,6 +23,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "hmm_dummy.h"
 
 static inline struct hmm_dummy_dpage *
@@ -42,12 +44,14 @@ static inline struct page *dpage_to_page(struct hmm_dummy_device *hdev,
  */
 struct hmm_dummy_device *hmm_dummy_page_device(struct page *page)
 {
-	return container_of(page->pgmap, struct hmm_dummy_device, pgmap);
+	return container_of(hmm_dummy_pgmap(page), struct hmm_dummy_device,
+			    pgmap);
 }
 
 bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page)
 {
-	return is_device_private_page(page) && page->pgmap == &hdev->pgmap;
+	return is_device_private_page(page) &&
+	       hmm_dummy_pgmap(page) == &hdev->pgmap;
 }
 
 /**
@@ -65,8 +69,15 @@ struct page *hmm_dummy_page_backing(struct page *page)
 	return page_to_dpage(hdev, page)->backing;
 }
 
-static void hmm_dummy_page_free(struct page *page)
+/**
+ * hmm_dummy_folio_free() - dev_pagemap_ops free callback
+ * @folio: a device folio whose last reference just went away
+ *
+ * The only way a device page gets back into the allocator.
+ */
+void hmm_dummy_folio_free(struct folio *folio)
 {
+	struct page *page = &folio->page;
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
 	struct hmm_dummy_dpage *dp = page_to_dpage(hdev, page);
 
@@ -74,6 +85,7 @@ static void hmm_dummy_page_free(struct page *page)
 	 * Refcount is zero: nobody can reach this page any more, so its
 	 * state is ours alone until it is handed out again.
 	 */
+	WARN_ON_ONCE(folio_test_large(folio));
 	spin_lock(&hdev->lock);
 	WARN_ON_ONCE(!dp->in_use);
 	dp->in_use = false;
@@ -84,7 +96,7 @@ static void hmm_dummy_page_free(struct page *page)
 }
 
 const struct dev_pagemap_ops hmm_dummy_pagemap_ops = {
-	.page_free	= hmm_dummy_page_free,
+	HMM_DUMMY_PAGEMAP_FREE_OP,
 	.migrate_to_ram	= hmm_dummy_migrate_to_ram,
 };
 
@@ -177,7 +189,7 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 		mutex_lock(&hdev->evict_lock);
 		for (i = 0; i < nr; i++) {
 			pages[got] = dpage_to_page(hdev, dps[i]);
-			zone_device_page_init(pages[got]);
+			hmm_dummy_device_page_init(pages[got], &hdev->pgmap);
 			got++;
 		}
 		mutex_unlock(&hdev->evict_lock);

@@ -112,6 +112,7 @@ struct hmm_dummy_device {
  * @lock:     protects @pt; held across every access the device makes
  *            through @pt so that an invalidation waits for it
  * @pt:       the device page table: user pfn index -> tagged struct page *
+ * @flags:    HMM_DUMMY_MIRROR_* bits (HMM_DMIRROR_FLAGS)
  */
 struct hmm_dummy_mirror {
 	struct hmm_dummy_device *hdev;
@@ -119,7 +120,15 @@ struct hmm_dummy_mirror {
 	struct mmu_interval_notifier notifier;
 	struct mutex lock;		/* device page table, see above */
 	struct xarray pt;
+	unsigned long flags;
 };
+
+/*
+ * Bits of hmm_dummy_mirror.flags.  FAIL_ALLOC (HMM_DMIRROR_FLAG_FAIL_ALLOC):
+ * the next allocation a migration of this file makes fails once; each
+ * migration that would allocate consumes it with test_and_clear_bit().
+ */
+#define HMM_DUMMY_MIRROR_FAIL_ALLOC	0
 
 /* Module parameters (main.c). */
 extern unsigned int hmm_dummy_fault_window;
@@ -148,6 +157,7 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 extern const struct dev_pagemap_ops hmm_dummy_pagemap_ops;
 
 /* migrate.c: moving pages between system and device memory */
+bool hmm_dummy_take_fail_alloc(struct hmm_dummy_mirror *mirror);
 long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end);
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
@@ -165,7 +175,7 @@ int hmm_dummy_mirror_init(struct hmm_dummy_mirror *mirror,
 			  struct hmm_dummy_device *hdev, struct mm_struct *mm);
 void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror);
 int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
-			struct hmm_dmirror_cmd *cmd, bool write);
+			struct hmm_dmirror_cmd *cmd, bool write, bool unlocked);
 int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 				struct hmm_dmirror_cmd *cmd);
 int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,

@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "hmm_dummy.h"
 
 static unsigned int num_devices = 2;
@@ -55,7 +56,7 @@ unsigned int hmm_dummy_num_devices;
 struct hmm_dummy_device *hmm_dummy_devices[HMM_DUMMY_MAX_DEVICES];
 
 static dev_t hmm_dummy_devt;
-static const struct class hmm_dummy_class = {
+static hmm_dummy_class_const struct class hmm_dummy_class = {
 	.name = "hmm_dummy",
 	.dev_groups = hmm_dummy_groups,
 };
@@ -114,9 +115,11 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 
 	switch (nr) {
 	case _IOC_NR(HMM_DMIRROR_READ):
-		return hmm_dummy_mirror_rw(mirror, cmd, false);
+		return hmm_dummy_mirror_rw(mirror, cmd, false, false);
+	case _IOC_NR(HMM_DMIRROR_READ_UNLOCKED):
+		return hmm_dummy_mirror_rw(mirror, cmd, false, true);
 	case _IOC_NR(HMM_DMIRROR_WRITE):
-		return hmm_dummy_mirror_rw(mirror, cmd, true);
+		return hmm_dummy_mirror_rw(mirror, cmd, true, false);
 	case _IOC_NR(HMM_DMIRROR_MIGRATE_TO_DEV):
 		ret = hmm_dummy_migrate_to_dev(mirror, cmd->addr, end);
 		if (ret < 0)
@@ -186,6 +189,22 @@ static long do_stats(struct hmm_dummy_device *hdev, void __user *uarg)
 	return copy_versioned_to_user(uarg, &st, sizeof(st), sizeof(st));
 }
 
+/* HMM_DMIRROR_FLAGS: cmd.npages holds the flags, nothing else is used. */
+static long do_flags(struct hmm_dummy_mirror *mirror, void __user *uarg)
+{
+	struct hmm_dmirror_cmd c;
+
+	if (copy_from_user(&c, uarg, sizeof(c)))
+		return -EFAULT;
+	if (c.npages & ~HMM_DMIRROR_FLAG_FAIL_ALLOC)
+		return -EINVAL;
+	if (c.npages & HMM_DMIRROR_FLAG_FAIL_ALLOC)
+		set_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC, &mirror->flags);
+	else
+		clear_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC, &mirror->flags);
+	return 0;
+}
+
 static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
 			    unsigned long arg)
 {
@@ -220,7 +239,10 @@ static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
 	case HMM_DMIRROR_EXCLUSIVE:
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
 	case HMM_DMIRROR_RELEASE:
+	case HMM_DMIRROR_READ_UNLOCKED:
 		break;
+	case HMM_DMIRROR_FLAGS:
+		return do_flags(mirror, uarg);
 	default:
 		return -ENOTTY;
 	}

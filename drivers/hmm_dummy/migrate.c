@@ -76,16 +76,30 @@ static void fill_backing(struct page *backing, struct page *spage)
 		copy_highpage(backing, spage);
 }
 
-/*
- * One migrate_vma batch into @hdev's memory.  @args has vma, start, end,
- * src, dst, pgmap_owner and flags set.  Returns the number of pages moved
- * or a negative errno; *@full is set when device memory ran out.
+/**
+ * hmm_dummy_take_fail_alloc() - consume a pending HMM_DMIRROR_FLAG_FAIL_ALLOC
+ * @mirror: the file a migration works for, or NULL (CPU fault, eviction)
+ *
+ * Return: true if the caller must fail its next allocation once.
  */
-static long migrate_batch_to_dev(struct hmm_dummy_device *hdev,
+bool hmm_dummy_take_fail_alloc(struct hmm_dummy_mirror *mirror)
+{
+	return mirror && test_and_clear_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC,
+					    &mirror->flags);
+}
+
+/*
+ * One migrate_vma batch into @hdev's memory for @mirror.  @args has vma,
+ * start, end, src, dst, pgmap_owner and flags set.  Returns the number of
+ * pages moved or a negative errno; *@full is set when device memory ran
+ * out.
+ */
+static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
+				 struct hmm_dummy_device *hdev,
 				 struct migrate_vma *args, struct page **dpages,
 				 bool *full)
 {
-	unsigned long i, want = 0, got, used = 0, moved = 0;
+	unsigned long i, want = 0, got, used = 0, moved = 0, skip = 0;
 	int ret;
 
 	ret = migrate_vma_setup(args);
@@ -96,6 +110,12 @@ static long migrate_batch_to_dev(struct hmm_dummy_device *hdev,
 
 	for (i = 0; i < args->npages; i++)
 		want += wants_device_page(args->vma, args->src[i]);
+	/* An injected failure: the first page wanted stays where it is. */
+	if (want && hmm_dummy_take_fail_alloc(mirror)) {
+		skip = 1;
+		want--;
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
+	}
 	got = want ? hmm_dummy_alloc_pages(hdev, dpages, want) : 0;
 	if (got < want)
 		*full = true;
@@ -107,6 +127,10 @@ static long migrate_batch_to_dev(struct hmm_dummy_device *hdev,
 		args->dst[i] = 0;
 		if (used == got || !wants_device_page(args->vma, mpfn))
 			continue;
+		if (skip) {
+			skip--;
+			continue;
+		}
 		dpage = dpages[used++];
 		fill_backing(hmm_dummy_page_backing(dpage),
 			     migrate_pfn_to_page(mpfn));
@@ -179,7 +203,7 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
 		args.end = next;
-		ret = migrate_batch_to_dev(hdev, &args, dpages, &full);
+		ret = migrate_batch_to_dev(mirror, hdev, &args, dpages, &full);
 		if (ret < 0)
 			break;
 		moved += ret;
@@ -197,7 +221,8 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			args.end = next;
 			args.pgmap_owner = peer;
 			args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
-			ret = migrate_batch_to_dev(hdev, &args, dpages, &full);
+			ret = migrate_batch_to_dev(mirror, hdev, &args,
+						   dpages, &full);
 			if (ret < 0)
 				break;
 			moved += ret;
@@ -219,10 +244,12 @@ out_free:
 /*
  * One migrate_vma batch of @hdev's pages in [start, end) of @vma back to
  * system memory; the caller's @src and @dst hold (end - start) >> PAGE_SHIFT
- * entries.  Returns the
- * pages moved, or -ENOMEM when @fault_page could not get a system page.
+ * entries.  @mirror is the file the ioctl came through (NULL for a CPU
+ * fault).  Returns the pages moved, or -ENOMEM when @fault_page could not
+ * get a system page.
  */
-static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
+static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
+				 struct hmm_dummy_device *hdev,
 				 struct vm_area_struct *vma,
 				 unsigned long start, unsigned long end,
 				 unsigned long *src, unsigned long *dst,
@@ -251,6 +278,8 @@ static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 
 		dst[i] = 0;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (hmm_dummy_take_fail_alloc(mirror))
 			continue;
 		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
 				       start + (i << PAGE_SHIFT));
@@ -306,7 +335,7 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
-		ret = migrate_batch_to_sys(hdev, vma, addr, next, src,
+		ret = migrate_batch_to_sys(mirror, hdev, vma, addr, next, src,
 					   src + HMM_DUMMY_MIGRATE_BATCH, NULL);
 		if (ret >= 0) {
 			moved += ret;
@@ -326,7 +355,9 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
  * @vmf: the CPU fault on one of our device pages
  *
  * Called by the fault handler with mmap_lock held for read and a reference
- * on vmf->page (6.12 does not lock it).  Migrates the faulting page and the
+ * on vmf->page; in 7.3 the handler also holds the page lock (in 6.1 and
+ * 6.12 migrate_vma_setup() takes it), and either way the core, not the
+ * driver, unlocks it.  Migrates the faulting page and the
  * device pages of the surrounding fault_window, clipped to the VMA, so a
  * sequential CPU walk takes one fault per window instead of one per page.
  */
@@ -345,7 +376,8 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 	start = max(start, vma->vm_start);
 
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
-	ret = migrate_batch_to_sys(hdev, vma, start, end, src, dst, vmf->page);
+	ret = migrate_batch_to_sys(NULL, hdev, vma, start, end, src, dst,
+				   vmf->page);
 	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;

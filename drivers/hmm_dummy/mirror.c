@@ -147,24 +147,34 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 /*
  * Fault [range->start, range->end) with hmm_range_fault() and return with
  * mirror->lock held and range->hmm_pfns current (no invalidation since).
- * The caller holds a reference on mirror->mm.
+ * With @unlocked, mmap_lock is left to the core, which may drop it while
+ * faulting (userfaultfd).  The caller holds a reference on mirror->mm and
+ * not its mmap_lock: mmu_interval_read_begin() may wait for invalidations
+ * that need it.
  */
 static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
-				   struct hmm_range *range)
+				   struct hmm_range *range, bool unlocked)
 {
 	unsigned long timeout =
 		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	int ret;
 
+	hmm_dummy_range_clear(range);
 	for (;;) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		if (time_after(jiffies, timeout))
 			return -EBUSY;
-		range->notifier_seq = mmu_interval_read_begin(range->notifier);
-		mmap_read_lock(mirror->mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(mirror->mm);
+		if (unlocked) {
+			ret = hmm_dummy_range_fault_unlocked(range,
+				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT));
+		} else {
+			range->notifier_seq =
+				mmu_interval_read_begin(range->notifier);
+			mmap_read_lock(mirror->mm);
+			ret = hmm_range_fault(range);
+			mmap_read_unlock(mirror->mm);
+		}
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
@@ -266,7 +276,7 @@ static bool all_writable(const unsigned long *pfns, unsigned long npages)
  */
 static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 			   struct hmm_dmirror_cmd *cmd, unsigned long start,
-			   unsigned long npages, bool write,
+			   unsigned long npages, bool write, bool unlocked,
 			   struct mirror_walk *w, bool *in_fault)
 {
 	unsigned long *pfns = w->pfns;
@@ -298,7 +308,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	trace_hmm_dummy_device_fault(mirror->hdev->index, range.start,
 				     range.end, write);
 	*in_fault = true;
-	ret = mirror_range_fault_lock(mirror, &range);
+	ret = mirror_range_fault_lock(mirror, &range, unlocked);
 	if (ret)
 		return ret;
 	if (write && !all_writable(pfns, npages)) {
@@ -312,7 +322,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		 */
 		mutex_unlock(&mirror->lock);
 		range.dev_private_owner = NULL;
-		ret = mirror_range_fault_lock(mirror, &range);
+		ret = mirror_range_fault_lock(mirror, &range, unlocked);
 		if (ret)
 			return ret;
 		if (!all_writable(pfns, npages)) {
@@ -333,15 +343,18 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 
 /**
  * hmm_dummy_mirror_rw() - device READ or WRITE of the mirrored range
- * @mirror: the mirror
- * @cmd:    validated command; cpages and faults are filled in
- * @write:  true for WRITE (cmd->ptr -> process), false for READ
+ * @mirror:   the mirror
+ * @cmd:      validated command; cpages and faults are filled in
+ * @write:    true for WRITE (cmd->ptr -> process), false for READ
+ * @unlocked: fault without holding mmap_lock, letting the fault handler
+ *            drop it (READ_UNLOCKED: userfaultfd ranges can be read)
  *
  * Return: 0, or -EFAULT (unmapped or no access; bad user buffer), -EPERM
- * (write to read-only memory), -EINTR, -ENOMEM, -EBUSY.
+ * (write to read-only memory), -EINTR, -ENOMEM, -EBUSY, -EOPNOTSUPP
+ * (@unlocked on a kernel without hmm_range_fault_unlocked_timeout()).
  */
 int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
-			struct hmm_dmirror_cmd *cmd, bool write)
+			struct hmm_dmirror_cmd *cmd, bool write, bool unlocked)
 {
 	void __user *uptr = u64_to_user_ptr(cmd->ptr);
 	unsigned long done, n, start;
@@ -359,8 +372,8 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
 			ret = -EFAULT;
 			break;
 		}
-		ret = mirror_rw_chunk(mirror, cmd, start, n, write, &w,
-				      &in_fault);
+		ret = mirror_rw_chunk(mirror, cmd, start, n, write, unlocked,
+				      &w, &in_fault);
 		if (ret)
 			break;
 		if (!write && copy_to_user(uptr, w.buf, n << PAGE_SHIFT)) {
@@ -412,7 +425,7 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 
 		n = min(cmd->npages - done, MIRROR_CHUNK);
 		range.end = range.start + (n << PAGE_SHIFT);
-		ret = mirror_range_fault_lock(mirror, &range);
+		ret = mirror_range_fault_lock(mirror, &range, false);
 		if (ret)
 			break;
 		for (i = 0; i < n; i++) {
@@ -459,7 +472,7 @@ static u8 snapshot_entry(struct hmm_dummy_device *hdev, unsigned long hpfn)
 		return HMM_DMIRROR_PROT_NONE;
 	page = hmm_pfn_to_page(hpfn);
 	if (is_device_private_page(page))
-		perm = page->pgmap == &hdev->pgmap ?
+		perm = hmm_dummy_pgmap(page) == &hdev->pgmap ?
 			HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
 			HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 	else if (is_zero_pfn(page_to_pfn(page)))
@@ -494,7 +507,7 @@ static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
 	unsigned long i;
 	int ret;
 
-	ret = mirror_range_fault_lock(mirror, &range);
+	ret = mirror_range_fault_lock(mirror, &range, false);
 	if (ret)
 		return ret;
 	mutex_unlock(&mirror->lock);
@@ -561,71 +574,79 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 	return ret;
 }
 
-/* Unlock and release the pages make_device_exclusive_range() returned. */
-static void put_exclusive_pages(struct page **pages, long n)
+/*
+ * Make one page exclusive to the device and map it as atomic in the device
+ * page table, copying its contents to @buf.  Called with mmap_lock held for
+ * read.
+ *
+ * The sequence is sampled after the conversion, with the folio locked.
+ * Sampling it before would count the conversion's own side effects as
+ * invalidations: the write fault inside make_device_exclusive*() restores
+ * an exclusive entry left by an earlier EXCLUSIVE, replaces the zero page
+ * or brings a device page back, and each of those invalidates with no
+ * owner, so every retry would fail the same way.  Sampling it after is
+ * safe: every path that takes the CPU mapping back from the device entry
+ * locks the folio before it invalidates, so it cannot start before the
+ * entry is stored below; any other invalidation of the page (munmap, say)
+ * either finished before mmu_interval_read_begin() (which waits for it)
+ * or moves the sequence and is caught by the retry check.  Nothing that
+ * mmu_interval_read_begin() waits for needs this folio's lock.
+ */
+static int exclusive_page(struct hmm_dummy_mirror *mirror, unsigned long addr,
+			  void *buf)
 {
-	long i;
+	struct page *page;
+	unsigned long seq;
+	int tries;
 
-	for (i = 0; i < n; i++) {
-		if (pages[i]) {
-			unlock_page(pages[i]);
-			put_page(pages[i]);
+	for (tries = 0; tries < 16; tries++) {
+		page = hmm_dummy_make_page_exclusive(mirror->mm, addr,
+						     mirror->hdev);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		seq = mmu_interval_read_begin(&mirror->notifier);
+		mutex_lock(&mirror->lock);
+		if (!mmu_interval_read_retry(&mirror->notifier, seq)) {
+			pt_store(mirror, addr, page, PT_ATOMIC);
+			device_copy(page, buf, false);
+			tries = -1;
 		}
+		mutex_unlock(&mirror->lock);
+		unlock_page(page);
+		put_page(page);
+		if (tries < 0)
+			return 0;
 	}
+	return -EBUSY;
 }
 
 /*
  * Make one chunk (at most HMM_DUMMY_STACK_BATCH pages, within one VMA)
- * exclusive to the device and map it as atomic in the device page table.
- * Called with mmap_lock held for read.
+ * exclusive to the device.  Called with mmap_lock held for read.
  */
 static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 			   struct vm_area_struct *vma, unsigned long start,
 			   unsigned long npages, void *buf)
 {
-	struct page *pages[HMM_DUMMY_STACK_BATCH];
-	unsigned long seq, i;
-	int tries;
-	long got;
+	unsigned long i;
+	int ret;
 
 	/*
-	 * Before 6.15 a page of a large folio cannot be made exclusive, and
-	 * make_device_exclusive_range() itself only splits the PMD mapping,
-	 * not the folio.  Split PMD-mapped THPs first; a large folio that is
-	 * already PTE-mapped cannot be split this way and fails with -EBUSY.
+	 * make_device_exclusive_range() (before 6.15) cannot take a page of
+	 * a large folio and only splits the PMD mapping, not the folio:
+	 * split PMD-mapped THPs first.  A large folio that is already
+	 * PTE-mapped cannot be split this way and fails with -EBUSY.
 	 */
-	hmm_dummy_split_thp(mirror->hdev, vma, start,
-			    start + (npages << PAGE_SHIFT));
-	for (tries = 0; tries < 16; tries++) {
-		bool all;
-
-		seq = mmu_interval_read_begin(&mirror->notifier);
-		got = hmm_dummy_make_exclusive(mirror->mm, start, npages,
-					       pages, mirror->hdev);
-		if (got < 0)
-			return got;
-		for (all = got == npages, i = 0; all && i < npages; i++)
-			all = pages[i];
-		if (!all) {
-			put_exclusive_pages(pages, got);
-			return -EBUSY;
-		}
-		mutex_lock(&mirror->lock);
-		if (mmu_interval_read_retry(&mirror->notifier, seq)) {
-			mutex_unlock(&mirror->lock);
-			put_exclusive_pages(pages, got);
-			continue;
-		}
-		for (i = 0; i < npages; i++) {
-			pt_store(mirror, start + (i << PAGE_SHIFT), pages[i],
-				 PT_ATOMIC);
-			device_copy(pages[i], buf + i * PAGE_SIZE, false);
-		}
-		mutex_unlock(&mirror->lock);
-		put_exclusive_pages(pages, got);
-		return 0;
+	if (!hmm_dummy_exclusive_takes_large())
+		hmm_dummy_split_thp(mirror->hdev, vma, start,
+				    start + (npages << PAGE_SHIFT));
+	for (i = 0; i < npages; i++) {
+		ret = exclusive_page(mirror, start + (i << PAGE_SHIFT),
+				     buf + i * PAGE_SIZE);
+		if (ret)
+			return ret;
 	}
-	return -EBUSY;
+	return 0;
 }
 
 /**

@@ -2,10 +2,11 @@
 /*
  * hmm_dummy: user-space interface of the dummy HMM device driver.
  *
- * Commands 0x00..0x07 keep the ioctl numbers, the command structure and the
- * snapshot encoding of the kernel's own HMM test driver (lib/test_hmm_uapi.h)
- * so that tools/testing/selftests/mm/hmm-tests runs unmodified against
- * /dev/hmm_dummyN.  hmm_dummy's own commands start at 0x40.
+ * Commands 0x00..0x09 keep the ioctl numbers, the command structure and the
+ * snapshot encoding of the kernel's own HMM test driver (lib/test_hmm_uapi.h,
+ * as of Linux 7.3) so that tools/testing/selftests/mm/hmm-tests runs
+ * unmodified against /dev/hmm_dummyN.  hmm_dummy's own commands start at
+ * 0x40.
  */
 #ifndef _UAPI_LINUX_HMM_DUMMY_H
 #define _UAPI_LINUX_HMM_DUMMY_H
@@ -38,6 +39,22 @@ struct hmm_dmirror_cmd {
 #define HMM_DMIRROR_EXCLUSIVE		_IOWR('H', 0x05, struct hmm_dmirror_cmd)
 #define HMM_DMIRROR_CHECK_EXCLUSIVE	_IOWR('H', 0x06, struct hmm_dmirror_cmd)
 #define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
+/*
+ * FLAGS: @npages carries HMM_DMIRROR_FLAG_* bits (others: -EINVAL), which
+ * replace the file's current flags.  FAIL_ALLOC makes the next allocation
+ * of a migration through this file fail once: for MIGRATE_TO_DEV a device
+ * allocation, for MIGRATE_TO_SYS a system one; that page (or, for a large
+ * folio, the large allocation, which then falls back to small pages) is
+ * not migrated.  CPU faults do not consume it.
+ */
+#define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
+/*
+ * READ_UNLOCKED: READ whose faults may drop mmap_lock (userfaultfd memory can
+ * be read); -EOPNOTSUPP on kernels without hmm_range_fault_unlocked_timeout().
+ */
+#define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
+
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
 
 /* Per-page values written by HMM_DMIRROR_SNAPSHOT (one byte per page). */
 enum {
