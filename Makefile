@@ -11,6 +11,12 @@ SHELL := /bin/bash
 # harness's own debug test kernel (built into the cache on first use).  Set
 # KDIR=/lib/modules/$(uname -r)/build to use a kernel of your own.
 KDIR ?=
+# The test kernel: 7.3 (default), 6.12 or 6.1, built from Debian's
+# linux-source package (scripts/kernel-source.sh, scripts/build-kernel.sh).
+KVER ?= 7.3
+export KVER
+# Kernels and flavours `make check` runs the suite on, in this order.
+CHECK_KERNELS ?= 7.3:debug 6.12:fast 6.1:fast
 # Kernel flavour for vm-run, vm-shell and conformance (fast|debug).
 FLAVOUR ?=
 # Seconds of `hmm_test stress`: in `make check` and in `make stress`.
@@ -53,7 +59,7 @@ demo: deps
 	@$(S)/vm-run.sh -f fast -t $(VM_TIMEOUT) -n demo -e DEMO_SIZE=$(DEMO_SIZE) -- sh /hmm/vm/demo.sh
 
 check: deps
-	@$(S)/suite.sh check debug $(CHECK_TIMEOUT) 'sh /hmm/vm/check.sh' \
+	@$(S)/check-all.sh $(CHECK_TIMEOUT) $(CHECK_KERNELS) -- \
 		-e STRESS_SECONDS=$(CHECK_STRESS_SECONDS)
 
 conformance: deps
@@ -74,7 +80,7 @@ vm-run: deps
 	@$(S)/vm-run.sh -f $(or $(FLAVOUR),fast) -t $(VM_TIMEOUT) -n vm-run -- "$$CMD"
 
 clean:
-	@k="$(KDIR)"; [ -n "$$k" ] || k=$$(ls -d $${XDG_CACHE_HOME:-$$HOME/.cache}/hmm_dummy/build/debug-* 2>/dev/null | head -n 1); \
+	@k="$(KDIR)"; [ -n "$$k" ] || k=$$(ls -d $${XDG_CACHE_HOME:-$$HOME/.cache}/hmm_dummy/build/debug-$(KVER).* 2>/dev/null | head -n 1); \
 	if [ -n "$$k" ] && [ -f drivers/hmm_dummy/Kbuild ]; then $(MAKE) -s -C "$$k" M=$(CURDIR)/drivers/hmm_dummy clean; fi
 	@[ ! -f tools/hmm_test/Makefile ] || $(MAKE) -s -C tools/hmm_test clean
 	rm -rf build
@@ -89,3 +95,4 @@ clean-cache:
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
 	@echo "targets: all module tool sparse demo check conformance bench stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"
+	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug"
