@@ -30,11 +30,17 @@
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/rmap.h>
+#include <linux/slab.h>
 
 #ifdef HMM_DUMMY_HAVE_CONST_CLASS
 #define hmm_dummy_class_const const
 #else
 #define hmm_dummy_class_const
+#endif
+
+/* Typed allocation (7.3 has it); older kernels get the same, spelt out. */
+#ifndef kzalloc_obj
+#define kzalloc_obj(obj, gfp)	kzalloc(sizeof(obj), gfp)
 #endif
 
 /* The dev_pagemap of a ZONE_DEVICE page (test is_zone_device_page first). */
@@ -67,6 +73,7 @@ static inline void hmm_dummy_device_page_init(struct page *page,
  * takes a folio; before 6.19 the core passes the (order-0) page instead.
  */
 void hmm_dummy_folio_free(struct folio *folio);
+
 #ifdef HMM_DUMMY_HAVE_FOLIO_FREE
 #define HMM_DUMMY_PAGEMAP_FREE_OP	.folio_free = hmm_dummy_folio_free
 #else
@@ -74,6 +81,7 @@ static inline void hmm_dummy_page_free(struct page *page)
 {
 	hmm_dummy_folio_free(page_folio(page));
 }
+
 #define HMM_DUMMY_PAGEMAP_FREE_OP	.page_free = hmm_dummy_page_free
 #endif
 

@@ -70,7 +70,7 @@ static int hmm_dummy_open(struct inode *inode, struct file *filp)
 
 	if (!current->mm)
 		return -EINVAL;
-	mirror = kzalloc(sizeof(*mirror), GFP_KERNEL);
+	mirror = kzalloc_obj(*mirror, GFP_KERNEL);
 	if (!mirror)
 		return -ENOMEM;
 	ret = hmm_dummy_mirror_init(mirror, hdev, current->mm);
@@ -318,7 +318,7 @@ static int hmm_dummy_device_add(unsigned int index)
 	dev_t devt = MKDEV(MAJOR(hmm_dummy_devt), index);
 	int ret;
 
-	hdev = kzalloc(sizeof(*hdev), GFP_KERNEL);
+	hdev = kzalloc_obj(*hdev, GFP_KERNEL);
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
