@@ -107,8 +107,9 @@ struct hmm_dummy_device {
 /**
  * struct hmm_dummy_mirror - the device's view of one process (one open file)
  * @hdev:     the device
- * @mm:       the process address space the file was opened in
- * @notifier: interval notifier covering the whole user address space
+ * @mm:       the process address space the file was opened in (mmgrab'ed)
+ * @notifiers: the interval notifiers watching @mm, one per region of the
+ *            address space the device has touched (mirror.c)
  * @lock:     protects @pt; held across every access the device makes
  *            through @pt so that an invalidation waits for it
  * @pt:       the device page table: user pfn index -> tagged struct page *
@@ -117,7 +118,7 @@ struct hmm_dummy_device {
 struct hmm_dummy_mirror {
 	struct hmm_dummy_device *hdev;
 	struct mm_struct *mm;
-	struct mmu_interval_notifier notifier;
+	struct xarray notifiers;
 	struct mutex lock;		/* device page table, see above */
 	struct xarray pt;
 	unsigned long flags;

@@ -43,34 +43,64 @@ enum {
 /* Pages per hmm_range_fault() call and per bounce buffer fill. */
 #define MIRROR_CHUNK	512UL
 
+/*
+ * The mirror watches the address space through one interval notifier per
+ * naturally aligned MIRROR_SPAN_SHIFT region that the device has touched,
+ * created on first use, rather than one notifier over the whole address
+ * space: an invalidation elsewhere in the process then neither makes the
+ * device's faults retry nor walks this device page table, and each
+ * invalidation erases at most one region's entries.  The regions live until
+ * the file is closed.
+ */
+#define MIRROR_SPAN_SHIFT	26	/* 64 MiB */
+#define MIRROR_SPAN		BIT(MIRROR_SPAN_SHIFT)
+
+struct mirror_notifier {
+	struct mmu_interval_notifier mni;
+	struct hmm_dummy_mirror *mirror;
+};
+
 static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
 			      unsigned long cur_seq)
 {
 	struct hmm_dummy_mirror *mirror =
-		container_of(mni, struct hmm_dummy_mirror, notifier);
-	unsigned long first = range->start >> PAGE_SHIFT;
-	unsigned long last = (range->end - 1) >> PAGE_SHIFT;
-	XA_STATE(xas, &mirror->pt, first);
+		container_of(mni, struct mirror_notifier, mni)->mirror;
+	unsigned long start = max(range->start, mni->interval_tree.start);
+	unsigned long last = min(range->end - 1, mni->interval_tree.last);
+	XA_STATE(xas, &mirror->pt, start >> PAGE_SHIFT);
+	bool blockable = mmu_notifier_range_blockable(range);
+	unsigned int batch = 0;
 	void *entry;
 
 	/*
-	 * Our own make_device_exclusive_range(): the pages stay the same and
-	 * the caller maps them as atomic right after, under the sequence
-	 * check.
+	 * Our own make_device_exclusive*(): the page stays the same and the
+	 * caller maps it as atomic right after, under the sequence check.
 	 */
 	if (range->event == MMU_NOTIFY_EXCLUSIVE &&
 	    range->owner == mirror->hdev)
 		return true;
 
-	if (mmu_notifier_range_blockable(range))
+	if (blockable)
 		mutex_lock(&mirror->lock);
 	else if (!mutex_trylock(&mirror->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
+	/*
+	 * A region holds up to MIRROR_SPAN / PAGE_SIZE entries: where the
+	 * caller may sleep, let the CPU go between batches.  mirror->lock
+	 * stays held, so the device sees none of them meanwhile.
+	 */
 	xas_lock(&xas);
-	xas_for_each(&xas, entry, last)
+	xas_for_each(&xas, entry, last >> PAGE_SHIFT) {
 		xas_store(&xas, NULL);
+		if (blockable && ++batch % MIRROR_CHUNK == 0) {
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			cond_resched();
+			xas_lock(&xas);
+		}
+	}
 	xas_unlock(&xas);
 	mutex_unlock(&mirror->lock);
 	return true;
@@ -79,6 +109,57 @@ static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 static const struct mmu_interval_notifier_ops mirror_notifier_ops = {
 	.invalidate = mirror_invalidate,
 };
+
+/* Pages from @addr to the end of its notifier region, at most @max. */
+static unsigned long mirror_span_pages(unsigned long addr, unsigned long max)
+{
+	return min(max, (ALIGN(addr + 1, MIRROR_SPAN) - addr) >> PAGE_SHIFT);
+}
+
+/**
+ * mirror_notifier() - the interval notifier covering @addr
+ * @mirror: the mirror
+ * @addr:   a user address
+ *
+ * Creates the notifier of @addr's region on first use.  Must not be called
+ * with mmap_lock held (inserting a notifier may take it); the caller holds
+ * a reference on mirror->mm's users.
+ *
+ * Return: the notifier, or an ERR_PTR.
+ */
+static struct mmu_interval_notifier *
+mirror_notifier(struct hmm_dummy_mirror *mirror, unsigned long addr)
+{
+	unsigned long index = addr >> MIRROR_SPAN_SHIFT;
+	struct mirror_notifier *mn, *old;
+	int ret;
+
+	mn = xa_load(&mirror->notifiers, index);
+	if (mn)
+		return &mn->mni;
+	mn = kzalloc_obj(*mn, GFP_KERNEL_ACCOUNT);
+	if (!mn)
+		return ERR_PTR(-ENOMEM);
+	mn->mirror = mirror;
+	ret = mmu_interval_notifier_insert(&mn->mni, mirror->mm,
+					   index << MIRROR_SPAN_SHIFT,
+					   MIRROR_SPAN, &mirror_notifier_ops);
+	if (ret) {
+		kfree(mn);
+		return ERR_PTR(ret);
+	}
+	old = xa_cmpxchg(&mirror->notifiers, index, NULL, mn,
+			 GFP_KERNEL_ACCOUNT);
+	if (old) {
+		/* Another thread of the process was first (or no memory). */
+		mmu_interval_notifier_remove(&mn->mni);
+		kfree(mn);
+		if (xa_is_err(old))
+			return ERR_PTR(xa_err(old));
+		return &old->mni;
+	}
+	return &mn->mni;
+}
 
 /**
  * hmm_dummy_mirror_init() - start mirroring @mm for device @hdev
@@ -92,18 +173,28 @@ int hmm_dummy_mirror_init(struct hmm_dummy_mirror *mirror,
 			  struct hmm_dummy_device *hdev, struct mm_struct *mm)
 {
 	mirror->hdev = hdev;
+	/* Keeps the mm_struct (not the address space) for mmget_not_zero(). */
+	mmgrab(mm);
 	mirror->mm = mm;
 	mutex_init(&mirror->lock);
 	xa_init(&mirror->pt);
-	return mmu_interval_notifier_insert(&mirror->notifier, mm, 0,
-					    TASK_SIZE, &mirror_notifier_ops);
+	xa_init(&mirror->notifiers);
+	return 0;
 }
 
 void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror)
 {
-	/* Waits for invalidations in progress; none can start afterwards. */
-	mmu_interval_notifier_remove(&mirror->notifier);
+	struct mirror_notifier *mn;
+	unsigned long index;
+
+	/* Each removal waits for its invalidations in progress. */
+	xa_for_each(&mirror->notifiers, index, mn) {
+		mmu_interval_notifier_remove(&mn->mni);
+		kfree(mn);
+	}
+	xa_destroy(&mirror->notifiers);
 	xa_destroy(&mirror->pt);
+	mmdrop(mirror->mm);
 }
 
 /* Record a page the device may access; failure only costs a later fault. */
@@ -145,8 +236,9 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 }
 
 /*
- * Fault [range->start, range->end) with hmm_range_fault() and return with
- * mirror->lock held and range->hmm_pfns current (no invalidation since).
+ * Fault [range->start, range->end), which must lie in one notifier region,
+ * with hmm_range_fault() and return with mirror->lock held and
+ * range->hmm_pfns current (no invalidation since).
  * With @unlocked, mmap_lock is left to the core, which may drop it while
  * faulting (userfaultfd).  The caller holds a reference on mirror->mm and
  * not its mmap_lock: mmu_interval_read_begin() may wait for invalidations
@@ -159,6 +251,9 @@ static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
 	unsigned long timeout = jiffies + budget;
 	int ret;
 
+	range->notifier = mirror_notifier(mirror, range->start);
+	if (IS_ERR(range->notifier))
+		return PTR_ERR(range->notifier);
 	hmm_dummy_range_clear(range);
 	for (;;) {
 		if (fatal_signal_pending(current))
@@ -281,7 +376,6 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	unsigned long *pfns = w->pfns;
 	void *buf = w->buf;
 	struct hmm_range range = {
-		.notifier = &mirror->notifier,
 		.start = start,
 		.end = start + (npages << PAGE_SHIFT),
 		.hmm_pfns = pfns,
@@ -365,8 +459,9 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
 	if (ret)
 		return ret;
 	for (done = 0; done < cmd->npages; done += n) {
-		n = min(cmd->npages - done, MIRROR_CHUNK);
 		start = cmd->addr + (done << PAGE_SHIFT);
+		n = mirror_span_pages(start, min(cmd->npages - done,
+						 MIRROR_CHUNK));
 		if (write && copy_from_user(w.buf, uptr, n << PAGE_SHIFT)) {
 			ret = -EFAULT;
 			break;
@@ -416,13 +511,13 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 	cmd->cpages = 0;
 	for (done = 0; done < cmd->npages; done += n) {
 		struct hmm_range range = {
-			.notifier = &mirror->notifier,
-			.start = cmd->addr + (done << PAGE_SHIFT),
+				.start = cmd->addr + (done << PAGE_SHIFT),
 			.hmm_pfns = w.pfns,
 			.dev_private_owner = hdev,
 		};
 
-		n = min(cmd->npages - done, MIRROR_CHUNK);
+		n = mirror_span_pages(range.start, min(cmd->npages - done,
+						       MIRROR_CHUNK));
 		range.end = range.start + (n << PAGE_SHIFT);
 		ret = mirror_range_fault_lock(mirror, &range, false);
 		if (ret)
@@ -497,7 +592,6 @@ static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
 			  unsigned long npages, unsigned long *pfns, u8 *perm)
 {
 	struct hmm_range range = {
-		.notifier = &mirror->notifier,
 		.start = start,
 		.end = start + (npages << PAGE_SHIFT),
 		.hmm_pfns = pfns,
@@ -544,8 +638,9 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 		u8 *perm = w.buf;
 		bool none = false;
 
-		n = min(cmd->npages - done, MIRROR_CHUNK);
 		start = cmd->addr + (done << PAGE_SHIFT);
+		n = mirror_span_pages(start, min(cmd->npages - done,
+						 MIRROR_CHUNK));
 		memset(perm, HMM_DMIRROR_PROT_NONE, n);
 		ret = snapshot_chunk(mirror, mirror->hdev, start, n, w.pfns,
 				     perm);
@@ -591,7 +686,8 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
  * or moves the sequence and is caught by the retry check.  Nothing that
  * mmu_interval_read_begin() waits for needs this folio's lock.
  */
-static int exclusive_page(struct hmm_dummy_mirror *mirror, unsigned long addr,
+static int exclusive_page(struct hmm_dummy_mirror *mirror,
+			  struct mmu_interval_notifier *mni, unsigned long addr,
 			  void *buf)
 {
 	struct page *page;
@@ -603,9 +699,9 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror, unsigned long addr,
 						     mirror->hdev);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
-		seq = mmu_interval_read_begin(&mirror->notifier);
+		seq = mmu_interval_read_begin(mni);
 		mutex_lock(&mirror->lock);
-		if (!mmu_interval_read_retry(&mirror->notifier, seq)) {
+		if (!mmu_interval_read_retry(mni, seq)) {
 			pt_store(mirror, addr, page, PT_ATOMIC);
 			device_copy(page, buf, false);
 			tries = -1;
@@ -624,6 +720,7 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror, unsigned long addr,
  * exclusive to the device.  Called with mmap_lock held for read.
  */
 static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
+			   struct mmu_interval_notifier *mni,
 			   struct vm_area_struct *vma, unsigned long start,
 			   unsigned long npages, void *buf)
 {
@@ -640,7 +737,7 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 		hmm_dummy_split_thp(mirror->hdev, vma, start,
 				    start + (npages << PAGE_SHIFT));
 	for (i = 0; i < npages; i++) {
-		ret = exclusive_page(mirror, start + (i << PAGE_SHIFT),
+		ret = exclusive_page(mirror, mni, start + (i << PAGE_SHIFT),
 				     buf + i * PAGE_SIZE);
 		if (ret)
 			return ret;
@@ -679,8 +776,15 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 	}
 	end = cmd->addr + (cmd->npages << PAGE_SHIFT);
 	for (addr = cmd->addr; addr < end; addr += n << PAGE_SHIFT) {
+		struct mmu_interval_notifier *mni;
 		struct vm_area_struct *vma;
 
+		/* Chunks are aligned, so a chunk never crosses a region. */
+		mni = mirror_notifier(mirror, addr);
+		if (IS_ERR(mni)) {
+			ret = PTR_ERR(mni);
+			break;
+		}
 		mmap_read_lock(mm);
 		vma = vma_lookup(mm, addr);
 		if (!vma) {
@@ -690,7 +794,7 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 		}
 		n = (min3(end, vma->vm_end, ALIGN(addr + 1, chunk << PAGE_SHIFT))
 		     - addr) >> PAGE_SHIFT;
-		ret = exclusive_chunk(mirror, vma, addr, n, buf);
+		ret = exclusive_chunk(mirror, mni, vma, addr, n, buf);
 		mmap_read_unlock(mm);
 		if (ret)
 			break;

@@ -167,6 +167,61 @@ static int t_anon_read(void)
 	return T_PASS;
 }
 
+/*
+ * The driver watches the address space in 64 MiB regions, one interval
+ * notifier each.  A range across a region boundary must stay coherent on
+ * both sides: every invalidation must reach the entries of each region.
+ */
+static int t_mirror_regions(void)
+{
+	const size_t region = 64UL << 20, resv = 3 * region, size = 1UL << 20;
+	unsigned long npages = size / PS, half = npages / 2;
+	struct hmm_dmirror_cmd c;
+	char *base, *p, *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(m && fd >= 0);
+	base = mmap(NULL, resv, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		    MAP_NORESERVE, -1, 0);
+	CHECK(base != MAP_FAILED);
+	/* 512 KiB on each side of a 64 MiB boundary. */
+	p = (char *)(((unsigned long)base + region) & ~(region - 1)) -
+	    size / 2;
+	CHECK(mmap(p, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p);
+	pat_fill(p, size, 1);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	CHECK_PAT(m, size, 1);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECKF(c.faults == 0, "second READ faulted %llu times",
+	       (unsigned long long)c.faults);
+	/* Both regions' entries go; the old pages would still read as 1. */
+	CHECK(!madvise(p, size, MADV_DONTNEED));
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK(c.faults >= 1);
+	for (size_t i = 0; i < size; i++)
+		CHECKF(!m[i], "byte %zu (page %zu) reads 0x%02x after MADV_DONTNEED",
+		       i, i / PS, (unsigned char)m[i]);
+	/* Device writes across the boundary land in the CPU's pages. */
+	pat_fill(m, size, 3);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
+	CHECK_PAT(p, size, 3);
+	/* Read-only above the boundary only: writes there are refused. */
+	CHECK(!mprotect(p + half * PS, size - half * PS, PROT_READ));
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), -EPERM);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p + (half - 1) * PS, m, 2, &c),
+		  -EPERM);
+	pat_fill(m, size, 4);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, half, &c), 0);
+	CHECK_PAT(p, half * PS, 4);
+	CHECK_PAT_OFF(p + half * PS, size - half * PS, 3, half * PS);
+	munmap(base, resv);
+	close(fd);
+	free(m);
+	return T_PASS;
+}
+
 static int t_anon_read_zero(void)
 {
 	unsigned long npages = 16, i;
@@ -619,6 +674,8 @@ static const struct tcase cases[] = {
 	  "STATS/INFO size handling: too small -EINVAL, larger ok" },
 	{ "anon_read", t_anon_read, 0,
 	  "device read of anonymous memory, fault counting, invalidation" },
+	{ "mirror_regions", t_mirror_regions, 0,
+	  "coherence across the driver's 64 MiB notifier regions" },
 	{ "anon_read_zero", t_anon_read_zero, 0,
 	  "device read of pte_none memory gives the zero page" },
 	{ "anon_write", t_anon_write, 0,
