@@ -5,7 +5,8 @@
 #   1. load hmm_dummy.ko
 #   2. `hmm_test run` (KTAP; its last line is "N passed, N failed, N skipped")
 #   3. the unload test: memory still on the device when the module goes away
-#   4. a short stress run
+#   4. a short stress run, the ioctl fuzzer, and a stress run on two tiny
+#      devices (eviction on nearly every allocation)
 #   5. unload
 #   6. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
 # Every step reports through vm/lib.sh; the host adds them all up.
@@ -13,6 +14,7 @@ set -eu -o pipefail
 . /hmm/vm/lib.sh
 
 STRESS_SECONDS=${STRESS_SECONDS:-30}
+FUZZ_CALLS=${FUZZ_CALLS:-100000}
 tool=/hmm/bin/hmm_test
 
 step "load hmm_dummy"
@@ -81,6 +83,33 @@ elif loaded hmm_dummy; then
 		result pass hmm_dummy.stress
 	else
 		result fail hmm_dummy.stress "hmm_test stress exit status $src"
+	fi
+
+	step "fuzz ($FUZZ_CALLS calls)"
+	frc=0
+	run_logged /tmp/fuzz.txt $tool fuzz --calls "$FUZZ_CALLS" || frc=$?
+	send_file fuzz.txt /tmp/fuzz.txt
+	if [ $frc = 0 ]; then
+		result pass hmm_dummy.fuzz "$(grep -m1 ' calls in ' /tmp/fuzz.txt | cut -c1-60)"
+	else
+		result fail hmm_dummy.fuzz "hmm_test fuzz exit status $frc"
+	fi
+
+	# Eviction on nearly every allocation: two 4 MiB devices, peer
+	# migration on, processes forking and exiting mid-call.
+	step "eviction stress ($STRESS_SECONDS s, vram_mb=4)"
+	erc=0
+	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4; then
+		run_logged /tmp/stress-evict.txt $tool stress --seconds "$STRESS_SECONDS" || erc=$?
+		rmmod hmm_dummy || erc=$?
+		insmod $MODDIR/hmm_dummy.ko || erc=$?
+	else
+		erc=1
+	fi
+	if [ $erc = 0 ]; then
+		result pass hmm_dummy.stress-evict
+	else
+		result fail hmm_dummy.stress-evict "exit status $erc"
 	fi
 fi
 

@@ -15,6 +15,7 @@ static const struct {
 } cmds[] = {
 	{ "run", cmd_run, "[--list] [--timeout S] [PATTERN...]  functional suite (KTAP)" },
 	{ "cycle", cmd_cycle, "[--size B] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
+	{ "fuzz", cmd_fuzz, "[--calls N] [--seed S]  random ioctls while the address space changes" },
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N] [--size B]" },
 	{ "stats", cmd_stats, "[--device N]  print the driver's counters" },
 	{ "bench", cmd_bench, "[--max-size B] [--csv FILE] [--reps N]" },
