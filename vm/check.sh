@@ -5,8 +5,9 @@
 #   1. load hmm_dummy.ko
 #   2. `hmm_test run` (KTAP; its last line is "N passed, N failed, N skipped")
 #   3. the unload test: memory still on the device when the module goes away
-#   4. a short stress run, the ioctl fuzzer, and a stress run on two tiny
-#      devices (eviction on nearly every allocation)
+#   4. a short stress run, the ioctl fuzzer, fault injection (debug kernel:
+#      each allocation of each command fails once) and a stress run on two
+#      tiny devices (eviction on nearly every allocation)
 #   5. unload
 #   6. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
 # Every step reports through vm/lib.sh; the host adds them all up.
@@ -94,6 +95,16 @@ elif loaded hmm_dummy; then
 	else
 		result fail hmm_dummy.fuzz "hmm_test fuzz exit status $frc"
 	fi
+
+	step "fault injection"
+	firc=0
+	run_logged /tmp/faultinject.txt $tool faultinject || firc=$?
+	send_file faultinject.txt /tmp/faultinject.txt
+	case $firc in
+	0) result pass hmm_dummy.faultinject "$(tail -n 1 /tmp/faultinject.txt | cut -c14-60)" ;;
+	4) result skip hmm_dummy.faultinject "no fault injection in this kernel (fast flavour)" ;;
+	*) result fail hmm_dummy.faultinject "hmm_test faultinject exit status $firc" ;;
+	esac
 
 	# Eviction on nearly every allocation: two 4 MiB devices, peer
 	# migration on, processes forking and exiting mid-call.
