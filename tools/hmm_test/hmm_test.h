@@ -152,6 +152,7 @@ int cmd_cycle(int argc, char **argv);
 int cmd_stress(int argc, char **argv);
 int cmd_fuzz(int argc, char **argv);
 int cmd_faultinject(int argc, char **argv);
+int cmd_exit_race(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_unload_holder(int argc, char **argv);

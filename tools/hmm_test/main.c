@@ -17,6 +17,7 @@ static const struct {
 	{ "cycle", cmd_cycle, "[--size B] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
 	{ "fuzz", cmd_fuzz, "[--calls N] [--seed S]  random ioctls while the address space changes" },
 	{ "faultinject", cmd_faultinject, "[--max N]  fail each allocation of each command once" },
+	{ "exit-race", cmd_exit_race, "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N] [--size B]" },
 	{ "stats", cmd_stats, "[--device N]  print the driver's counters" },
 	{ "bench", cmd_bench, "[--max-size B] [--csv FILE] [--reps N]" },
