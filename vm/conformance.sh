@@ -51,34 +51,43 @@ run_suite() # TAG
 }
 
 rc=0
+# hmm_dummy first, in every THP mode; then the reference.  The kernel's
+# test_hmm has known bugs that splat on the debug kernel (on 7.3 a KASAN
+# use-after-free in its release path when two processes exit): once
+# reference_phase_begin has run, the host attributes any splat, crash or
+# leak to test_hmm and reports it as a note, while hmm_dummy's results
+# (all reported before) stand.
+if have_module hmm_dummy; then
+	for mode in $CONF_THP; do
+		echo $mode >$thp
+		echo "transparent_hugepage: $(cat $thp)"
+		unload hmm_dummy
+		if insmod $MODDIR/hmm_dummy.ko peer_migration=0; then
+			ln -sf /dev/hmm_dummy0 /dev/hmm_dmirror0
+			ln -sf /dev/hmm_dummy1 /dev/hmm_dmirror1
+			run_suite conf-$mode-hmm_dummy.tap
+			rm -f /dev/hmm_dmirror0 /dev/hmm_dmirror1
+			rmmod hmm_dummy || { result fail "conformance.$mode.rmmod-hmm_dummy"; rc=1; }
+		else
+			result fail "conformance.$mode.insmod-hmm_dummy"
+			rc=1
+		fi
+	done
+else
+	echo "hmm_dummy.ko is not in the initramfs: no hmm_dummy run"
+fi
+unload hmm_dummy
+
+[ $rc = 0 ] || n_fail=$((n_fail + 1))
+reference_phase_begin "the hmm_dummy conformance runs"
 for mode in $CONF_THP; do
 	echo $mode >$thp
 	echo "transparent_hugepage: $(cat $thp)"
-
-	unload hmm_dummy
-	kmemleak_check "the hmm_dummy tests before conformance THP $mode"
 	if insmod_test_hmm; then
 		run_suite conf-$mode-test_hmm.tap
-		rmmod test_hmm || { result fail "conformance.$mode.rmmod-test_hmm"; rc=1; }
-		kmemleak_check "test_hmm conformance THP $mode"
+		rmmod test_hmm || note "rmmod test_hmm failed (THP $mode)"
 	else
-		result fail "conformance.$mode.insmod-test_hmm"
-		rc=1
-	fi
-
-	if ! have_module hmm_dummy; then
-		echo "hmm_dummy.ko is not in the initramfs: no hmm_dummy run"
-		continue
-	fi
-	if insmod $MODDIR/hmm_dummy.ko peer_migration=0; then
-		ln -sf /dev/hmm_dummy0 /dev/hmm_dmirror0
-		ln -sf /dev/hmm_dummy1 /dev/hmm_dmirror1
-		run_suite conf-$mode-hmm_dummy.tap
-		rm -f /dev/hmm_dmirror0 /dev/hmm_dmirror1
-		rmmod hmm_dummy || { result fail "conformance.$mode.rmmod-hmm_dummy"; rc=1; }
-	else
-		result fail "conformance.$mode.insmod-hmm_dummy"
-		rc=1
+		note "insmod test_hmm failed (THP $mode): no reference results"
 	fi
 done
 echo always >$thp
