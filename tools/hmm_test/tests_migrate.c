@@ -855,6 +855,89 @@ static int t_exclusive_cow(void)
 	return T_PASS;
 }
 
+/*
+ * EXCLUSIVE on ordinary memory in the states that used to give -EBUSY: the
+ * zero page (range only read), pages on the device, pages already
+ * exclusive.  Afterwards CHECK_EXCLUSIVE must agree (-EPERM until the CPU
+ * touched every page, then 0) and the data must be intact.
+ */
+enum excl_how { EXCL_ZERO, EXCL_MIGRATED, EXCL_TWICE };
+
+static int exclusive_state(enum excl_how how)
+{
+	unsigned long npages = 16, i;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size), *z = calloc(1, size);
+	int fd = hmm_open(0);
+	volatile char sink = 0;
+
+	CHECK(p && m && z && fd >= 0);
+	if (how == EXCL_ZERO) {
+		for (i = 0; i < npages; i++)
+			sink += p[i * PS];
+		CHECK(!sink);
+	} else {
+		pat_fill(p, size, 130);
+	}
+	if (how == EXCL_MIGRATED) {
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL,
+				  npages, &c), 0);
+		CHECK_EQ(c.cpages, npages);
+	}
+	if (how == EXCL_TWICE)
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, NULL, npages,
+				  &c), 0);
+	memset(m, 0x5a, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	if (how == EXCL_ZERO)
+		CHECK(!memcmp(m, z, size));
+	else
+		CHECK_PAT(m, size, 130);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), -EPERM);
+	/* The device reads through its atomic mapping; still exclusive. */
+	memset(m, 0x5a, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	if (how == EXCL_ZERO)
+		CHECK(!memcmp(m, z, size));
+	else
+		CHECK_PAT(m, size, 130);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), -EPERM);
+	/* CPU reads of half the range: the other half is still exclusive. */
+	for (i = 0; i < npages / 2; i++)
+		sink += p[i * PS];
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL,
+			  npages / 2, NULL), 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), -EPERM);
+	if (how == EXCL_ZERO)
+		CHECK(!memcmp(p, z, size));
+	else
+		CHECK_PAT(p, size, 130);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), 0);
+	return T_PASS;
+}
+
+static int t_exclusive_zero_page(void)
+{
+	return exclusive_state(EXCL_ZERO);
+}
+
+static int t_exclusive_migrated(void)
+{
+	return exclusive_state(EXCL_MIGRATED);
+}
+
+static int t_exclusive_twice(void)
+{
+	return exclusive_state(EXCL_TWICE);
+}
+
 /* MIGRATE_TO_SYS through a device that does not own the pages: no-op. */
 static int t_migrate_back_other(void)
 {
@@ -1020,6 +1103,12 @@ static const struct tcase cases[] = {
 	  "exclusive pages made read-only refuse device writes" },
 	{ "exclusive_cow", t_exclusive_cow, 0,
 	  "fork of exclusively mapped pages: copy-on-write both sides" },
+	{ "exclusive_zero_page", t_exclusive_zero_page, 0,
+	  "EXCLUSIVE of a range only read (zero page), CHECK agrees, data" },
+	{ "exclusive_migrated", t_exclusive_migrated, 0,
+	  "EXCLUSIVE of pages on the device, CHECK agrees, data intact" },
+	{ "exclusive_twice", t_exclusive_twice, 0,
+	  "EXCLUSIVE of a range already exclusive, CHECK agrees, data" },
 };
 
 const struct tgroup tests_migrate = { cases, ARRAY_SIZE(cases) };
