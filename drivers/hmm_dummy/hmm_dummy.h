@@ -161,7 +161,8 @@ bool hmm_dummy_take_fail_alloc(struct hmm_dummy_mirror *mirror);
 long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end);
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
-			      unsigned long start, unsigned long end);
+			      unsigned long start, unsigned long end,
+			      bool holes);
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want);
 unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev,
 				  enum hmm_dummy_counter reason);

@@ -127,7 +127,7 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 		/* What the device now holds: test_hmm's cpages and data. */
 		return hmm_dummy_mirror_read_local(mirror, cmd);
 	case _IOC_NR(HMM_DMIRROR_MIGRATE_TO_SYS):
-		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end);
+		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end, false);
 		if (ret < 0)
 			return ret;
 		cmd->cpages = ret;
@@ -139,8 +139,16 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 	case _IOC_NR(HMM_DMIRROR_CHECK_EXCLUSIVE):
 		return hmm_dummy_mirror_check_exclusive(mirror, cmd);
 	case _IOC_NR(HMM_DMIRROR_RELEASE):
-		cmd->cpages = hmm_dummy_evict_all(mirror->hdev,
-						  HMM_DUMMY_CNT_TO_SYS_IOCTL);
+		/*
+		 * The caller's own pages in the range, holes allowed: any
+		 * opener may call this, so it must not move other processes'
+		 * memory (test_hmm evicts the whole device; hmm-tests'
+		 * migrate_release only needs its own range back).
+		 */
+		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end, true);
+		if (ret < 0)
+			return ret;
+		cmd->cpages = ret;
 		return 0;
 	}
 	return -ENOTTY;
@@ -250,7 +258,6 @@ static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
 		return -EFAULT;
 	c.cpages = 0;
 	c.faults = 0;
-	/* RELEASE does not use its range but checks it, as test_hmm does. */
 	ret = check_cmd(&c);
 	if (ret)
 		return ret;

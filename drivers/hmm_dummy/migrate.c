@@ -306,11 +306,17 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
  * @mirror: the mirror whose process and device are used
  * @start:  page-aligned start
  * @end:    page-aligned end, > @start
+ * @holes:  false: every address must be in a readable VMA (MIGRATE_TO_SYS),
+ *          else -EINVAL; true: whatever is mapped in the range (RELEASE)
+ *
+ * Only the mirrored process's pages move: another process's pages, even of
+ * this device, are none of its business.
  *
  * Return: pages moved, or a negative errno.
  */
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
-			      unsigned long start, unsigned long end)
+			      unsigned long start, unsigned long end,
+			      bool holes)
 {
 	const unsigned long batch =
 		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
@@ -328,10 +334,14 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 		return -ESRCH;
 	}
 	mmap_read_lock(mm);
-	ret = check_range(mm, start, end);
+	ret = holes ? 0 : check_range(mm, start, end);
 	for (addr = start; !ret && addr < end; addr = next) {
-		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		/* With check_range() passed, the VMA containing addr. */
+		struct vm_area_struct *vma = find_vma(mm, addr);
 
+		if (!vma || vma->vm_start >= end)
+			break;
+		addr = max(addr, vma->vm_start);
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
@@ -509,7 +519,7 @@ out:
 /**
  * hmm_dummy_evict_all() - migrate every in-use page of a device to system
  * @hdev:   the device
- * @reason: the counter to charge (RELEASE ioctl or unload)
+ * @reason: the counter to charge (unload)
  *
  * Return: the pages moved; busy pages are skipped.
  */

@@ -335,7 +335,7 @@ static int t_bad_input(void)
 			CHECKF(r == -EINVAL, "%s kernel address: %d", n, r);
 		}
 	}
-	/* RELEASE ignores its range but test_hmm still validates it. */
+	/* RELEASE validates its range like the others (holes are fine). */
 	r = hmm_cmd(fd, HMM_DMIRROR_RELEASE, p + 1, m, 1, NULL);
 	CHECKF(r == -EINVAL, "RELEASE misaligned addr: %d", r);
 	r = hmm_cmd(fd, HMM_DMIRROR_RELEASE, p, m, 0, NULL);
