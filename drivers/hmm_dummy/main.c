@@ -156,8 +156,11 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 
 /*
  * Copy a versioned structure out: the caller's @size says how much it
- * knows; it gets min(its size, ours) bytes, nothing past them is touched,
- * and @size is set to what was filled.
+ * knows, anything from the first version's size (@min_size) up; it gets
+ * min(its size, ours) bytes of @kbuf (which the caller zero-filled before
+ * setting the fields it knows), nothing past them is touched, and @size is
+ * set to what was filled.  So a binary built before a field was appended
+ * keeps working, and a newer one learns from @size what it got.
  */
 static long copy_versioned_to_user(void __user *uarg, void *kbuf,
 				   u32 ksize, u32 min_size)
@@ -186,15 +189,21 @@ static long do_info(struct hmm_dummy_device *hdev, void __user *uarg)
 		.peer_migration = hmm_dummy_peer_migration,
 	};
 
-	return copy_versioned_to_user(uarg, &info, sizeof(info), sizeof(info));
+	BUILD_BUG_ON(HMM_DUMMY_INFO_SIZE_V1 !=
+		     offsetofend(struct hmm_dummy_info, reserved));
+	return copy_versioned_to_user(uarg, &info, sizeof(info),
+				      HMM_DUMMY_INFO_SIZE_V1);
 }
 
 static long do_stats(struct hmm_dummy_device *hdev, void __user *uarg)
 {
 	struct hmm_dummy_stats st = {};
 
+	BUILD_BUG_ON(HMM_DUMMY_STATS_SIZE_V1 !=
+		     offsetofend(struct hmm_dummy_stats, backing_pages));
 	hmm_dummy_fill_stats(hdev, &st);
-	return copy_versioned_to_user(uarg, &st, sizeof(st), sizeof(st));
+	return copy_versioned_to_user(uarg, &st, sizeof(st),
+				      HMM_DUMMY_STATS_SIZE_V1);
 }
 
 /* HMM_DMIRROR_FLAGS: cmd.npages holds the flags, nothing else is used. */

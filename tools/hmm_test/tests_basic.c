@@ -92,15 +92,48 @@ static int t_info_size(void)
 	size_t i;
 
 	CHECK(fd >= 0);
+	CHECK(HMM_DUMMY_STATS_SIZE_V1 <= sizeof(*st));
+	CHECK(HMM_DUMMY_INFO_SIZE_V1 <= sizeof(*in));
 	/* Too small for version 1: refused. */
 	memset(big, 0, sizeof(big));
-	st->size = sizeof(*st) - 8;
+	st->size = HMM_DUMMY_STATS_SIZE_V1 - 1;
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
 	st->size = 0;
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
 	memset(big, 0, sizeof(big));
-	in->size = sizeof(*in) - 4;
+	in->size = HMM_DUMMY_INFO_SIZE_V1 - 1;
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big) < 0 ? errno : 0, EINVAL);
+
+	/*
+	 * An old caller (built when the structures had only their first
+	 * version's fields) keeps working however much they grew since:
+	 * it gets exactly its size, nothing past it is written.
+	 */
+	memset(big, 0xa5, sizeof(big));
+	st->size = HMM_DUMMY_STATS_SIZE_V1;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big), 0);
+	CHECK_EQ(st->size, HMM_DUMMY_STATS_SIZE_V1);
+	CHECK_EQ(st->version, HMM_DUMMY_STATS_VERSION);
+	CHECK(st->capacity > 0 && st->capacity != 0xa5a5a5a5a5a5a5a5ULL);
+	CHECK(st->backing_pages != 0xa5a5a5a5a5a5a5a5ULL);
+	for (i = HMM_DUMMY_STATS_SIZE_V1; i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "STATS (old size) wrote byte %zu", i);
+	memset(big, 0xa5, sizeof(big));
+	in->size = HMM_DUMMY_INFO_SIZE_V1;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big), 0);
+	CHECK_EQ(in->size, HMM_DUMMY_INFO_SIZE_V1);
+	CHECK_EQ(in->version, HMM_DUMMY_INFO_VERSION);
+	CHECK_EQ(in->page_size, PS);
+	for (i = HMM_DUMMY_INFO_SIZE_V1; i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "INFO (old size) wrote byte %zu", i);
+	/* A size in between (not a multiple of 8): that many bytes. */
+	memset(big, 0xa5, sizeof(big));
+	st->size = HMM_DUMMY_STATS_SIZE_V1 + 4;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big), 0);
+	CHECK_EQ(st->size, HMM_DUMMY_STATS_SIZE_V1 + 4 < sizeof(*st) ?
+		 HMM_DUMMY_STATS_SIZE_V1 + 4 : sizeof(*st));
+	for (i = st->size; i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "STATS (odd size) wrote byte %zu", i);
 
 	/* A newer caller: kernel fills its own size, leaves the rest. */
 	memset(big, 0xa5, sizeof(big));
@@ -114,6 +147,7 @@ static int t_info_size(void)
 	in->size = sizeof(big);
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big), 0);
 	CHECK_EQ(in->size, sizeof(*in));
+	CHECK_EQ(in->reserved, 0);
 	for (i = sizeof(*in); i < sizeof(big); i++)
 		CHECKF(big[i] == 0xa5, "INFO wrote byte %zu past its size", i);
 
@@ -610,7 +644,7 @@ static const struct tcase cases[] = {
 	{ "info_stats", t_info, T_DUMMY,
 	  "INFO and STATS values are sane, sysfs stats match the ioctl" },
 	{ "info_stats_size", t_info_size, T_DUMMY,
-	  "STATS/INFO size handling: too small -EINVAL, larger ok" },
+	  "STATS/INFO sizes: below version 1 -EINVAL; old, odd and larger sizes ok" },
 	{ "anon_read", t_anon_read, 0,
 	  "device read of anonymous memory, fault counting, invalidation" },
 	{ "anon_read_zero", t_anon_read_zero, 0,
