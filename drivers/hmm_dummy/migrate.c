@@ -198,6 +198,12 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			.flags = MIGRATE_VMA_SELECT_SYSTEM,
 		};
 
+		/* Before any continue: a range of skipped pages is long too. */
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		batch = (unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
@@ -228,9 +234,6 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			moved += ret;
 			ret = 0;
 		}
-		if (!ret && fatal_signal_pending(current))
-			ret = -EINTR;
-		cond_resched();
 	}
 	mmap_read_unlock(mm);
 	mmput(mm);
@@ -281,8 +284,14 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 			continue;
 		if (hmm_dummy_take_fail_alloc(mirror))
 			continue;
-		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
-				       start + (i << PAGE_SHIFT));
+		/*
+		 * The neighbours a CPU fault takes along are speculative: no
+		 * OOM kill or allocation warning for them, they can stay.
+		 */
+		dpage = alloc_page_vma(fault_page && spage != fault_page ?
+				       GFP_HIGHUSER_MOVABLE | __GFP_NORETRY |
+				       __GFP_NOWARN : GFP_HIGHUSER_MOVABLE,
+				       vma, start + (i << PAGE_SHIFT));
 		if (!dpage) {
 			oom |= spage == fault_page;
 			continue;
@@ -341,6 +350,11 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 
 		if (!vma || vma->vm_start >= end)
 			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		addr = max(addr, vma->vm_start);
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
@@ -349,9 +363,8 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 					   src + HMM_DUMMY_MIGRATE_BATCH, NULL);
 		if (ret >= 0) {
 			moved += ret;
-			ret = fatal_signal_pending(current) ? -EINTR : 0;
+			ret = 0;
 		}
-		cond_resched();
 	}
 	mmap_read_unlock(mm);
 	mmput(mm);

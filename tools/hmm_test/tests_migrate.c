@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1059,6 +1060,83 @@ static int t_evict_other(void)
 	return other_process(true);
 }
 
+/*
+ * A migration over a huge range of pages it skips (a hugetlbfs VMA with
+ * MAP_NORESERVE: terabytes of address space, nothing allocated) must
+ * still be killable and must not hog the CPU.  Returns the seconds from
+ * SIGKILL to the child's exit, or a negative value on a setup failure.
+ */
+static double kill_latency(unsigned long req, void **map, size_t *len)
+{
+	static const size_t sizes[] = { 64UL << 40, 16UL << 40, 4UL << 40 };
+	int ready[2], status;
+	double t;
+	size_t i;
+	pid_t pid;
+	char c;
+
+	for (i = 0; i < ARRAY_SIZE(sizes) && !*map; i++) {
+		*map = mmap(NULL, sizes[i], PROT_READ,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+			    MAP_NORESERVE, -1, 0);
+		if (*map == MAP_FAILED)
+			*map = NULL;
+		else
+			*len = sizes[i];
+	}
+	if (!*map || pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int fd = hmm_open(0);
+
+		close(ready[0]);
+		if (fd < 0 || write(ready[1], "x", 1) != 1)
+			_exit(2);
+		hmm_cmd(fd, req, *map, NULL, *len / PS, NULL);
+		_exit(1);	/* finished before the kill */
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		return -1;
+	close(ready[0]);
+	sleep_ms(300);
+	t = now_sec();
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	t = now_sec() - t;
+	if (!WIFSIGNALED(status))
+		t_diag("%s returned before the kill (exit %d)",
+		       hmm_cmd_name(req), WEXITSTATUS(status));
+	return t;
+}
+
+static int t_kill_long_range(void)
+{
+	static const unsigned long reqs[] = {
+		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
+		HMM_DMIRROR_RELEASE,
+	};
+	void *map = NULL;
+	size_t len = 0, i;
+	int failed = 0;
+	double t;
+
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+		t = kill_latency(reqs[i], &map, &len);
+		if (t < 0 && !map)
+			SKIP("no MAP_HUGETLB | MAP_NORESERVE mapping of 4 TiB");
+		CHECK(t >= 0);
+		t_diag("%s over %zu TiB of hugetlbfs: killed in %.2f s",
+		       hmm_cmd_name(reqs[i]), len >> 40, t);
+		failed |= t > 2;
+	}
+	return failed ? T_FAIL : T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "migrate", t_migrate, 0,
 	  "migrate to the device, verify by device read, CPU faults it back" },
@@ -1100,6 +1178,8 @@ static const struct tcase cases[] = {
 	  "RELEASE moves the caller's pages only, another process's stay" },
 	{ "eviction_other_process", t_evict_other, T_DUMMY | T_SLOW,
 	  "eviction moves another process's pages back, its data intact" },
+	{ "kill_long_range", t_kill_long_range, 0,
+	  "migrations over terabytes of skipped pages die at once on SIGKILL" },
 	{ "exclusive", t_exclusive, 0,
 	  "EXCLUSIVE, CHECK_EXCLUSIVE, CPU access revokes" },
 	{ "exclusive_mprotect", t_exclusive_mprotect, 0,
