@@ -6,6 +6,7 @@
  * This file: module parameters, the character devices, and the file
  * operations that validate user commands and dispatch them.
  */
+#include <linux/cdev.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -56,6 +57,13 @@ unsigned int hmm_dummy_num_devices;
 struct hmm_dummy_device *hmm_dummy_devices[HMM_DUMMY_MAX_DEVICES];
 
 static dev_t hmm_dummy_devt;
+/*
+ * One character device for all minors, added only once every device is
+ * complete and deleted before any goes away: nothing can be opened while
+ * the module is still setting up or tearing down (an open file would pin
+ * a module whose init then failed and freed the state behind it).
+ */
+static struct cdev hmm_dummy_cdev;
 static hmm_dummy_class_const struct class hmm_dummy_class = {
 	.name = "hmm_dummy",
 	.dev_groups = hmm_dummy_groups,
@@ -63,11 +71,15 @@ static hmm_dummy_class_const struct class hmm_dummy_class = {
 
 static int hmm_dummy_open(struct inode *inode, struct file *filp)
 {
-	struct hmm_dummy_device *hdev =
-		container_of(inode->i_cdev, struct hmm_dummy_device, cdev);
+	unsigned int minor = iminor(inode) - MINOR(hmm_dummy_devt);
+	struct hmm_dummy_device *hdev;
 	struct hmm_dummy_mirror *mirror;
 	int ret;
 
+	/* The cdev exists only while every device does. */
+	if (minor >= hmm_dummy_num_devices)
+		return -ENXIO;
+	hdev = hmm_dummy_devices[minor];
 	if (!current->mm)
 		return -EINVAL;
 	mirror = kzalloc(sizeof(*mirror), GFP_KERNEL);
@@ -320,14 +332,16 @@ static const struct file_operations hmm_dummy_fops = {
 
 static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 {
-	cdev_del(&hdev->cdev);
+	hmm_dummy_devices[hdev->index] = NULL;
 	/* Reports through hdev->dev, so before the class device goes. */
 	hmm_dummy_devmem_fini(hdev);
-	device_destroy(&hmm_dummy_class, hdev->cdev.dev);
-	hmm_dummy_devices[hdev->index] = NULL;
+	if (hdev->dev)
+		device_destroy(&hmm_dummy_class,
+			       MKDEV(MAJOR(hmm_dummy_devt), hdev->index));
 	kfree(hdev);
 }
 
+/* Device memory and the class device (sysfs stats) of one device. */
 static int hmm_dummy_device_add(unsigned int index)
 {
 	struct hmm_dummy_device *hdev;
@@ -338,33 +352,25 @@ static int hmm_dummy_device_add(unsigned int index)
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
+	/* Before the class device: its sysfs stats read the allocator. */
 	ret = hmm_dummy_devmem_init(hdev, (unsigned long)vram_mb << 20);
-	if (ret)
-		goto err_free;
-
-	cdev_init(&hdev->cdev, &hmm_dummy_fops);
-	hdev->cdev.owner = THIS_MODULE;
-	ret = cdev_add(&hdev->cdev, devt, 1);
-	if (ret)
-		goto err_devmem;
+	if (ret) {
+		kfree(hdev);
+		return ret;
+	}
 	hdev->dev = device_create(&hmm_dummy_class, NULL, devt, hdev,
 				  "hmm_dummy%u", index);
 	if (IS_ERR(hdev->dev)) {
 		ret = PTR_ERR(hdev->dev);
-		goto err_cdev;
+		/* devmem_fini() reports through it: no error pointer. */
+		hdev->dev = NULL;
+		hmm_dummy_device_remove(hdev);
+		return ret;
 	}
 	hmm_dummy_devices[index] = hdev;
 	dev_info(hdev->dev, "%lu MiB of device memory at pfn %#lx\n",
 		 hdev->npages >> (20 - PAGE_SHIFT), hdev->pfn_first);
 	return 0;
-
-err_cdev:
-	cdev_del(&hdev->cdev);
-err_devmem:
-	hmm_dummy_devmem_fini(hdev);
-err_free:
-	kfree(hdev);
-	return ret;
 }
 
 static void hmm_dummy_remove_all(void)
@@ -392,13 +398,21 @@ static int __init hmm_dummy_init(void)
 	ret = class_register(&hmm_dummy_class);
 	if (ret)
 		goto err_chrdev;
-	/* Peers must be visible before any device can be opened. */
 	hmm_dummy_num_devices = num_devices;
 	for (i = 0; i < num_devices; i++) {
 		ret = hmm_dummy_device_add(i);
 		if (ret)
 			goto err_devices;
 	}
+	/*
+	 * Last: from here on files can be opened, and they see every peer.
+	 * Nothing after this may fail.
+	 */
+	cdev_init(&hmm_dummy_cdev, &hmm_dummy_fops);
+	hmm_dummy_cdev.owner = THIS_MODULE;
+	ret = cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+	if (ret)
+		goto err_devices;
 	pr_info("hmm_dummy: %u devices with %u MiB each\n", num_devices,
 		vram_mb);
 	return 0;
@@ -413,6 +427,8 @@ err_chrdev:
 
 static void __exit hmm_dummy_exit(void)
 {
+	/* No file is open (each pins the module); none can be opened now. */
+	cdev_del(&hmm_dummy_cdev);
 	hmm_dummy_remove_all();
 	class_unregister(&hmm_dummy_class);
 	unregister_chrdev_region(hmm_dummy_devt, num_devices);
