@@ -82,7 +82,7 @@ static int hmm_dummy_open(struct inode *inode, struct file *filp)
 	hdev = hmm_dummy_devices[minor];
 	if (!current->mm)
 		return -EINVAL;
-	mirror = kzalloc(sizeof(*mirror), GFP_KERNEL);
+	mirror = kzalloc(sizeof(*mirror), GFP_KERNEL_ACCOUNT);
 	if (!mirror)
 		return -ENOMEM;
 	ret = hmm_dummy_mirror_init(mirror, hdev, current->mm);
@@ -308,7 +308,9 @@ static int hmm_dummy_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -ENOMEM;
 
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		/* User memory in all but name: charged to the caller. */
+		struct page *page = alloc_page(GFP_HIGHUSER | __GFP_ZERO |
+					       __GFP_ACCOUNT);
 
 		if (!page)
 			return -ENOMEM;

@@ -94,7 +94,8 @@ int hmm_dummy_mirror_init(struct hmm_dummy_mirror *mirror,
 	mirror->hdev = hdev;
 	mirror->mm = mm;
 	mutex_init(&mirror->lock);
-	xa_init(&mirror->pt);
+	/* Grows with what the process maps: charge it to the process. */
+	xa_init_flags(&mirror->pt, XA_FLAGS_ACCOUNT);
 	return mmu_interval_notifier_insert(&mirror->notifier, mm, 0,
 					    TASK_SIZE, &mirror_notifier_ops);
 }
