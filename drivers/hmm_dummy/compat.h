@@ -30,6 +30,12 @@
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/rmap.h>
+#include <linux/slab.h>
+
+/* Where the kernel lacks kzalloc_obj() (6.1), the kzalloc() it wraps. */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), (GFP))
+#endif
 
 #ifdef HMM_DUMMY_HAVE_CONST_CLASS
 #define hmm_dummy_class_const const
@@ -74,6 +80,7 @@ static inline void hmm_dummy_page_free(struct page *page)
 {
 	hmm_dummy_folio_free(page_folio(page));
 }
+
 #define HMM_DUMMY_PAGEMAP_FREE_OP	.page_free = hmm_dummy_page_free
 #endif
 

@@ -82,7 +82,7 @@ static int hmm_dummy_open(struct inode *inode, struct file *filp)
 	hdev = hmm_dummy_devices[minor];
 	if (!current->mm)
 		return -EINVAL;
-	mirror = kzalloc(sizeof(*mirror), GFP_KERNEL_ACCOUNT);
+	mirror = kzalloc_obj(*mirror, GFP_KERNEL_ACCOUNT);
 	if (!mirror)
 		return -ENOMEM;
 	ret = hmm_dummy_mirror_init(mirror, hdev, current->mm);
@@ -350,7 +350,7 @@ static int hmm_dummy_device_add(unsigned int index)
 	dev_t devt = MKDEV(MAJOR(hmm_dummy_devt), index);
 	int ret;
 
-	hdev = kzalloc(sizeof(*hdev), GFP_KERNEL);
+	hdev = kzalloc_obj(*hdev, GFP_KERNEL);
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;

@@ -172,8 +172,8 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
 				   struct hmm_range *range, bool unlocked)
 {
-	unsigned long timeout =
-		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long wait = msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long timeout = jiffies + wait;
 	int ret;
 
 	hmm_dummy_range_clear(range);
@@ -183,8 +183,7 @@ static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
 		if (time_after(jiffies, timeout))
 			return -EBUSY;
 		if (unlocked) {
-			ret = hmm_dummy_range_fault_unlocked(range,
-				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT));
+			ret = hmm_dummy_range_fault_unlocked(range, wait);
 		} else {
 			range->notifier_seq =
 				mmu_interval_read_begin(range->notifier);
