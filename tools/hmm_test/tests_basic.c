@@ -92,8 +92,8 @@ static int t_info_size(void)
 	size_t i;
 
 	CHECK(fd >= 0);
-	CHECK(HMM_DUMMY_STATS_SIZE_V1 <= sizeof(*st));
-	CHECK(HMM_DUMMY_INFO_SIZE_V1 <= sizeof(*in));
+	CHECK(sizeof(*st) >= HMM_DUMMY_STATS_SIZE_V1);
+	CHECK(sizeof(*in) >= HMM_DUMMY_INFO_SIZE_V1);
 	/* Too small for version 1: refused. */
 	memset(big, 0, sizeof(big));
 	st->size = HMM_DUMMY_STATS_SIZE_V1 - 1;
