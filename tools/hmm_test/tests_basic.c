@@ -394,8 +394,9 @@ static int t_bad_input(void)
 		r = ioctl(fd, _IOWR('H', 0x3f, struct hmm_dmirror_cmd), &c);
 		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x3f: %d %s",
 		       r, strerror(errno));
-		r = ioctl(fd, _IOWR('H', 0x08, struct hmm_dmirror_cmd), &c);
-		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x08: %d %s",
+		/* The first number after test_hmm's (FLAGS 0x08, 0x09). */
+		r = ioctl(fd, _IOWR('H', 0x0a, struct hmm_dmirror_cmd), &c);
+		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x0a: %d %s",
 		       r, strerror(errno));
 		r = ioctl(fd, _IO('X', 0x01));
 		CHECKF(r < 0 && errno == ENOTTY, "foreign ioctl: %d %s",
