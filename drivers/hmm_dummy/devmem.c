@@ -169,7 +169,12 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 		for (i = 0; i < nr; i++) {
 			if (likely(dps[i]->backing))
 				continue;
-			dps[i]->backing = alloc_page(GFP_KERNEL);
+			/*
+			 * Charged to the memory cgroup of the process whose
+			 * migration needs it; kept (and charged) until the
+			 * device goes away, like a cache.
+			 */
+			dps[i]->backing = alloc_page(GFP_KERNEL_ACCOUNT);
 			if (!dps[i]->backing) {
 				oom = true;
 				while (nr > i)

@@ -12,7 +12,6 @@
 #ifndef _HMM_DUMMY_H
 #define _HMM_DUMMY_H
 
-#include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
@@ -66,9 +65,9 @@ struct hmm_dummy_dpage {
 
 /**
  * struct hmm_dummy_device - one dummy device and its device memory
- * @index:       N of /dev/hmm_dummyN
- * @cdev:        the character device
- * @dev:         the class device (sysfs stats live under it)
+ * @index:       N of /dev/hmm_dummyN (its minor number, relative)
+ * @dev:         the class device (sysfs stats live under it); NULL only
+ *               while a failed device is taken down
  * @pgmap:       the device-private ZONE_DEVICE mapping; pgmap.owner == this
  * @res:         the physical address range reserved for @pgmap
  * @pfn_first:   first pfn of the device memory
@@ -86,7 +85,6 @@ struct hmm_dummy_dpage {
  */
 struct hmm_dummy_device {
 	unsigned int index;
-	struct cdev cdev;
 	struct device *dev;
 	struct dev_pagemap pgmap;
 	struct resource *res;
@@ -162,7 +160,8 @@ bool hmm_dummy_take_fail_alloc(struct hmm_dummy_mirror *mirror);
 long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end);
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
-			      unsigned long start, unsigned long end);
+			      unsigned long start, unsigned long end,
+			      bool holes);
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want);
 unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev,
 				  enum hmm_dummy_counter reason);

@@ -6,6 +6,7 @@
  * This file: module parameters, the character devices, and the file
  * operations that validate user commands and dispatch them.
  */
+#include <linux/cdev.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -56,6 +57,13 @@ unsigned int hmm_dummy_num_devices;
 struct hmm_dummy_device *hmm_dummy_devices[HMM_DUMMY_MAX_DEVICES];
 
 static dev_t hmm_dummy_devt;
+/*
+ * One character device for all minors, added only once every device is
+ * complete and deleted before any goes away: nothing can be opened while
+ * the module is still setting up or tearing down (an open file would pin
+ * a module whose init then failed and freed the state behind it).
+ */
+static struct cdev hmm_dummy_cdev;
 static hmm_dummy_class_const struct class hmm_dummy_class = {
 	.name = "hmm_dummy",
 	.dev_groups = hmm_dummy_groups,
@@ -63,14 +71,18 @@ static hmm_dummy_class_const struct class hmm_dummy_class = {
 
 static int hmm_dummy_open(struct inode *inode, struct file *filp)
 {
-	struct hmm_dummy_device *hdev =
-		container_of(inode->i_cdev, struct hmm_dummy_device, cdev);
+	unsigned int minor = iminor(inode) - MINOR(hmm_dummy_devt);
+	struct hmm_dummy_device *hdev;
 	struct hmm_dummy_mirror *mirror;
 	int ret;
 
+	/* The cdev exists only while every device does. */
+	if (minor >= hmm_dummy_num_devices)
+		return -ENXIO;
+	hdev = hmm_dummy_devices[minor];
 	if (!current->mm)
 		return -EINVAL;
-	mirror = kzalloc_obj(*mirror, GFP_KERNEL);
+	mirror = kzalloc_obj(*mirror, GFP_KERNEL_ACCOUNT);
 	if (!mirror)
 		return -ENOMEM;
 	ret = hmm_dummy_mirror_init(mirror, hdev, current->mm);
@@ -127,7 +139,7 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 		/* What the device now holds: test_hmm's cpages and data. */
 		return hmm_dummy_mirror_read_local(mirror, cmd);
 	case _IOC_NR(HMM_DMIRROR_MIGRATE_TO_SYS):
-		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end);
+		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end, false);
 		if (ret < 0)
 			return ret;
 		cmd->cpages = ret;
@@ -139,8 +151,16 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 	case _IOC_NR(HMM_DMIRROR_CHECK_EXCLUSIVE):
 		return hmm_dummy_mirror_check_exclusive(mirror, cmd);
 	case _IOC_NR(HMM_DMIRROR_RELEASE):
-		cmd->cpages = hmm_dummy_evict_all(mirror->hdev,
-						  HMM_DUMMY_CNT_TO_SYS_IOCTL);
+		/*
+		 * The caller's own pages in the range, holes allowed: any
+		 * opener may call this, so it must not move other processes'
+		 * memory (test_hmm evicts the whole device; hmm-tests'
+		 * migrate_release only needs its own range back).
+		 */
+		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end, true);
+		if (ret < 0)
+			return ret;
+		cmd->cpages = ret;
 		return 0;
 	}
 	return -ENOTTY;
@@ -148,8 +168,11 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 
 /*
  * Copy a versioned structure out: the caller's @size says how much it
- * knows; it gets min(its size, ours) bytes, nothing past them is touched,
- * and @size is set to what was filled.
+ * knows, anything from the first version's size (@min_size) up; it gets
+ * min(its size, ours) bytes of @kbuf (which the caller zero-filled before
+ * setting the fields it knows), nothing past them is touched, and @size is
+ * set to what was filled.  So a binary built before a field was appended
+ * keeps working, and a newer one learns from @size what it got.
  */
 static long copy_versioned_to_user(void __user *uarg, void *kbuf,
 				   u32 ksize, u32 min_size)
@@ -178,15 +201,21 @@ static long do_info(struct hmm_dummy_device *hdev, void __user *uarg)
 		.peer_migration = hmm_dummy_peer_migration,
 	};
 
-	return copy_versioned_to_user(uarg, &info, sizeof(info), sizeof(info));
+	BUILD_BUG_ON(HMM_DUMMY_INFO_SIZE_V1 !=
+		     offsetofend(struct hmm_dummy_info, reserved));
+	return copy_versioned_to_user(uarg, &info, sizeof(info),
+				      HMM_DUMMY_INFO_SIZE_V1);
 }
 
 static long do_stats(struct hmm_dummy_device *hdev, void __user *uarg)
 {
 	struct hmm_dummy_stats st = {};
 
+	BUILD_BUG_ON(HMM_DUMMY_STATS_SIZE_V1 !=
+		     offsetofend(struct hmm_dummy_stats, backing_pages));
 	hmm_dummy_fill_stats(hdev, &st);
-	return copy_versioned_to_user(uarg, &st, sizeof(st), sizeof(st));
+	return copy_versioned_to_user(uarg, &st, sizeof(st),
+				      HMM_DUMMY_STATS_SIZE_V1);
 }
 
 /* HMM_DMIRROR_FLAGS: cmd.npages holds the flags, nothing else is used. */
@@ -250,7 +279,6 @@ static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
 		return -EFAULT;
 	c.cpages = 0;
 	c.faults = 0;
-	/* RELEASE does not use its range but checks it, as test_hmm does. */
 	ret = check_cmd(&c);
 	if (ret)
 		return ret;
@@ -280,7 +308,9 @@ static int hmm_dummy_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -ENOMEM;
 
 	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
-		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		/* User memory in all but name: charged to the caller. */
+		struct page *page = alloc_page(GFP_HIGHUSER | __GFP_ZERO |
+					       __GFP_ACCOUNT);
 
 		if (!page)
 			return -ENOMEM;
@@ -304,14 +334,16 @@ static const struct file_operations hmm_dummy_fops = {
 
 static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 {
-	cdev_del(&hdev->cdev);
+	hmm_dummy_devices[hdev->index] = NULL;
 	/* Reports through hdev->dev, so before the class device goes. */
 	hmm_dummy_devmem_fini(hdev);
-	device_destroy(&hmm_dummy_class, hdev->cdev.dev);
-	hmm_dummy_devices[hdev->index] = NULL;
+	if (hdev->dev)
+		device_destroy(&hmm_dummy_class,
+			       MKDEV(MAJOR(hmm_dummy_devt), hdev->index));
 	kfree(hdev);
 }
 
+/* Device memory and the class device (sysfs stats) of one device. */
 static int hmm_dummy_device_add(unsigned int index)
 {
 	struct hmm_dummy_device *hdev;
@@ -322,33 +354,25 @@ static int hmm_dummy_device_add(unsigned int index)
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
+	/* Before the class device: its sysfs stats read the allocator. */
 	ret = hmm_dummy_devmem_init(hdev, (unsigned long)vram_mb << 20);
-	if (ret)
-		goto err_free;
-
-	cdev_init(&hdev->cdev, &hmm_dummy_fops);
-	hdev->cdev.owner = THIS_MODULE;
-	ret = cdev_add(&hdev->cdev, devt, 1);
-	if (ret)
-		goto err_devmem;
+	if (ret) {
+		kfree(hdev);
+		return ret;
+	}
 	hdev->dev = device_create(&hmm_dummy_class, NULL, devt, hdev,
 				  "hmm_dummy%u", index);
 	if (IS_ERR(hdev->dev)) {
 		ret = PTR_ERR(hdev->dev);
-		goto err_cdev;
+		/* devmem_fini() reports through it: no error pointer. */
+		hdev->dev = NULL;
+		hmm_dummy_device_remove(hdev);
+		return ret;
 	}
 	hmm_dummy_devices[index] = hdev;
 	dev_info(hdev->dev, "%lu MiB of device memory at pfn %#lx\n",
 		 hdev->npages >> (20 - PAGE_SHIFT), hdev->pfn_first);
 	return 0;
-
-err_cdev:
-	cdev_del(&hdev->cdev);
-err_devmem:
-	hmm_dummy_devmem_fini(hdev);
-err_free:
-	kfree(hdev);
-	return ret;
 }
 
 static void hmm_dummy_remove_all(void)
@@ -376,13 +400,21 @@ static int __init hmm_dummy_init(void)
 	ret = class_register(&hmm_dummy_class);
 	if (ret)
 		goto err_chrdev;
-	/* Peers must be visible before any device can be opened. */
 	hmm_dummy_num_devices = num_devices;
 	for (i = 0; i < num_devices; i++) {
 		ret = hmm_dummy_device_add(i);
 		if (ret)
 			goto err_devices;
 	}
+	/*
+	 * Last: from here on files can be opened, and they see every peer.
+	 * Nothing after this may fail.
+	 */
+	cdev_init(&hmm_dummy_cdev, &hmm_dummy_fops);
+	hmm_dummy_cdev.owner = THIS_MODULE;
+	ret = cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+	if (ret)
+		goto err_devices;
 	pr_info("hmm_dummy: %u devices with %u MiB each\n", num_devices,
 		vram_mb);
 	return 0;
@@ -397,6 +429,8 @@ err_chrdev:
 
 static void __exit hmm_dummy_exit(void)
 {
+	/* No file is open (each pins the module); none can be opened now. */
+	cdev_del(&hmm_dummy_cdev);
 	hmm_dummy_remove_all();
 	class_unregister(&hmm_dummy_class);
 	unregister_chrdev_region(hmm_dummy_devt, num_devices);

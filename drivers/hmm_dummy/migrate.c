@@ -198,6 +198,12 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			.flags = MIGRATE_VMA_SELECT_SYSTEM,
 		};
 
+		/* Before any continue: a range of skipped pages is long too. */
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		batch = (unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
@@ -228,9 +234,6 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			moved += ret;
 			ret = 0;
 		}
-		if (!ret && fatal_signal_pending(current))
-			ret = -EINTR;
-		cond_resched();
 	}
 	mmap_read_unlock(mm);
 	mmput(mm);
@@ -281,8 +284,14 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 			continue;
 		if (hmm_dummy_take_fail_alloc(mirror))
 			continue;
-		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
-				       start + (i << PAGE_SHIFT));
+		/*
+		 * The neighbours a CPU fault takes along are speculative: no
+		 * OOM kill or allocation warning for them, they can stay.
+		 */
+		dpage = alloc_page_vma(fault_page && spage != fault_page ?
+				       GFP_HIGHUSER_MOVABLE | __GFP_NORETRY |
+				       __GFP_NOWARN : GFP_HIGHUSER_MOVABLE,
+				       vma, start + (i << PAGE_SHIFT));
 		if (!dpage) {
 			oom |= spage == fault_page;
 			continue;
@@ -306,11 +315,17 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
  * @mirror: the mirror whose process and device are used
  * @start:  page-aligned start
  * @end:    page-aligned end, > @start
+ * @holes:  false: every address must be in a readable VMA (MIGRATE_TO_SYS),
+ *          else -EINVAL; true: whatever is mapped in the range (RELEASE)
+ *
+ * Only the mirrored process's pages move: another process's pages, even of
+ * this device, are none of its business.
  *
  * Return: pages moved, or a negative errno.
  */
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
-			      unsigned long start, unsigned long end)
+			      unsigned long start, unsigned long end,
+			      bool holes)
 {
 	const unsigned long batch =
 		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
@@ -328,10 +343,19 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 		return -ESRCH;
 	}
 	mmap_read_lock(mm);
-	ret = check_range(mm, start, end);
+	ret = holes ? 0 : check_range(mm, start, end);
 	for (addr = start; !ret && addr < end; addr = next) {
-		struct vm_area_struct *vma = vma_lookup(mm, addr);
+		/* With check_range() passed, the VMA containing addr. */
+		struct vm_area_struct *vma = find_vma(mm, addr);
 
+		if (!vma || vma->vm_start >= end)
+			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+		addr = max(addr, vma->vm_start);
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
@@ -339,9 +363,8 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 					   src + HMM_DUMMY_MIGRATE_BATCH, NULL);
 		if (ret >= 0) {
 			moved += ret;
-			ret = fatal_signal_pending(current) ? -EINTR : 0;
+			ret = 0;
 		}
-		cond_resched();
 	}
 	mmap_read_unlock(mm);
 	mmput(mm);
@@ -509,7 +532,7 @@ out:
 /**
  * hmm_dummy_evict_all() - migrate every in-use page of a device to system
  * @hdev:   the device
- * @reason: the counter to charge (RELEASE ioctl or unload)
+ * @reason: the counter to charge (unload)
  *
  * Return: the pages moved; busy pages are skipped.
  */

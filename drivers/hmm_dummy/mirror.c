@@ -177,7 +177,8 @@ int hmm_dummy_mirror_init(struct hmm_dummy_mirror *mirror,
 	mmgrab(mm);
 	mirror->mm = mm;
 	mutex_init(&mirror->lock);
-	xa_init(&mirror->pt);
+	/* Grows with what the process maps: charge it to the process. */
+	xa_init_flags(&mirror->pt, XA_FLAGS_ACCOUNT);
 	xa_init(&mirror->notifiers);
 	return 0;
 }
@@ -213,13 +214,29 @@ static struct page *data_page(struct page *page)
 					      page;
 }
 
-/* Copy one page between the bounce buffer and what the device sees. */
+/*
+ * Copy one page between the bounce buffer and what the device sees.
+ *
+ * A device write goes through a kernel mapping, which no CPU page table
+ * entry sees, so the page must be marked dirty here or reclaim may throw
+ * the data away: a clean anonymous page that was lazily freed
+ * (MADV_FREE) is discarded, a clean swap cache page is dropped in favour
+ * of its stale copy on swap.  hmm_range_fault() does not dirty a page it
+ * finds mapped writable.  A device page is marked dirty itself: migration
+ * carries the flag to the system page it goes back to.  Called under
+ * mirror->lock, which keeps the page mapped (any unmap, reclaim or
+ * writeback first invalidates, and waits for the lock), so its mapping
+ * cannot go away under folio_mark_dirty(), and the flag is set before
+ * reclaim can look at it.
+ */
 static void device_copy(struct page *page, void *buf, bool write)
 {
-	if (write)
+	if (write) {
 		memcpy_to_page(data_page(page), 0, buf, PAGE_SIZE);
-	else
+		folio_mark_dirty(page_folio(page));
+	} else {
 		memcpy_from_page(buf, data_page(page), 0, PAGE_SIZE);
+	}
 }
 
 /*

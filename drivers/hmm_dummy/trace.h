@@ -59,7 +59,7 @@ TRACE_EVENT(hmm_dummy_cpu_fault,
 		      __entry->addr, __entry->moved)
 );
 
-/* A run of device pfns migrated back (eviction, RELEASE or unload). */
+/* A run of device pfns migrated back (eviction or unload). */
 TRACE_EVENT(hmm_dummy_evict,
 	    TP_PROTO(unsigned int dev, unsigned long pfn, unsigned long npages,
 		     unsigned long moved),

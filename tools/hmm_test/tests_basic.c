@@ -88,34 +88,77 @@ static int t_info_size(void)
 	unsigned char big[512];
 	struct hmm_dummy_stats *st = (void *)big;
 	struct hmm_dummy_info *in = (void *)big;
+	size_t i, kst, kin, want;
 	int fd = hmm_open(0);
-	size_t i;
 
 	CHECK(fd >= 0);
-	/* Too small for version 1: refused. */
-	memset(big, 0, sizeof(big));
-	st->size = sizeof(*st) - 8;
-	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
-	st->size = 0;
-	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
-	memset(big, 0, sizeof(big));
-	in->size = sizeof(*in) - 4;
-	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big) < 0 ? errno : 0, EINVAL);
-
-	/* A newer caller: kernel fills its own size, leaves the rest. */
+	CHECK(sizeof(*st) >= HMM_DUMMY_STATS_SIZE_V1);
+	CHECK(sizeof(*in) >= HMM_DUMMY_INFO_SIZE_V1);
+	/*
+	 * A caller with more room than any version: the kernel fills the
+	 * size it knows, which may be more or less than this binary's
+	 * (older or newer header), and leaves the rest alone.
+	 */
 	memset(big, 0xa5, sizeof(big));
 	st->size = sizeof(big);
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big), 0);
-	CHECK_EQ(st->size, sizeof(*st));
-	CHECK_EQ(st->version, HMM_DUMMY_STATS_VERSION);
-	for (i = sizeof(*st); i < sizeof(big); i++)
+	kst = st->size;
+	CHECKF(kst >= HMM_DUMMY_STATS_SIZE_V1 && kst < sizeof(big),
+	       "STATS filled %zu bytes", kst);
+	CHECK(st->version >= 1);
+	for (i = kst; i < sizeof(big); i++)
 		CHECKF(big[i] == 0xa5, "STATS wrote byte %zu past its size", i);
 	memset(big, 0xa5, sizeof(big));
 	in->size = sizeof(big);
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big), 0);
-	CHECK_EQ(in->size, sizeof(*in));
-	for (i = sizeof(*in); i < sizeof(big); i++)
+	kin = in->size;
+	CHECKF(kin >= HMM_DUMMY_INFO_SIZE_V1 && kin < sizeof(big),
+	       "INFO filled %zu bytes", kin);
+	CHECK(in->version >= 1);
+	CHECK_EQ(in->reserved, 0);
+	for (i = kin; i < sizeof(big); i++)
 		CHECKF(big[i] == 0xa5, "INFO wrote byte %zu past its size", i);
+
+	/* Too small for version 1: refused. */
+	memset(big, 0, sizeof(big));
+	st->size = HMM_DUMMY_STATS_SIZE_V1 - 1;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
+	st->size = 0;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
+	memset(big, 0, sizeof(big));
+	in->size = HMM_DUMMY_INFO_SIZE_V1 - 1;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big) < 0 ? errno : 0, EINVAL);
+
+	/*
+	 * An old caller (built when the structures had only their first
+	 * version's fields) keeps working however much they grew since:
+	 * it gets exactly its size, nothing past it is written.
+	 */
+	memset(big, 0xa5, sizeof(big));
+	st->size = HMM_DUMMY_STATS_SIZE_V1;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big), 0);
+	CHECK_EQ(st->size, HMM_DUMMY_STATS_SIZE_V1);
+	CHECK(st->version >= 1);
+	CHECK(st->capacity > 0 && st->capacity != 0xa5a5a5a5a5a5a5a5ULL);
+	CHECK(st->backing_pages != 0xa5a5a5a5a5a5a5a5ULL);
+	for (i = HMM_DUMMY_STATS_SIZE_V1; i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "STATS (old size) wrote byte %zu", i);
+	memset(big, 0xa5, sizeof(big));
+	in->size = HMM_DUMMY_INFO_SIZE_V1;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_INFO, big), 0);
+	CHECK_EQ(in->size, HMM_DUMMY_INFO_SIZE_V1);
+	CHECK(in->version >= 1);
+	CHECK_EQ(in->page_size, PS);
+	for (i = HMM_DUMMY_INFO_SIZE_V1; i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "INFO (old size) wrote byte %zu", i);
+	/* A size in between (not a multiple of 8): that many bytes. */
+	memset(big, 0xa5, sizeof(big));
+	st->size = HMM_DUMMY_STATS_SIZE_V1 + 4;
+	want = st->size < kst ? st->size : kst;
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big), 0);
+	CHECK_EQ(st->size, want);
+	for (i = want; i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "STATS (odd size) wrote byte %zu", i);
 
 	/* Bad pointer. */
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, (void *)8) < 0 ? errno : 0, EFAULT);
@@ -390,7 +433,7 @@ static int t_bad_input(void)
 			CHECKF(r == -EINVAL, "%s kernel address: %d", n, r);
 		}
 	}
-	/* RELEASE ignores its range but test_hmm still validates it. */
+	/* RELEASE validates its range like the others (holes are fine). */
 	r = hmm_cmd(fd, HMM_DMIRROR_RELEASE, p + 1, m, 1, NULL);
 	CHECKF(r == -EINVAL, "RELEASE misaligned addr: %d", r);
 	r = hmm_cmd(fd, HMM_DMIRROR_RELEASE, p, m, 0, NULL);
@@ -671,7 +714,7 @@ static const struct tcase cases[] = {
 	{ "info_stats", t_info, T_DUMMY,
 	  "INFO and STATS values are sane, sysfs stats match the ioctl" },
 	{ "info_stats_size", t_info_size, T_DUMMY,
-	  "STATS/INFO size handling: too small -EINVAL, larger ok" },
+	  "STATS/INFO sizes: below version 1 -EINVAL; old, odd and larger sizes ok" },
 	{ "anon_read", t_anon_read, 0,
 	  "device read of anonymous memory, fault counting, invalidation" },
 	{ "mirror_regions", t_mirror_regions, 0,

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -855,6 +856,89 @@ static int t_exclusive_cow(void)
 	return T_PASS;
 }
 
+/*
+ * EXCLUSIVE on ordinary memory in the states that used to give -EBUSY: the
+ * zero page (range only read), pages on the device, pages already
+ * exclusive.  Afterwards CHECK_EXCLUSIVE must agree (-EPERM until the CPU
+ * touched every page, then 0) and the data must be intact.
+ */
+enum excl_how { EXCL_ZERO, EXCL_MIGRATED, EXCL_TWICE };
+
+static int exclusive_state(enum excl_how how)
+{
+	unsigned long npages = 16, i;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size), *z = calloc(1, size);
+	int fd = hmm_open(0);
+	volatile char sink = 0;
+
+	CHECK(p && m && z && fd >= 0);
+	if (how == EXCL_ZERO) {
+		for (i = 0; i < npages; i++)
+			sink += p[i * PS];
+		CHECK(!sink);
+	} else {
+		pat_fill(p, size, 130);
+	}
+	if (how == EXCL_MIGRATED) {
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL,
+				  npages, &c), 0);
+		CHECK_EQ(c.cpages, npages);
+	}
+	if (how == EXCL_TWICE)
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, NULL, npages,
+				  &c), 0);
+	memset(m, 0x5a, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, m, npages, &c), 0);
+	CHECK_EQ(c.cpages, npages);
+	if (how == EXCL_ZERO)
+		CHECK(!memcmp(m, z, size));
+	else
+		CHECK_PAT(m, size, 130);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), -EPERM);
+	/* The device reads through its atomic mapping; still exclusive. */
+	memset(m, 0x5a, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	if (how == EXCL_ZERO)
+		CHECK(!memcmp(m, z, size));
+	else
+		CHECK_PAT(m, size, 130);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), -EPERM);
+	/* CPU reads of half the range: the other half is still exclusive. */
+	for (i = 0; i < npages / 2; i++)
+		sink += p[i * PS];
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL,
+			  npages / 2, NULL), 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), -EPERM);
+	if (how == EXCL_ZERO)
+		CHECK(!memcmp(p, z, size));
+	else
+		CHECK_PAT(p, size, 130);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL), 0);
+	return T_PASS;
+}
+
+static int t_exclusive_zero_page(void)
+{
+	return exclusive_state(EXCL_ZERO);
+}
+
+static int t_exclusive_migrated(void)
+{
+	return exclusive_state(EXCL_MIGRATED);
+}
+
+static int t_exclusive_twice(void)
+{
+	return exclusive_state(EXCL_TWICE);
+}
+
 /* MIGRATE_TO_SYS through a device that does not own the pages: no-op. */
 static int t_migrate_back_other(void)
 {
@@ -879,19 +963,23 @@ static int t_migrate_back_other(void)
 }
 
 /*
- * Another process's pages: RELEASE and eviction triggered by one process
- * move the pages of another (through its mm), which still finds its data.
+ * Another process's pages.  Eviction triggered by one process moves the
+ * pages of another (through its mm), which still finds its data.  RELEASE
+ * moves the caller's own pages only: another process's stay on the device.
  */
 static int other_process(bool evict)
 {
 	unsigned long cap = cfg.dummy ? cfg.info[0].capacity_pages : 1024;
-	unsigned long na = evict ? cap * 3 / 4 : 256, nb = cap / 2;
+	unsigned long na = evict ? cap * 3 / 4 : 256, nb = evict ? cap / 2 : 16;
 	struct hmm_dummy_stats s0, s1;
 	struct hmm_dmirror_cmd c;
 	int ready[2], done[2], fd = hmm_open(0), r;
 	char *q = NULL;
 	pid_t pid;
 
+	/* test_hmm's RELEASE frees the whole device, every process's pages. */
+	if (!evict && !cfg.dummy)
+		SKIP("test_hmm's RELEASE evicts every process's pages");
 	CHECK(fd >= 0);
 	CHECK(!pipe(ready) && !pipe(done));
 	pid = fork();
@@ -913,7 +1001,7 @@ static int other_process(bool evict)
 			_exit(4);
 		local = count_snapshot(cfd, p, na, LOCAL, 0xf0);
 		t_diag("child: %d of %lu pages still on the device", local, na);
-		if (!evict && local)
+		if (!evict && local != (int)na)
 			_exit(5);
 		if (evict && local == (int)na)
 			_exit(6);
@@ -924,42 +1012,41 @@ static int other_process(bool evict)
 	CHECK_EQ(read(ready[0], &r, 1), 1);
 	if (cfg.dummy)
 		STATS(fd, &s0);
-	if (evict) {
-		q = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-		CHECK(q);
-		pat_fill(q, nb * PS, 74);
-		r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, nb, &c);
-		if (r && cfg.dummy) {
-			STATS(fd, &s1);
-			t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
-			       nb, r, (unsigned long long)c.cpages,
-			       n_local(fd, q, nb),
-			       (unsigned long long)s1.in_use,
-			       (unsigned long long)s1.free,
-			       DELTA(s0, s1, evictions),
-			       DELTA(s0, s1, migrated_to_sys_evict),
-			       DELTA(s0, s1, alloc_failures));
-			diag_missing(fd, q, nb);
-		}
-		CHECK_RET(r, 0);
-		CHECK_EQ(n_local(fd, q, nb), nb);
-	} else {
-		q = map_anon(PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-		CHECK(q);
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_RELEASE, q, NULL, 1, NULL),
-			  0);
+	q = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(q);
+	pat_fill(q, nb * PS, 74);
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, nb, &c);
+	if (evict && r && cfg.dummy) {
+		STATS(fd, &s1);
+		t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
+		       nb, r, (unsigned long long)c.cpages,
+		       n_local(fd, q, nb),
+		       (unsigned long long)s1.in_use,
+		       (unsigned long long)s1.free,
+		       DELTA(s0, s1, evictions),
+		       DELTA(s0, s1, migrated_to_sys_evict),
+		       DELTA(s0, s1, alloc_failures));
+		diag_missing(fd, q, nb);
+	}
+	CHECK_RET(r, 0);
+	CHECK_EQ(n_local(fd, q, nb), nb);
+	if (!evict) {
+		/* The whole address space: only our own pages come back. */
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_RELEASE, (void *)PS, NULL,
+				  (0x7ffffffff000UL - PS) / PS, &c), 0);
+		CHECK_EQ(c.cpages, nb);
+		CHECK_EQ(n_local(fd, q, nb), 0);
 	}
 	if (cfg.dummy) {
 		STATS(fd, &s1);
 		if (evict)
 			CHECK(DELTA(s0, s1, migrated_to_sys_evict) > 0);
 		else
-			CHECK_EQ(DELTA(s0, s1, migrated_to_sys_ioctl), na);
+			CHECK_EQ(DELTA(s0, s1, migrated_to_sys_ioctl), nb);
 	}
 	CHECK_EQ(write(done[1], "x", 1), 1);
 	CHECK_EQ(wait_child(pid), 0);
-	if (evict)
-		CHECK_PAT(q, nb * PS, 74);
+	CHECK_PAT(q, nb * PS, 74);
 	return T_PASS;
 }
 
@@ -971,6 +1058,83 @@ static int t_release_other(void)
 static int t_evict_other(void)
 {
 	return other_process(true);
+}
+
+/*
+ * A migration over a huge range of pages it skips (a hugetlbfs VMA with
+ * MAP_NORESERVE: terabytes of address space, nothing allocated) must
+ * still be killable and must not hog the CPU.  Returns the seconds from
+ * SIGKILL to the child's exit, or a negative value on a setup failure.
+ */
+static double kill_latency(unsigned long req, void **map, size_t *len)
+{
+	static const size_t sizes[] = { 64UL << 40, 16UL << 40, 4UL << 40 };
+	int ready[2], status;
+	double t;
+	size_t i;
+	pid_t pid;
+	char c;
+
+	for (i = 0; i < ARRAY_SIZE(sizes) && !*map; i++) {
+		*map = mmap(NULL, sizes[i], PROT_READ,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+			    MAP_NORESERVE, -1, 0);
+		if (*map == MAP_FAILED)
+			*map = NULL;
+		else
+			*len = sizes[i];
+	}
+	if (!*map || pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int fd = hmm_open(0);
+
+		close(ready[0]);
+		if (fd < 0 || write(ready[1], "x", 1) != 1)
+			_exit(2);
+		hmm_cmd(fd, req, *map, NULL, *len / PS, NULL);
+		_exit(1);	/* finished before the kill */
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		return -1;
+	close(ready[0]);
+	sleep_ms(300);
+	t = now_sec();
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	t = now_sec() - t;
+	if (!WIFSIGNALED(status))
+		t_diag("%s returned before the kill (exit %d)",
+		       hmm_cmd_name(req), WEXITSTATUS(status));
+	return t;
+}
+
+static int t_kill_long_range(void)
+{
+	static const unsigned long reqs[] = {
+		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
+		HMM_DMIRROR_RELEASE,
+	};
+	void *map = NULL;
+	size_t len = 0, i;
+	int failed = 0;
+	double t;
+
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+		t = kill_latency(reqs[i], &map, &len);
+		if (t < 0 && !map)
+			SKIP("no MAP_HUGETLB | MAP_NORESERVE mapping of 4 TiB");
+		CHECK(t >= 0);
+		t_diag("%s over %zu TiB of hugetlbfs: killed in %.2f s",
+		       hmm_cmd_name(reqs[i]), len >> 40, t);
+		failed |= t > 2;
+	}
+	return failed ? T_FAIL : T_PASS;
 }
 
 static const struct tcase cases[] = {
@@ -1007,19 +1171,27 @@ static const struct tcase cases[] = {
 	{ "eviction_interleaved", t_evict_interleaved, T_DUMMY | T_SLOW,
 	  "eviction in fragmented device memory spares this call's new pages" },
 	{ "release", t_release, 0,
-	  "RELEASE evicts all device pages, data intact, device reusable" },
+	  "RELEASE moves the range's device pages back, data intact" },
 	{ "migrate_back_other_dev", t_migrate_back_other, T_TWO,
 	  "MIGRATE_TO_SYS/RELEASE on a device that does not own the pages" },
 	{ "release_other_process", t_release_other, 0,
-	  "RELEASE moves another process's pages back, its data intact" },
+	  "RELEASE moves the caller's pages only, another process's stay" },
 	{ "eviction_other_process", t_evict_other, T_DUMMY | T_SLOW,
 	  "eviction moves another process's pages back, its data intact" },
+	{ "kill_long_range", t_kill_long_range, 0,
+	  "migrations over terabytes of skipped pages die at once on SIGKILL" },
 	{ "exclusive", t_exclusive, 0,
 	  "EXCLUSIVE, CHECK_EXCLUSIVE, CPU access revokes" },
 	{ "exclusive_mprotect", t_exclusive_mprotect, 0,
 	  "exclusive pages made read-only refuse device writes" },
 	{ "exclusive_cow", t_exclusive_cow, 0,
 	  "fork of exclusively mapped pages: copy-on-write both sides" },
+	{ "exclusive_zero_page", t_exclusive_zero_page, 0,
+	  "EXCLUSIVE of a range only read (zero page), CHECK agrees, data" },
+	{ "exclusive_migrated", t_exclusive_migrated, 0,
+	  "EXCLUSIVE of pages on the device, CHECK agrees, data intact" },
+	{ "exclusive_twice", t_exclusive_twice, 0,
+	  "EXCLUSIVE of a range already exclusive, CHECK agrees, data" },
 };
 
 const struct tgroup tests_migrate = { cases, ARRAY_SIZE(cases) };

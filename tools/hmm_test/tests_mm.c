@@ -909,6 +909,120 @@ static int t_mlock(void)
 	return T_PASS;
 }
 
+/*
+ * Device writes against reclaim.  MADV_FREE makes anonymous pages clean and
+ * lazily freeable; a later write must redirty them or MADV_PAGEOUT throws
+ * the new data away.  The CPU redirties through the page table; the device
+ * writes through a kernel mapping, so its driver must mark the page (or
+ * the device page, whose dirty state migration carries back) dirty.
+ */
+enum pageout_how {
+	PO_NONE,	/* nothing written after MADV_FREE: discarded */
+	PO_CPU,		/* control: CPU write */
+	PO_SYS,		/* device write to the system pages */
+	PO_ZERO,	/* device write to zero-page entries */
+	PO_THP,		/* device write to a lazily freed THP */
+	PO_FREE_DEV,	/* MADV_FREE, to device, device write, to system */
+	PO_FREE_FAULT,	/* same, back by CPU read faults */
+	PO_DEV,		/* no MADV_FREE: to device, device write, to sys */
+};
+
+static const char *const pageout_name[] = {
+	"no write", "CPU write", "device write", "device write to the zero page",
+	"device write to a THP",
+	"MADV_FREE, to dev, device write, to sys",
+	"MADV_FREE, to dev, device write, CPU fault back",
+	"no MADV_FREE, to dev, device write, to sys",
+};
+
+/*
+ * Run one scenario on a fresh mapping; returns the number of pages whose
+ * contents are not the last written pattern (for PO_NONE: not zero), or
+ * -1 when setting up failed.
+ */
+static long pageout_scenario(int fd, enum pageout_how how)
+{
+	unsigned long npages = how == PO_THP ? HPS / PS : 256, i, bad = 0;
+	size_t size = npages * PS;
+	char *p, *m = malloc(size);
+	long ret = -1;
+
+	p = how == PO_THP ? map_aligned(size, HPS) :
+			    map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	if (!p || !m)
+		goto out;
+	if (how == PO_THP && madvise(p, size, MADV_HUGEPAGE))
+		goto out;
+	if (how == PO_ZERO)
+		for (i = 0; i < npages; i++)
+			bad += *(volatile char *)(p + i * PS);
+	else
+		pat_fill(p, size, 120);
+	if (how != PO_DEV && madvise(p, size, MADV_FREE))
+		goto out;
+	if (how >= PO_FREE_DEV &&
+	    hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, NULL))
+		goto out;
+	pat_fill(m, size, 121);
+	if (how == PO_CPU)
+		memcpy(p, m, size);
+	else if (how != PO_NONE &&
+		 hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL))
+		goto out;
+	if ((how == PO_DEV || how == PO_FREE_DEV) &&
+	    hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages, NULL))
+		goto out;
+	if (how == PO_FREE_FAULT)
+		for (i = 0; i < npages; i++)
+			(void)*(volatile char *)(p + i * PS);
+	if (madvise(p, size, MADV_PAGEOUT))
+		goto out;
+	for (i = 0; i < npages; i++) {
+		char *pg = p + i * PS;
+
+		if (how == PO_NONE)
+			bad += pg[0] || memcmp(pg, pg + 1, PS - 1);
+		else
+			bad += pat_check_off(pg, PS, 121, i * PS) >= 0;
+	}
+	ret = bad;
+out:
+	if (p)
+		munmap(p, size);
+	free(m);
+	return ret;
+}
+
+static int t_pageout_device_write(void)
+{
+	enum pageout_how how;
+	int fd = hmm_open(0), failed = 0;
+	long bad;
+
+	CHECK(fd >= 0);
+	bad = pageout_scenario(fd, PO_NONE);
+	CHECK(bad >= 0);
+	if (bad)
+		SKIP("MADV_PAGEOUT did not discard lazily freed pages (%ld of 256 kept)",
+		     bad);
+	for (how = PO_CPU; how <= PO_DEV; how++) {
+		if (how == PO_THP && !thp_enabled())
+			continue;
+		/* test_hmm oopses writing to its own re-faulted pages. */
+		if (!cfg.dummy && how >= PO_FREE_DEV) {
+			t_diag("%s: not run against test_hmm",
+			       pageout_name[how]);
+			continue;
+		}
+		bad = pageout_scenario(fd, how);
+		CHECKF(bad >= 0, "%s: setup failed", pageout_name[how]);
+		t_diag("%s, MADV_PAGEOUT: %ld pages lost", pageout_name[how],
+		       bad);
+		failed |= bad != 0;
+	}
+	return failed ? T_FAIL : T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "fork_cow_parent_writes", t_fork_cow_parent, T_NOCOMPAT,
 	  "fork after migration, parent writes first: independent copies" },
@@ -948,6 +1062,8 @@ static const struct tcase cases[] = {
 	  "write(2) from and read(2) into migrated memory" },
 	{ "mlock", t_mlock, 0,
 	  "mlock of migrated pages brings them back; mlocked pages migrate" },
+	{ "pageout_device_write", t_pageout_device_write, 0,
+	  "device writes after MADV_FREE survive MADV_PAGEOUT (all page states)" },
 };
 
 const struct tgroup tests_mm = { cases, ARRAY_SIZE(cases) };

@@ -81,11 +81,17 @@ enum {
  * hmm_dummy's own commands.  Every structure starts with @size (in: the
  * size of the structure the caller knows, out: the size the kernel filled)
  * and @version, so that fields can be appended later: the kernel copies out
- * min(caller's size, its own size) bytes and rejects a size smaller than the
- * first version of the structure with -EINVAL.
+ * min(caller's size, its own size) bytes, leaves the caller's bytes past
+ * that alone, and rejects a size smaller than the first version of the
+ * structure (HMM_DUMMY_*_SIZE_V1) with -EINVAL.  A caller built against a
+ * newer header checks @size to see which fields the kernel filled; one
+ * built against an older header keeps working when fields are appended.
+ * Fields are only ever appended, never moved or resized.
  */
 
 #define HMM_DUMMY_STATS_VERSION	1
+/* Size of version 1: up to and including @backing_pages. */
+#define HMM_DUMMY_STATS_SIZE_V1	128
 
 /**
  * struct hmm_dummy_stats - counters of one device (all in pages or events)
@@ -130,6 +136,8 @@ struct hmm_dummy_stats {
 };
 
 #define HMM_DUMMY_INFO_VERSION	1
+/* Size of version 1: up to and including @reserved. */
+#define HMM_DUMMY_INFO_SIZE_V1	40
 
 /**
  * struct hmm_dummy_info - static facts about one device
