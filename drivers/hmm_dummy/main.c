@@ -186,7 +186,10 @@ static long do_stats(struct hmm_dummy_device *hdev, void __user *uarg)
 	struct hmm_dummy_stats st = {};
 
 	hmm_dummy_fill_stats(hdev, &st);
-	return copy_versioned_to_user(uarg, &st, sizeof(st), sizeof(st));
+	/* Version 1 ended at backing_pages; its callers still get that. */
+	return copy_versioned_to_user(uarg, &st, sizeof(st),
+				      offsetofend(struct hmm_dummy_stats,
+						  backing_pages));
 }
 
 /* HMM_DMIRROR_FLAGS: cmd.npages holds the flags, nothing else is used. */

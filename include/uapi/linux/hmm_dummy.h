@@ -85,7 +85,7 @@ enum {
  * first version of the structure with -EINVAL.
  */
 
-#define HMM_DUMMY_STATS_VERSION	1
+#define HMM_DUMMY_STATS_VERSION	2
 
 /**
  * struct hmm_dummy_stats - counters of one device (all in pages or events)
@@ -108,6 +108,20 @@ enum {
  * @device_faults:         mirror faults (hmm_range_fault calls that fault)
  * @evictions:             eviction rounds
  * @backing_pages:         system pages allocated as the device's VRAM backing
+ *
+ * Since version 2 (device-private THP; these stay 0 on kernels without it,
+ * where every device folio is a single page):
+ * @large_allocated:       large (PMD-sized) device folios handed out; their
+ *                         pages are also counted in @allocations
+ * @large_to_dev:          large device folios filled by a migration to the
+ *                         device (a THP or a PMD-sized hole moved as one)
+ * @large_to_sys:          large device folios migrated back to system
+ *                         memory as one THP (ioctl, CPU fault or eviction)
+ * @large_splits:          large device folios split by the core (partial
+ *                         munmap/mprotect/mremap, partial migration)
+ * @large_fallbacks:       large allocations that failed (no free run of
+ *                         device memory, no system THP, injected failure)
+ *                         and fell back to single pages
  */
 struct hmm_dummy_stats {
 	__u32	size;
@@ -127,6 +141,11 @@ struct hmm_dummy_stats {
 	__u64	device_faults;
 	__u64	evictions;
 	__u64	backing_pages;
+	__u64	large_allocated;
+	__u64	large_to_dev;
+	__u64	large_to_sys;
+	__u64	large_splits;
+	__u64	large_fallbacks;
 };
 
 #define HMM_DUMMY_INFO_VERSION	1
