@@ -148,7 +148,7 @@ struct hmm_dummy_stats {
 	__u64	large_fallbacks;
 };
 
-#define HMM_DUMMY_INFO_VERSION	1
+#define HMM_DUMMY_INFO_VERSION	2
 
 /**
  * struct hmm_dummy_info - static facts about one device
@@ -160,6 +160,10 @@ struct hmm_dummy_stats {
  * @page_size:      bytes per page
  * @fault_window:   pages migrated back per CPU fault at most
  * @peer_migration: 1 if MIGRATE_TO_DEV also takes pages from peer devices
+ * @large_order:    since version 2 (was reserved, 0): order of the large
+ *                  (PMD-sized) device folios a THP or a PMD-aligned hole
+ *                  migrates into; 0 when the kernel has no device-private
+ *                  THP and every device folio is a single page
  */
 struct hmm_dummy_info {
 	__u32	size;
@@ -170,7 +174,7 @@ struct hmm_dummy_info {
 	__u32	page_size;
 	__u32	fault_window;
 	__u32	peer_migration;
-	__u32	reserved;
+	__u32	large_order;
 };
 
 #define HMM_DUMMY_STATS		_IOWR('H', 0x40, struct hmm_dummy_stats)
