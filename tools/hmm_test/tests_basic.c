@@ -92,10 +92,19 @@ static int t_info_size(void)
 	size_t i;
 
 	CHECK(fd >= 0);
-	/* Too small for version 1: refused. */
+	/* Too small for version 1 (which ended at backing_pages): refused. */
 	memset(big, 0, sizeof(big));
-	st->size = sizeof(*st) - 8;
+	st->size = offsetof(struct hmm_dummy_stats, large_allocated) - 8;
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
+	/* A version 1 caller still gets its fields, and nothing more. */
+	memset(big, 0xa5, sizeof(big));
+	st->size = offsetof(struct hmm_dummy_stats, large_allocated);
+	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big), 0);
+	CHECK_EQ(st->size, offsetof(struct hmm_dummy_stats, large_allocated));
+	CHECK_EQ(st->capacity, cfg.info[0].capacity_pages);
+	for (i = st->size; i < sizeof(big); i++)
+		CHECKF(big[i] == 0xa5, "v1 STATS wrote byte %zu past its size",
+		       i);
 	st->size = 0;
 	CHECK_EQ(ioctl(fd, HMM_DUMMY_STATS, big) < 0 ? errno : 0, EINVAL);
 	memset(big, 0, sizeof(big));
@@ -360,8 +369,9 @@ static int t_bad_input(void)
 		r = ioctl(fd, _IOWR('H', 0x3f, struct hmm_dmirror_cmd), &c);
 		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x3f: %d %s",
 		       r, strerror(errno));
-		r = ioctl(fd, _IOWR('H', 0x08, struct hmm_dmirror_cmd), &c);
-		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x08: %d %s",
+		/* 0x08 and 0x09 are FLAGS and READ_UNLOCKED since 7.3's ABI. */
+		r = ioctl(fd, _IOWR('H', 0x0a, struct hmm_dmirror_cmd), &c);
+		CHECKF(r < 0 && errno == ENOTTY, "unknown ioctl 0x0a: %d %s",
 		       r, strerror(errno));
 		r = ioctl(fd, _IO('X', 0x01));
 		CHECKF(r < 0 && errno == ENOTTY, "foreign ioctl: %d %s",

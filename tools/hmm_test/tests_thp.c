@@ -411,8 +411,15 @@ static int t_thp_evict_mix(void)
 	CHECK_EQ(DELTA(s0, s1, large_allocated), nh);
 	CHECK_EQ(DELTA(s0, s1, migrated_to_sys_evict), 0);
 	CHECK_EQ(s1.in_use, cap);
+	/*
+	 * Split the oldest THP by taking one page back: its 511 pieces must
+	 * stay on the LRU, the oldest there, for eviction to find them.
+	 */
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, h, NULL, 1, &c), 0);
+	STATS(fd, &s0);
+	CHECK_EQ(DELTA(s1, s0, large_splits), 1);
+	CHECK_EQ(count_snapshot(fd, h, HNP, LOCAL, 0xf0), HNP - 1);
 	/* More: the oldest quarter, large and small, has to go. */
-	s0 = s1;
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, t, NULL, nt, &c), 0);
 	STATS(fd, &s1);
 	t_diag("evictions +%lld, evicted +%lld, large_to_sys +%lld, alloc_failures +%lld",
@@ -424,8 +431,8 @@ static int t_thp_evict_mix(void)
 	CHECK(DELTA(s0, s1, migrated_to_sys_evict) >
 	      DELTA(s0, s1, large_to_sys) * (long long)HNP);
 	CHECK_EQ(DELTA(s0, s1, alloc_failures), 0);
-	/* The first THP went first, and came back as a THP. */
-	CHECK_EQ(count_snapshot(fd, h, HNP, LOCAL, 0xf0), 0);
+	/* The oldest went first: the split pieces, then H1 as a THP. */
+	CHECK_EQ(count_snapshot(fd, h, 2 * HNP, LOCAL, 0xf0), 0);
 	CHECK_EQ(count_snapshot(fd, s, HNP, LOCAL, 0xf0), 0);
 	CHECK_EQ(vma_anon_huge_kb(h) >= (long)(HPS >> 10), 1);
 	CHECK_PAT(h, nh * HPS, 212);
@@ -519,7 +526,7 @@ static const struct tcase cases[] = {
 	{ "thp_fork_cow", t_thp_fork_cow, T_DUMMY,
 	  "fork of a device THP, COW broken on both sides" },
 	{ "thp_evict_mix", t_thp_evict_mix, T_DUMMY | T_SLOW,
-	  "eviction of interleaved large and small device folios" },
+	  "eviction of interleaved large and small device folios and split pieces" },
 	{ "thp_fail_alloc", t_thp_fail_alloc, T_DUMMY,
 	  "FAIL_ALLOC on large allocations: single-page fallback both ways" },
 	{ "thp_exclusive", t_thp_exclusive, T_DUMMY,
