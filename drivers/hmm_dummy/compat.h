@@ -222,6 +222,34 @@ static inline void hmm_dummy_range_clear(struct hmm_range *range)
 	       sizeof(*range->hmm_pfns));
 }
 
+/**
+ * hmm_dummy_range_page() - the page of one hmm_range_fault() result
+ * @hpfn: the entry, HMM_PFN_VALID set
+ * @addr: the address it is for
+ *
+ * 7.3's hmm_range_fault() fills the entries of a device-private PMD from
+ * the folio's first pfn even when the range starts inside the PMD
+ * (hmm_vma_handle_absent_pmd() does not add the offset of the range start,
+ * the present-PMD path does), so the pages of an unaligned range are
+ * shifted.  Such an entry has map order PMD and the folio is mapped
+ * PMD-aligned, so take the page from the address instead; that is right
+ * whether the kernel has the bug or not.  Kernels without device THP never
+ * report a device-private page with a map order.
+ */
+static inline struct page *hmm_dummy_range_page(unsigned long hpfn,
+						unsigned long addr)
+{
+	struct page *page = hmm_pfn_to_page(hpfn);
+	struct folio *folio;
+
+	if (hmm_pfn_to_map_order(hpfn) != PMD_SHIFT - PAGE_SHIFT ||
+	    !is_device_private_page(page))
+		return page;
+	folio = page_folio(page);
+	return folio_page(folio, (addr >> PAGE_SHIFT) &
+				 (folio_nr_pages(folio) - 1));
+}
+
 /*
  * hmm_range_fault() for a caller that does not hold mmap_lock, letting the
  * fault handler drop it (a userfaultfd range can then be faulted); sets

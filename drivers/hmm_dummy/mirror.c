@@ -331,7 +331,8 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		}
 	}
 	for (i = 0; i < npages; i++) {
-		struct page *page = hmm_pfn_to_page(pfns[i]);
+		struct page *page = hmm_dummy_range_page(pfns[i],
+						start + (i << PAGE_SHIFT));
 
 		pt_store(mirror, start + (i << PAGE_SHIFT), page,
 			 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
@@ -433,8 +434,9 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 			void *buf = w.buf + i * PAGE_SIZE;
 			struct page *page;
 
-			page = hpfn & HMM_PFN_VALID ? hmm_pfn_to_page(hpfn) :
-						       NULL;
+			page = !(hpfn & HMM_PFN_VALID) ? NULL :
+			       hmm_dummy_range_page(hpfn, range.start +
+							  (i << PAGE_SHIFT));
 			if (!page || !hmm_dummy_is_own_page(hdev, page)) {
 				missing = true;
 				memset(buf, 0, PAGE_SIZE);

@@ -160,16 +160,36 @@ static int t_thp_to_dev(void)
 {
 	struct hmm_dummy_stats s0, s1;
 	struct hmm_dmirror_cmd c;
-	int fd = hmm_open(0);
+	int fd = hmm_open(0), fd2;
 	char *p, *m = malloc(HPS);
 
 	THP_SETUP(p, 1, 200);
 	CHECK(fd >= 0 && m);
 	if (to_dev_one_folio(fd, p, 200))
 		return T_FAIL;
-	/* The device reads the PMD-mapped device folio. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, HNP, &c), 0);
-	CHECK_PAT(m, HPS, 200);
+	/*
+	 * Through a new file (an empty device page table, so that the
+	 * mirror asks hmm_range_fault()): a part of the folio that starts
+	 * inside the PMD (7.3's hmm_range_fault() gets the pfns of such a
+	 * range wrong), then a write and a read of all of it.
+	 */
+	fd2 = hmm_open(0);
+	CHECK(fd2 >= 0);
+	CHECK_RET(hmm_cmd(fd2, HMM_DMIRROR_READ, p + 100 * PS, m, 50, &c), 0);
+	CHECK_PAT_OFF(m, 50 * PS, 200, 100 * PS);
+	close(fd2);
+	fd2 = hmm_open(0);
+	CHECK(fd2 >= 0);
+	pat_fill(m, 50 * PS, 199);
+	CHECK_RET(hmm_cmd(fd2, HMM_DMIRROR_WRITE, p + 300 * PS, m, 50, &c), 0);
+	CHECK_RET(hmm_cmd(fd2, HMM_DMIRROR_READ, p, m, HNP, &c), 0);
+	CHECK_PAT(m, 300 * PS, 200);
+	CHECK_PAT(m + 300 * PS, 50 * PS, 199);
+	CHECK_PAT_OFF(m + 350 * PS, HPS - 350 * PS, 200, 350 * PS);
+	close(fd2);
+	CHECK_EQ(snap_count(fd, p, HNP, LOCAL | WRITE | PMD), HNP);
+	pat_fill(m, HPS, 200);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, HNP, &c), 0);
 	/* A PMD-aligned hole moves as one device folio too. */
 	STATS(fd, &s0);
 	CHECK(!madvise(p, HPS, MADV_DONTNEED));
