@@ -492,8 +492,20 @@ static u8 snapshot_entry(struct hmm_dummy_device *hdev, unsigned long hpfn)
 }
 
 /*
+ * An entry a later pass with a peer's pages visible may still decide.
+ * ERROR is one: hmm_range_fault() reports a PMD-mapped device-private
+ * folio of another owner as an error where it reports the same pages
+ * PTE-mapped as none (7.3: hmm_vma_handle_absent_pmd()).
+ */
+static bool snapshot_undecided(u8 perm)
+{
+	return perm == HMM_DMIRROR_PROT_NONE || perm == HMM_DMIRROR_PROT_ERROR;
+}
+
+/*
  * Snapshot one chunk as seen with @owner's device-private pages visible;
- * entries already decided (not NONE) in @perm are kept.
+ * entries already decided in @perm are kept, and an ERROR is only replaced
+ * by something better than NONE.
  */
 static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
 			  struct hmm_dummy_device *owner, unsigned long start,
@@ -513,9 +525,15 @@ static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
 	if (ret)
 		return ret;
 	mutex_unlock(&mirror->lock);
-	for (i = 0; i < npages; i++)
-		if (perm[i] == HMM_DMIRROR_PROT_NONE)
-			perm[i] = snapshot_entry(mirror->hdev, pfns[i]);
+	for (i = 0; i < npages; i++) {
+		u8 e;
+
+		if (!snapshot_undecided(perm[i]))
+			continue;
+		e = snapshot_entry(mirror->hdev, pfns[i]);
+		if (perm[i] == HMM_DMIRROR_PROT_NONE || !snapshot_undecided(e))
+			perm[i] = e;
+	}
 	return 0;
 }
 
@@ -527,7 +545,8 @@ static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
  *
  * Pages on a peer hmm_dummy device show as DEV_PRIVATE_REMOTE when peer
  * migration is on (the devices know each other's memory); otherwise, as
- * with test_hmm, another device's private memory is invisible (NONE).
+ * with test_hmm, another device's private memory is invisible: NONE, or
+ * ERROR for a PMD-mapped large folio (what hmm_range_fault() says then).
  *
  * Return: 0 or a negative errno.
  */
@@ -553,7 +572,7 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 		ret = snapshot_chunk(mirror, mirror->hdev, start, n, w.pfns,
 				     perm);
 		for (i = 0; !ret && i < n && !none; i++)
-			none = perm[i] == HMM_DMIRROR_PROT_NONE;
+			none = snapshot_undecided(perm[i]);
 		for (p = 0; !ret && none && hmm_dummy_peer_migration &&
 		     p < hmm_dummy_num_devices; p++) {
 			struct hmm_dummy_device *peer = hmm_dummy_devices[p];

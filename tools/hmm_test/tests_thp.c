@@ -532,6 +532,35 @@ static int t_thp_exclusive(void)
 	return T_PASS;
 }
 
+/* A device THP on the other device: seen by SNAPSHOT, pulled by a peer. */
+static int t_thp_peer(void)
+{
+	struct hmm_dummy_stats s0, s1;
+	struct hmm_dmirror_cmd c;
+	int fd0 = hmm_open(0), fd1 = hmm_open(1);
+	char *p, *m = malloc(HPS);
+
+	THP_SETUP(p, 1, 219);
+	CHECK(fd0 >= 0 && fd1 >= 0 && m);
+	if (!cfg.info[0].peer_migration)
+		SKIP("peer_migration=0");
+	if (to_dev_one_folio(fd1, p, 219))
+		return T_FAIL;
+	/* Not an error: the peer's page, PMD-mapped. */
+	CHECK_EQ(count_snapshot(fd0, p, HNP,
+				HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE, 0xf0),
+		 HNP);
+	STATS(fd1, &s0);
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, HNP, &c), 0);
+	STATS(fd1, &s1);
+	CHECK_EQ(c.cpages, HNP);
+	CHECK_PAT(m, HPS, 219);
+	CHECK_EQ(count_snapshot(fd0, p, HNP, LOCAL, 0xf0), HNP);
+	CHECK_EQ(DELTA(s0, s1, page_free_calls), HNP);
+	CHECK_PAT(p, HPS, 219);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "thp_to_dev", t_thp_to_dev, T_DUMMY,
 	  "a THP and a PMD hole move as one device folio (PMD in SNAPSHOT), back as a THP" },
@@ -549,6 +578,8 @@ static const struct tcase cases[] = {
 	  "eviction of interleaved large and small device folios and split pieces" },
 	{ "thp_fail_alloc", t_thp_fail_alloc, T_DUMMY,
 	  "FAIL_ALLOC on large allocations: single-page fallback both ways" },
+	{ "thp_peer", t_thp_peer, T_DUMMY | T_TWO,
+	  "a device THP on the peer: REMOTE in SNAPSHOT, pulled page by page" },
 	{ "thp_exclusive", t_thp_exclusive, T_DUMMY,
 	  "EXCLUSIVE on memory backed by a device THP" },
 };
