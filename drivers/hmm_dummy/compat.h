@@ -18,7 +18,11 @@
  *  HAVE_FOLIO_FREE      dev_pagemap_ops.page_free(page) became
  *                       folio_free(folio) (6.19)
  *  HAVE_FOLIO_SPLIT     dev_pagemap_ops.folio_split (device-private THP)
- *  HAVE_DEVICE_THP      MIGRATE_VMA_SELECT_COMPOUND (device-private THP)
+ *  HAVE_DEVICE_THP      MIGRATE_VMA_SELECT_COMPOUND (device-private THP):
+ *                       large device folios, MIGRATE_PFN_COMPOUND,
+ *                       zone_device_folio_init(); without it every device
+ *                       folio is a single page and the helpers below that
+ *                       deal with large folios compile to nothing
  *  HAVE_RANGE_FAULT_UNLOCKED  hmm_range_fault_unlocked_timeout(), which
  *                       takes mmap_lock itself and lets handle_mm_fault()
  *                       drop it (userfaultfd)
@@ -26,8 +30,10 @@
 #ifndef _HMM_DUMMY_COMPAT_H
 #define _HMM_DUMMY_COMPAT_H
 
+#include <linux/gfp.h>
 #include <linux/hmm.h>
 #include <linux/memremap.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
@@ -65,6 +71,86 @@ static inline void hmm_dummy_device_page_init(struct page *page,
 	zone_device_page_init(page, pgmap, 0);
 #else
 	zone_device_page_init(page);
+#endif
+}
+
+/*
+ * Device-private THP.  HMM_DUMMY_SELECT_COMPOUND is or-ed into the
+ * migrate_vma flags, HMM_DUMMY_PFN_COMPOUND tested in and or-ed into the
+ * migrate pfns: both are 0 where the kernel has no device THP, so the
+ * large-folio branches of the driver are dead code there.
+ */
+#ifdef HMM_DUMMY_HAVE_DEVICE_THP
+#define HMM_DUMMY_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
+#define HMM_DUMMY_PFN_COMPOUND		MIGRATE_PFN_COMPOUND
+#else
+#define HMM_DUMMY_SELECT_COMPOUND	0
+#define HMM_DUMMY_PFN_COMPOUND		0UL
+#endif
+
+/* Can the core hand the driver, and take back, large device folios? */
+static inline bool hmm_dummy_device_thp(void)
+{
+	return HMM_DUMMY_PFN_COMPOUND && thp_migration_supported();
+}
+
+/*
+ * Hand out a free device folio of 2^@order pages (the caller made sure they
+ * are all free): refcount 1, head locked, compound and rmappable when
+ * @order > 0.  Only called with @order > 0 where hmm_dummy_device_thp().
+ */
+static inline void hmm_dummy_device_folio_init(struct page *page,
+					       struct dev_pagemap *pgmap,
+					       unsigned int order)
+{
+#ifdef HMM_DUMMY_HAVE_DEVICE_THP
+	zone_device_folio_init(page_folio(page), pgmap, order);
+#else
+	WARN_ON_ONCE(order);
+	hmm_dummy_device_page_init(page, pgmap);
+#endif
+}
+
+/*
+ * A system folio of 2^@order pages for the data of a large device folio
+ * coming back: for @vma at @addr (migrate_vma) or, with @vma NULL, on the
+ * local node (eviction, which has no VMA).  NULL where there is no device
+ * THP (never called there) or when no such folio can be had: the caller
+ * then falls back to single pages or leaves the data on the device.
+ */
+static inline struct folio *hmm_dummy_sys_folio_alloc(struct vm_area_struct *vma,
+						      unsigned long addr,
+						      unsigned int order)
+{
+#ifdef HMM_DUMMY_HAVE_DEVICE_THP
+	gfp_t gfp = GFP_TRANSHUGE | __GFP_NOWARN;
+
+	return vma ? vma_alloc_folio(gfp, order, vma, addr) :
+		     folio_alloc(gfp, order);
+#else
+	return NULL;
+#endif
+}
+
+/*
+ * dev_pagemap_ops initialiser for the split callback: only where the core
+ * has one (with it, the driver copies pgmap and mapping to each new folio
+ * itself; without it the core does, and there are no large folios anyway).
+ */
+#ifdef HMM_DUMMY_HAVE_FOLIO_SPLIT
+void hmm_dummy_folio_split(struct folio *head, struct folio *tail);
+#define HMM_DUMMY_PAGEMAP_SPLIT_OP	.folio_split = hmm_dummy_folio_split,
+#else
+#define HMM_DUMMY_PAGEMAP_SPLIT_OP
+#endif
+
+/* Copy the core's per-folio device-private state to a folio split off. */
+static inline void hmm_dummy_split_copy_pgmap(struct folio *head,
+					      struct folio *tail)
+{
+#ifdef HMM_DUMMY_HAVE_FOLIO_SPLIT
+	tail->pgmap = head->pgmap;
+	tail->mapping = head->mapping;
 #endif
 }
 
@@ -142,6 +228,34 @@ static inline void hmm_dummy_range_clear(struct hmm_range *range)
 	memset(range->hmm_pfns, 0,
 	       ((range->end - range->start) >> PAGE_SHIFT) *
 	       sizeof(*range->hmm_pfns));
+}
+
+/**
+ * hmm_dummy_range_page() - the page of one hmm_range_fault() result
+ * @hpfn: the entry, HMM_PFN_VALID set
+ * @addr: the address it is for
+ *
+ * 7.3's hmm_range_fault() fills the entries of a device-private PMD from
+ * the folio's first pfn even when the range starts inside the PMD
+ * (hmm_vma_handle_absent_pmd() does not add the offset of the range start,
+ * the present-PMD path does), so the pages of an unaligned range are
+ * shifted.  Such an entry has map order PMD and the folio is mapped
+ * PMD-aligned, so take the page from the address instead; that is right
+ * whether the kernel has the bug or not.  Kernels without device THP never
+ * report a device-private page with a map order.
+ */
+static inline struct page *hmm_dummy_range_page(unsigned long hpfn,
+						unsigned long addr)
+{
+	struct page *page = hmm_pfn_to_page(hpfn);
+	struct folio *folio;
+
+	if (hmm_pfn_to_map_order(hpfn) != PMD_SHIFT - PAGE_SHIFT ||
+	    !is_device_private_page(page))
+		return page;
+	folio = page_folio(page);
+	return folio_page(folio, (addr >> PAGE_SHIFT) &
+				 (folio_nr_pages(folio) - 1));
 }
 
 /*

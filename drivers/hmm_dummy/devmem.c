@@ -4,7 +4,7 @@
  * per device and the allocator that hands its pages out.
  *
  * The life of a device page:
- *   free (on free_list, refcount 0)
+ *   free (in its run, refcount 0)
  *     -> hmm_dummy_alloc_pages(): moved to the LRU, zone_device_page_init()
  *        gives it refcount 1 and the page lock; the migration copies data
  *        into its backing and maps it into the process
@@ -12,7 +12,21 @@
  *        CPU faults (migrate_to_ram), evictions and the device mirror
  *     -> the last reference goes away (unmap, exit, migration back)
  *     -> the core calls hmm_dummy_folio_free() (dev_pagemap_ops.folio_free,
- *        page_free before 6.19): back on free_list.
+ *        page_free before 6.19): back into its run.
+ *
+ * The life of a large device folio (device-private THP, kernels with
+ * MIGRATE_VMA_SELECT_COMPOUND):
+ *   a wholly free, naturally aligned run of HMM_DUMMY_RUN_PAGES pages
+ *     -> hmm_dummy_alloc_large(): the run leaves free_runs, every page is
+ *        in use, the first one on the LRU; zone_device_folio_init() makes
+ *        it one locked PMD-sized folio, which a migration fills and maps
+ *        with one PMD entry
+ *     -> in use as one folio, until a partial munmap/mprotect/mremap or a
+ *        partial migration makes the core split it:
+ *        hmm_dummy_folio_split() puts each piece's first page on the LRU
+ *     -> hmm_dummy_folio_free() for the whole folio, or once per piece,
+ *        each giving back exactly the pages of its folio; the run becomes
+ *        wholly free again when its last page is back.
  * Nothing else frees a device page: the free callback is the only way back
  * into the allocator.
  */
@@ -69,78 +83,255 @@ struct page *hmm_dummy_page_backing(struct page *page)
 	return page_to_dpage(hdev, page)->backing;
 }
 
+/* The run a device page belongs to. */
+static inline struct hmm_dummy_run *dpage_run(struct hmm_dummy_device *hdev,
+					      struct hmm_dummy_dpage *dp)
+{
+	unsigned long pfn = hdev->pfn_first + (dp - hdev->dpages);
+
+	return &hdev->runs[(pfn >> HMM_DUMMY_LARGE_ORDER) -
+			   (hdev->pfn_first >> HMM_DUMMY_LARGE_ORDER)];
+}
+
+static inline bool run_complete(struct hmm_dummy_run *run)
+{
+	return run->nr == HMM_DUMMY_RUN_PAGES;
+}
+
+/*
+ * Take one free page for a small allocation.  Runs that are already broken
+ * come first: hdev->partial_runs holds exactly the runs that have free
+ * pages but are not wholly free, so its first entry is a page that costs no
+ * whole run.  Only when it is empty is a wholly free run broken (taken off
+ * free_runs and put on partial_runs).  Within a run the pages given back
+ * are reused first, then the untouched pages from @fresh upwards, so a run
+ * broken from whole hands out ascending pfns.  O(1).  hdev->lock held.
+ */
+static struct hmm_dummy_dpage *take_page(struct hmm_dummy_device *hdev)
+{
+	struct hmm_dummy_dpage *dp;
+	struct hmm_dummy_run *run;
+
+	lockdep_assert_held(&hdev->lock);
+	if (!list_empty(&hdev->partial_runs)) {
+		run = list_first_entry(&hdev->partial_runs,
+				       struct hmm_dummy_run, link);
+	} else if (!list_empty(&hdev->free_runs)) {
+		/* The last run: leave the first ones whole for large folios. */
+		run = list_last_entry(&hdev->free_runs, struct hmm_dummy_run,
+				      link);
+		list_move(&run->link, &hdev->partial_runs);
+	} else {
+		return NULL;
+	}
+	if (!list_empty(&run->free)) {
+		dp = list_first_entry(&run->free, struct hmm_dummy_dpage, link);
+		list_del(&dp->link);
+	} else {
+		dp = &hdev->dpages[run->first + run->fresh++];
+	}
+	if (!--run->nr_free)
+		list_del_init(&run->link);
+	hdev->nr_free--;
+	return dp;
+}
+
+/*
+ * Give a free page back to its run; the inverse of take_page().  A run
+ * whose last page comes back is reset to wholly free in O(1) (empty list,
+ * @fresh = 0: the links of its pages are stale from then on) and, if it is
+ * a complete run, becomes available for large folios again.  The caller
+ * has cleared the page's @in_use and taken it off the LRU.  hdev->lock held.
+ */
+static void give_page(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp)
+{
+	struct hmm_dummy_run *run = dpage_run(hdev, dp);
+
+	lockdep_assert_held(&hdev->lock);
+	hdev->nr_free++;
+	if (++run->nr_free == run->nr) {
+		run->fresh = 0;
+		INIT_LIST_HEAD(&run->free);
+		list_move(&run->link, run_complete(run) ? &hdev->free_runs :
+							  &hdev->partial_runs);
+		return;
+	}
+	list_add(&dp->link, &run->free);
+	/* It was full and on no list: it has a free page again. */
+	if (run->nr_free == 1)
+		list_move_tail(&run->link, &hdev->partial_runs);
+}
+
+/* Mark the pages of a new device folio in use; its first page goes on the
+ * LRU.  hdev->lock held.
+ */
+static void mark_in_use(struct hmm_dummy_device *hdev,
+			struct hmm_dummy_dpage *dp, unsigned int order)
+{
+	unsigned long i, in_use;
+
+	for (i = 0; i < (1UL << order); i++) {
+		WARN_ON_ONCE(dp[i].in_use);
+		dp[i].in_use = true;
+		INIT_LIST_HEAD(&dp[i].link);
+	}
+	dp->order = order;
+	list_add_tail(&dp->link, &hdev->lru);
+	in_use = hdev->npages - hdev->nr_free;
+	if (in_use > hdev->peak_in_use)
+		hdev->peak_in_use = in_use;
+}
+
+/*
+ * Release the pages of a device folio of 2^@order pages starting at @dp:
+ * off the LRU, not in use, back into their run.  hdev->lock held.
+ */
+static void release_folio_pages(struct hmm_dummy_device *hdev,
+				struct hmm_dummy_dpage *dp, unsigned int order)
+{
+	unsigned long i;
+
+	list_del_init(&dp->link);
+	for (i = 0; i < (1UL << order); i++) {
+		WARN_ON_ONCE(!dp[i].in_use);
+		dp[i].in_use = false;
+		give_page(hdev, &dp[i]);
+	}
+}
+
 /**
  * hmm_dummy_folio_free() - dev_pagemap_ops free callback
  * @folio: a device folio whose last reference just went away
  *
- * The only way a device page gets back into the allocator.
+ * The only way a device page gets back into the allocator.  @folio is
+ * whatever the device folio is by now: a large folio allocated whole, or a
+ * piece of one that the core split (hmm_dummy_folio_split() kept @order and
+ * the LRU in step), so each page comes back exactly once.
  */
 void hmm_dummy_folio_free(struct folio *folio)
 {
 	struct page *page = &folio->page;
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
 	struct hmm_dummy_dpage *dp = page_to_dpage(hdev, page);
+	unsigned int order = folio_order(folio);
 
 	/*
-	 * Refcount is zero: nobody can reach this page any more, so its
-	 * state is ours alone until it is handed out again.
+	 * Refcount is zero: nobody can reach these pages any more, so their
+	 * state is ours alone until they are handed out again.
 	 */
-	WARN_ON_ONCE(folio_test_large(folio));
 	spin_lock(&hdev->lock);
-	WARN_ON_ONCE(!dp->in_use);
-	dp->in_use = false;
-	list_move(&dp->link, &hdev->free_list);
-	hdev->nr_free++;
+	WARN_ON_ONCE(dp->order != order);
+	release_folio_pages(hdev, dp, order);
 	spin_unlock(&hdev->lock);
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_PAGE_FREES, 1);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_PAGE_FREES, 1L << order);
 }
+
+#ifdef HMM_DUMMY_HAVE_FOLIO_SPLIT
+/**
+ * hmm_dummy_folio_split() - dev_pagemap_ops.folio_split callback
+ * @head: the device folio being split; after the split, its first piece
+ * @tail: a new folio split off @head, or NULL once all are done
+ *
+ * Called by the core (__folio_freeze_and_split_unmapped()) with @head
+ * locked and every piece's refcount frozen at 0, possibly under its
+ * spinlocks: so only hdev->lock (a leaf) is taken here.  Nobody can reach
+ * the pieces until the core unfreezes them, which makes the bookkeeping
+ * below atomic as far as folio_free and the evictor are concerned.
+ *
+ * With this callback the core leaves copying pgmap and mapping to the
+ * driver.  The per-page state needs nothing else: every page keeps its
+ * own backing page and stays in use; what changes is which pages are the
+ * first page of a folio.  Each new piece's first page gets the piece's
+ * order and joins the LRU next to @head (same age), so that eviction finds
+ * it and its own folio_free later gives back exactly its pages.
+ */
+void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
+{
+	struct hmm_dummy_device *hdev = hmm_dummy_page_device(&head->page);
+	struct hmm_dummy_dpage *hdp = page_to_dpage(hdev, &head->page);
+	struct hmm_dummy_dpage *tdp;
+
+	if (!tail) {
+		spin_lock(&hdev->lock);
+		hdp->order = folio_order(head);
+		spin_unlock(&hdev->lock);
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_SPLITS, 1);
+		return;
+	}
+	hmm_dummy_split_copy_pgmap(head, tail);
+	tdp = page_to_dpage(hdev, &tail->page);
+	spin_lock(&hdev->lock);
+	WARN_ON_ONCE(!tdp->in_use || !list_empty(&tdp->link));
+	tdp->order = folio_order(tail);
+	list_add(&tdp->link, &hdp->link);
+	spin_unlock(&hdev->lock);
+}
+#endif
 
 const struct dev_pagemap_ops hmm_dummy_pagemap_ops = {
 	HMM_DUMMY_PAGEMAP_FREE_OP,
+	HMM_DUMMY_PAGEMAP_SPLIT_OP
 	.migrate_to_ram	= hmm_dummy_migrate_to_ram,
 };
 
-/* Take up to @n pages off the free list; returns how many were taken. */
+/* Take up to @n single pages; returns how many were taken. */
 static unsigned long take_free(struct hmm_dummy_device *hdev,
 			       struct hmm_dummy_dpage **dps, unsigned long n)
 {
-	unsigned long i, in_use;
+	unsigned long i;
 
 	spin_lock(&hdev->lock);
-	for (i = 0; i < n && !list_empty(&hdev->free_list); i++) {
-		dps[i] = list_first_entry(&hdev->free_list,
-					  struct hmm_dummy_dpage, link);
-		dps[i]->in_use = true;
-		list_move_tail(&dps[i]->link, &hdev->lru);
+	for (i = 0; i < n; i++) {
+		dps[i] = take_page(hdev);
+		if (!dps[i])
+			break;
+		mark_in_use(hdev, dps[i], 0);
 	}
-	hdev->nr_free -= i;
-	in_use = hdev->npages - hdev->nr_free;
-	if (in_use > hdev->peak_in_use)
-		hdev->peak_in_use = in_use;
 	spin_unlock(&hdev->lock);
 	return i;
 }
 
-/* Give back a page that take_free() handed out but that never got used. */
-static void untake(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp)
+/* Give back pages that take_free() handed out but that never got used. */
+static void untake(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp,
+		   unsigned int order)
 {
 	spin_lock(&hdev->lock);
-	dp->in_use = false;
-	list_move(&dp->link, &hdev->free_list);
-	hdev->nr_free++;
+	release_folio_pages(hdev, dp, order);
 	spin_unlock(&hdev->lock);
 }
 
+/* Backing pages for @n device pages from @dp on; false if out of memory. */
+static bool get_backing(struct hmm_dummy_device *hdev,
+			struct hmm_dummy_dpage *dp, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		if (likely(dp[i].backing))
+			continue;
+		/*
+		 * Charged to the memory cgroup of the process whose migration
+		 * needs it; kept (and charged) until the device goes away,
+		 * like a cache.
+		 */
+		dp[i].backing = alloc_page(GFP_KERNEL_ACCOUNT);
+		if (!dp[i].backing)
+			return false;
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_BACKING_PAGES, 1);
+	}
+	return true;
+}
+
 /**
- * hmm_dummy_alloc_pages() - allocate device pages, evicting if needed
+ * hmm_dummy_alloc_pages() - allocate single device pages, evicting if needed
  * @hdev:  the device
  * @pages: filled with the allocated pages
  * @n:     number of pages wanted
  *
- * Each returned page has refcount 1, is locked (zone_device_page_init) and
- * is on the LRU; its backing holds stale data that the caller overwrites.
- * When the free list runs dry the least recently used pages are evicted to
- * system memory and the allocation retried.
+ * Each returned page is an order-0 device folio with refcount 1, locked
+ * (zone_device_page_init) and on the LRU; its backing holds stale data that
+ * the caller overwrites.  When no page is free the least recently used
+ * device folios are evicted to system memory and the allocation retried.
  *
  * Return: the number of pages allocated, which is less than @n only when
  * nothing more could be evicted (or backing memory could not be allocated).
@@ -167,21 +358,12 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 			continue;
 		}
 		for (i = 0; i < nr; i++) {
-			if (likely(dps[i]->backing))
-				continue;
-			/*
-			 * Charged to the memory cgroup of the process whose
-			 * migration needs it; kept (and charged) until the
-			 * device goes away, like a cache.
-			 */
-			dps[i]->backing = alloc_page(GFP_KERNEL_ACCOUNT);
-			if (!dps[i]->backing) {
+			if (!get_backing(hdev, dps[i], 1)) {
 				oom = true;
 				while (nr > i)
-					untake(hdev, dps[--nr]);
+					untake(hdev, dps[--nr], 0);
 				break;
 			}
-			hmm_dummy_count(hdev, HMM_DUMMY_CNT_BACKING_PAGES, 1);
 		}
 		/*
 		 * zone_device_page_init() raises the refcount to 1 before it
@@ -190,6 +372,10 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 		 * that is not mapped yet; evictions hold evict_lock, so
 		 * initialise under it and they only ever see free pages
 		 * (refcount 0, skipped) or locked ones (trylock fails).
+		 * Holding it also means the folio layout of device memory
+		 * (which pages are heads of which order) only changes under
+		 * an evictor's feet by splits and frees, never by a new
+		 * large folio.
 		 */
 		mutex_lock(&hdev->evict_lock);
 		for (i = 0; i < nr; i++) {
@@ -206,16 +392,68 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 }
 
 /**
+ * hmm_dummy_alloc_large() - allocate one PMD-sized device folio
+ * @hdev: the device
+ *
+ * Takes a wholly free, complete run off hdev->free_runs (O(1)).  Nothing is
+ * evicted for it: LRU eviction frees device folios in age order, which
+ * rarely empties a whole run, so a caller that gets NULL falls back to
+ * single pages (hmm_dummy_alloc_pages(), which does evict).
+ *
+ * Return: the head page of a locked large device folio with refcount 1,
+ * on the LRU, whose pages' backings hold stale data; or NULL (no free run,
+ * no backing memory, or no device THP in this kernel).
+ */
+struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
+{
+	struct hmm_dummy_dpage *dp = NULL;
+	struct hmm_dummy_run *run;
+	struct page *page;
+
+	if (!hmm_dummy_device_thp())
+		return NULL;
+	spin_lock(&hdev->lock);
+	run = list_first_entry_or_null(&hdev->free_runs, struct hmm_dummy_run,
+				       link);
+	if (run) {
+		list_del_init(&run->link);
+		run->nr_free = 0;
+		hdev->nr_free -= run->nr;
+		dp = &hdev->dpages[run->first];
+		mark_in_use(hdev, dp, HMM_DUMMY_LARGE_ORDER);
+	}
+	spin_unlock(&hdev->lock);
+	if (!dp)
+		return NULL;
+	if (!get_backing(hdev, dp, HMM_DUMMY_RUN_PAGES)) {
+		untake(hdev, dp, HMM_DUMMY_LARGE_ORDER);
+		return NULL;
+	}
+	page = dpage_to_page(hdev, dp);
+	/* See hmm_dummy_alloc_pages() for why under evict_lock. */
+	mutex_lock(&hdev->evict_lock);
+	hmm_dummy_device_folio_init(page, &hdev->pgmap, HMM_DUMMY_LARGE_ORDER);
+	mutex_unlock(&hdev->evict_lock);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOCATIONS, HMM_DUMMY_RUN_PAGES);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_ALLOCATED, 1);
+	return page;
+}
+
+/**
  * hmm_dummy_lru_touch() - mark a device page as just used by the device
  * @hdev: the device owning @page
- * @page: an in-use device page (the caller keeps it in use)
+ * @page: an in-use device page (the caller keeps it mapped, which also
+ *        keeps its folio from being split under us: a split unmaps first)
+ *
+ * The LRU holds folios, by their first page.
  */
 void hmm_dummy_lru_touch(struct hmm_dummy_device *hdev, struct page *page)
 {
-	struct hmm_dummy_dpage *dp = page_to_dpage(hdev, page);
+	struct hmm_dummy_dpage *dp =
+		page_to_dpage(hdev, folio_page(page_folio(page), 0));
 
 	spin_lock(&hdev->lock);
-	if (dp->in_use)
+	if (dp->in_use && !list_empty(&dp->link))
 		list_move_tail(&dp->link, &hdev->lru);
 	spin_unlock(&hdev->lock);
 }
@@ -256,6 +494,43 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 	st->device_faults = atomic64_read(&c[HMM_DUMMY_CNT_DEVICE_FAULTS]);
 	st->evictions = atomic64_read(&c[HMM_DUMMY_CNT_EVICTIONS]);
 	st->backing_pages = atomic64_read(&c[HMM_DUMMY_CNT_BACKING_PAGES]);
+	st->large_allocated = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_ALLOCATED]);
+	st->large_to_dev = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_TO_DEV]);
+	st->large_to_sys = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_TO_SYS]);
+	st->large_splits = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_SPLITS]);
+	st->large_fallbacks = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_FALLBACKS]);
+}
+
+/*
+ * Cut the device memory into naturally aligned runs of HMM_DUMMY_RUN_PAGES
+ * pfns (the first and last may be shorter if the memory is not aligned;
+ * those never hold a large folio), all wholly free.
+ */
+static int init_runs(struct hmm_dummy_device *hdev)
+{
+	unsigned long base = hdev->pfn_first >> HMM_DUMMY_LARGE_ORDER;
+	unsigned long last = hdev->pfn_first + hdev->npages - 1;
+	unsigned long r, start, end;
+
+	hdev->nr_runs = (last >> HMM_DUMMY_LARGE_ORDER) - base + 1;
+	hdev->runs = kvcalloc(hdev->nr_runs, sizeof(*hdev->runs), GFP_KERNEL);
+	if (!hdev->runs)
+		return -ENOMEM;
+	for (r = 0; r < hdev->nr_runs; r++) {
+		struct hmm_dummy_run *run = &hdev->runs[r];
+
+		start = max(hdev->pfn_first, (base + r) << HMM_DUMMY_LARGE_ORDER);
+		end = min(last + 1, (base + r + 1) << HMM_DUMMY_LARGE_ORDER);
+		run->first = start - hdev->pfn_first;
+		run->nr = end - start;
+		run->nr_free = run->nr;
+		INIT_LIST_HEAD(&run->free);
+		/* Ascending pfns, so that fresh allocations are contiguous. */
+		list_add_tail(&run->link, run_complete(run) ?
+			      &hdev->free_runs : &hdev->partial_runs);
+	}
+	hdev->nr_free = hdev->npages;
+	return 0;
 }
 
 /**
@@ -267,13 +542,13 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
  */
 int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 {
-	unsigned long i;
 	void *ptr;
 	int ret;
 
 	spin_lock_init(&hdev->lock);
 	mutex_init(&hdev->evict_lock);
-	INIT_LIST_HEAD(&hdev->free_list);
+	INIT_LIST_HEAD(&hdev->free_runs);
+	INIT_LIST_HEAD(&hdev->partial_runs);
 	INIT_LIST_HEAD(&hdev->lru);
 
 	hdev->res = request_free_mem_region(&iomem_resource, size,
@@ -302,13 +577,13 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 		goto err_dpages;
 	}
 	hdev->pfn_first = PHYS_PFN(hdev->res->start);
-
-	/* Ascending pfns, so that fresh allocations are contiguous. */
-	for (i = 0; i < hdev->npages; i++)
-		list_add_tail(&hdev->dpages[i].link, &hdev->free_list);
-	hdev->nr_free = hdev->npages;
+	ret = init_runs(hdev);
+	if (ret)
+		goto err_unmap;
 	return 0;
 
+err_unmap:
+	memunmap_pages(&hdev->pgmap);
 err_dpages:
 	kvfree(hdev->dpages);
 err_region:
@@ -356,6 +631,7 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 	for (i = 0; i < hdev->npages; i++)
 		if (hdev->dpages[i].backing)
 			__free_page(hdev->dpages[i].backing);
+	kvfree(hdev->runs);
 	kvfree(hdev->dpages);
 	release_mem_region(hdev->res->start, resource_size(hdev->res));
 }

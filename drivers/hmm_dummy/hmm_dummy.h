@@ -32,6 +32,12 @@
 #define HMM_DUMMY_MAX_FAULT_WINDOW	HMM_DUMMY_STACK_BATCH
 /* Pages evicted per migrate_device_range() call. */
 #define HMM_DUMMY_EVICT_BATCH		64
+/*
+ * A large device folio is PMD-sized (the only size the core moves as one),
+ * carved from a naturally aligned run of that many device pages.
+ */
+#define HMM_DUMMY_LARGE_ORDER		(PMD_SHIFT - PAGE_SHIFT)
+#define HMM_DUMMY_RUN_PAGES		BIT(HMM_DUMMY_LARGE_ORDER)
 
 /* Event counters; the allocator's gauges live under hdev->lock. */
 enum hmm_dummy_counter {
@@ -46,21 +52,61 @@ enum hmm_dummy_counter {
 	HMM_DUMMY_CNT_DEVICE_FAULTS,
 	HMM_DUMMY_CNT_EVICTIONS,
 	HMM_DUMMY_CNT_BACKING_PAGES,
+	HMM_DUMMY_CNT_LARGE_ALLOCATED,
+	HMM_DUMMY_CNT_LARGE_TO_DEV,
+	HMM_DUMMY_CNT_LARGE_TO_SYS,
+	HMM_DUMMY_CNT_LARGE_SPLITS,
+	HMM_DUMMY_CNT_LARGE_FALLBACKS,
 	HMM_DUMMY_NR_COUNTERS
 };
 
 /**
  * struct hmm_dummy_dpage - driver state of one device page
- * @link:    on hdev->free_list while free, on hdev->lru while in use
+ * @link:    while free: on its run's @free list, or on no list at all when
+ *           the page is in the run's untouched tail (see hmm_dummy_run);
+ *           while in use: on hdev->lru if the page is the first page of its
+ *           device folio, on no list (empty) if it is a later page of a
+ *           large one
  * @backing: system page holding the contents ("VRAM backing"); allocated the
  *           first time the device page is handed out, kept until the device
- *           goes away
- * @in_use:  true between allocation and page_free
+ *           goes away.  A large device folio has one backing page per page,
+ *           so a split needs no copy.
+ * @in_use:  true between allocation and the folio_free of the folio the
+ *           page belongs to by then
+ * @order:   for the first page of an in-use device folio, the folio's order
+ *           as the driver last saw it (allocation or folio_split)
  */
 struct hmm_dummy_dpage {
 	struct list_head link;
 	struct page *backing;
 	bool in_use;
+	u8 order;
+};
+
+/**
+ * struct hmm_dummy_run - a naturally aligned run of HMM_DUMMY_RUN_PAGES
+ * device pages (fewer at the ends of the device memory if it is not
+ * aligned), the unit large device folios are carved from
+ * @link:    on hdev->free_runs while wholly free and complete, on
+ *           hdev->partial_runs while some of its pages are free and it is
+ *           not (a broken or incomplete run), on no list while full or
+ *           handed out as one large folio
+ * @free:    free pages of the run below @fresh, given back one by one
+ * @first:   index (in hdev->dpages) of the run's first page
+ * @nr:      pages in the run
+ * @fresh:   pages [@fresh, @nr) of the run are free and on no list: a run
+ *           that becomes wholly free is reset to @fresh = 0 with an empty
+ *           @free list in O(1), and pages are handed out from @free first,
+ *           then from @fresh upwards
+ * @nr_free: free pages of the run (@nr - @fresh + length of @free)
+ */
+struct hmm_dummy_run {
+	struct list_head link;
+	struct list_head free;
+	unsigned long first;
+	unsigned int nr;
+	unsigned int fresh;
+	unsigned int nr_free;
 };
 
 /**
@@ -73,11 +119,17 @@ struct hmm_dummy_dpage {
  * @pfn_first:   first pfn of the device memory
  * @npages:      capacity in pages
  * @dpages:      per-page driver state, indexed by pfn - @pfn_first
- * @lock:        protects @free_list, @lru, @nr_free, @peak_in_use and the
- *               @in_use flags of @dpages
- * @free_list:   free device pages
- * @lru:         in-use device pages, least recently used first
- * @nr_free:     pages on @free_list
+ * @runs:        the runs of device memory, see hmm_dummy_run
+ * @nr_runs:     entries in @runs
+ * @lock:        protects @runs, @free_runs, @partial_runs, @lru, @nr_free,
+ *               @peak_in_use and the @link, @in_use and @order fields of
+ *               @dpages
+ * @free_runs:   complete runs that are wholly free (large allocations)
+ * @partial_runs: runs with free pages that are broken (some pages in use)
+ *               or incomplete: small allocations take from these first
+ * @lru:         in-use device folios (their first pages), least recently
+ *               used first
+ * @nr_free:     free device pages
  * @peak_in_use: highest number of in-use pages seen
  * @evict_lock:  serialises evictions so concurrent allocators do not all
  *               evict for the same shortage
@@ -91,9 +143,12 @@ struct hmm_dummy_device {
 	unsigned long pfn_first;
 	unsigned long npages;
 	struct hmm_dummy_dpage *dpages;
+	struct hmm_dummy_run *runs;
+	unsigned long nr_runs;
 
 	spinlock_t lock;		/* allocator state, see above */
-	struct list_head free_list;
+	struct list_head free_runs;
+	struct list_head partial_runs;
 	struct list_head lru;
 	unsigned long nr_free;
 	unsigned long peak_in_use;
@@ -149,6 +204,7 @@ struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
 struct page *hmm_dummy_page_backing(struct page *page);
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n);
+struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev);
 void hmm_dummy_lru_touch(struct hmm_dummy_device *hdev, struct page *page);
 unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev);
 void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,

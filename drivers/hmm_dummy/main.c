@@ -199,10 +199,12 @@ static long do_info(struct hmm_dummy_device *hdev, void __user *uarg)
 		.page_size = PAGE_SIZE,
 		.fault_window = READ_ONCE(hmm_dummy_fault_window),
 		.peer_migration = hmm_dummy_peer_migration,
+		.large_order = hmm_dummy_device_thp() ?
+			       HMM_DUMMY_LARGE_ORDER : 0,
 	};
 
 	BUILD_BUG_ON(HMM_DUMMY_INFO_SIZE_V1 !=
-		     offsetofend(struct hmm_dummy_info, reserved));
+		     offsetofend(struct hmm_dummy_info, large_order));
 	return copy_versioned_to_user(uarg, &info, sizeof(info),
 				      HMM_DUMMY_INFO_SIZE_V1);
 }

@@ -20,6 +20,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 
+#include "compat.h"
 #include "hmm_dummy.h"
 
 #define CREATE_TRACE_POINTS
@@ -89,17 +90,62 @@ bool hmm_dummy_take_fail_alloc(struct hmm_dummy_mirror *mirror)
 }
 
 /*
+ * Pages a migrate entry (source or destination) stands for: a whole folio
+ * (or a PMD-sized hole) when compound, else one.
+ */
+static unsigned long entry_pages(unsigned long mpfn)
+{
+	struct page *page = migrate_pfn_to_page(mpfn);
+
+	if (!(mpfn & HMM_DUMMY_PFN_COMPOUND))
+		return 1;
+	return page ? folio_nr_pages(page_folio(page)) : HMM_DUMMY_RUN_PAGES;
+}
+
+/* Page @j of the source of a (possibly compound) entry, NULL for a hole. */
+static struct page *entry_page(unsigned long mpfn, unsigned long j)
+{
+	struct page *page = migrate_pfn_to_page(mpfn);
+
+	return page ? folio_page(page_folio(page), j) : NULL;
+}
+
+/*
+ * Fill the large device folio @dpage for the compound entry @i (a PMD-mapped
+ * THP or a PMD-sized hole): every page's backing gets its data.
+ */
+static void fill_large(struct migrate_vma *args, unsigned long i,
+		       struct page *dpage)
+{
+	unsigned long j, nr = folio_nr_pages(page_folio(dpage));
+
+	for (j = 0; j < nr; j++)
+		fill_backing(hmm_dummy_page_backing(folio_page(page_folio(dpage),
+							       j)),
+			     entry_page(args->src[i], j));
+	args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+		       HMM_DUMMY_PFN_COMPOUND |
+		       (args->src[i] & MIGRATE_PFN_WRITE);
+}
+
+/*
  * One migrate_vma batch into @hdev's memory for @mirror.  @args has vma,
- * start, end, src, dst, pgmap_owner and flags set.  Returns the number of
- * pages moved or a negative errno; *@full is set when device memory ran
- * out.
+ * start, end, src, dst, pgmap_owner and flags set; with SELECT_COMPOUND and
+ * a PMD-aligned batch the core may hand over a PMD-mapped THP or a PMD-sized
+ * hole as one compound entry (followed by empty ones), which gets one large
+ * device folio, or, when none can be had, single pages for each of its
+ * pages: the core then splits the THP (or fills the hole with PTEs).
+ * Returns the number of pages moved or a negative errno; *@full is set when
+ * device memory ran out.
  */
 static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 				 struct hmm_dummy_device *hdev,
 				 struct migrate_vma *args, struct page **dpages,
 				 bool *full)
 {
-	unsigned long i, want = 0, got, used = 0, moved = 0, skip = 0;
+	unsigned long i, j, nr, want = 0, got, used = 0, moved = 0;
+	unsigned long first = ULONG_MAX;
+	bool inject = false;
 	int ret;
 
 	ret = migrate_vma_setup(args);
@@ -108,40 +154,83 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 	if (!args->cpages)
 		return 0;
 
-	for (i = 0; i < args->npages; i++)
-		want += wants_device_page(args->vma, args->src[i]);
-	/* An injected failure: the first page wanted stays where it is. */
-	if (want && hmm_dummy_take_fail_alloc(mirror)) {
-		skip = 1;
-		want--;
-		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
+	for (i = 0; i < args->npages; i++) {
+		args->dst[i] = 0;
+		if (first == ULONG_MAX && wants_device_page(args->vma,
+							    args->src[i]))
+			first = i;
 	}
+	/*
+	 * An injected failure hits the first allocation: a large one falls
+	 * back to single pages, a single page stays where it is.
+	 */
+	if (first != ULONG_MAX)
+		inject = hmm_dummy_take_fail_alloc(mirror);
+
+	/* Large device folios first; count the single pages needed. */
+	for (i = 0; i < args->npages; i += nr) {
+		unsigned long mpfn = args->src[i];
+		struct page *dpage;
+
+		nr = entry_pages(mpfn);
+		if (!wants_device_page(args->vma, mpfn))
+			continue;
+		if (!(mpfn & HMM_DUMMY_PFN_COMPOUND)) {
+			want += !(inject && i == first);
+			continue;
+		}
+		dpage = inject && i == first ? NULL :
+			hmm_dummy_alloc_large(hdev);
+		if (!dpage) {
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
+			want += nr;
+			continue;
+		}
+		fill_large(args, i, dpage);
+	}
+	if (inject && !(args->src[first] & HMM_DUMMY_PFN_COMPOUND))
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
 	got = want ? hmm_dummy_alloc_pages(hdev, dpages, want) : 0;
 	if (got < want)
 		*full = true;
 
-	for (i = 0; i < args->npages; i++) {
+	for (i = 0; i < args->npages; i += nr) {
 		unsigned long mpfn = args->src[i];
-		struct page *dpage;
 
-		args->dst[i] = 0;
-		if (used == got || !wants_device_page(args->vma, mpfn))
+		nr = entry_pages(mpfn);
+		if (args->dst[i] || !wants_device_page(args->vma, mpfn))
 			continue;
-		if (skip) {
-			skip--;
+		if (inject && i == first && !(mpfn & HMM_DUMMY_PFN_COMPOUND))
 			continue;
+		/* A fallback takes all of its pages or none. */
+		if (got - used < nr)
+			continue;
+		for (j = 0; j < nr; j++) {
+			struct page *dpage = dpages[used++];
+
+			fill_backing(hmm_dummy_page_backing(dpage),
+				     entry_page(mpfn, j));
+			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) |
+					   (mpfn & MIGRATE_PFN_WRITE);
 		}
-		dpage = dpages[used++];
-		fill_backing(hmm_dummy_page_backing(dpage),
-			     migrate_pfn_to_page(mpfn));
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-			       (mpfn & MIGRATE_PFN_WRITE);
+	}
+	/* Pages a fallback could not use: never mapped, freed at once. */
+	while (used < got) {
+		unlock_page(dpages[used]);
+		put_page(dpages[used++]);
 	}
 
 	migrate_vma_pages(args);
-	for (i = 0; i < args->npages; i++)
-		if (args->dst[i] && (args->src[i] & MIGRATE_PFN_MIGRATE))
+	for (i = 0; i < args->npages; i++) {
+		if (!args->dst[i] || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (args->dst[i] & HMM_DUMMY_PFN_COMPOUND) {
+			moved += entry_pages(args->dst[i]);
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_DEV, 1);
+		} else {
 			moved++;
+		}
+	}
 	/* Destinations the core refused are unlocked and freed here. */
 	migrate_vma_finalize(args);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_DEV, moved);
@@ -195,7 +284,8 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		struct migrate_vma args = {
 			.vma = vma, .src = src, .dst = dst,
 			.start = addr, .pgmap_owner = hdev,
-			.flags = MIGRATE_VMA_SELECT_SYSTEM,
+			.flags = MIGRATE_VMA_SELECT_SYSTEM |
+				 HMM_DUMMY_SELECT_COMPOUND,
 		};
 
 		/* Before any continue: a range of skipped pages is long too. */
@@ -204,6 +294,12 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			break;
 		}
 		cond_resched();
+		/*
+		 * Batches end on PMD boundaries (one batch is one PMD), so
+		 * a PMD-aligned range gets PMD-aligned batches: the core
+		 * only hands a THP or a hole over as one folio when the
+		 * batch covers all of its PMD.
+		 */
 		batch = (unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
@@ -226,6 +322,10 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			args.start = addr;
 			args.end = next;
 			args.pgmap_owner = peer;
+			/*
+			 * No SELECT_COMPOUND: a peer's large folio is split
+			 * by the core and moves page by page.
+			 */
 			args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 			ret = migrate_batch_to_dev(mirror, hdev, &args,
 						   dpages, &full);
@@ -244,28 +344,93 @@ out_free:
 	return ret ? ret : moved;
 }
 
+/* Unlock and free the system pages of dst[0..n). */
+static void drop_sys_pages(unsigned long *dst, unsigned long n)
+{
+	unsigned long j;
+
+	for (j = 0; j < n; j++) {
+		struct page *page = migrate_pfn_to_page(dst[j]);
+
+		dst[j] = 0;
+		if (page) {
+			unlock_page(page);
+			put_page(page);
+		}
+	}
+}
+
+/*
+ * System destination for the large device folio of compound entry @i: one
+ * THP when the system has one (and no injected failure hits it), otherwise
+ * single pages for each of its pages; the core then splits the device
+ * folio.  Returns false when even single pages ran out (nothing set).
+ */
+static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
+			    struct hmm_dummy_device *hdev,
+			    struct vm_area_struct *vma, unsigned long addr,
+			    unsigned long *src, unsigned long *dst)
+{
+	struct folio *sfolio = page_folio(migrate_pfn_to_page(*src));
+	unsigned long j, nr = folio_nr_pages(sfolio);
+	unsigned long write = *src & MIGRATE_PFN_WRITE;
+	struct folio *folio = NULL;
+
+	if (!hmm_dummy_take_fail_alloc(mirror))
+		folio = hmm_dummy_sys_folio_alloc(vma, addr, folio_order(sfolio));
+	if (folio) {
+		folio_lock(folio);
+		for (j = 0; j < nr; j++)
+			copy_highpage(folio_page(folio, j),
+				      hmm_dummy_page_backing(folio_page(sfolio,
+									j)));
+		*dst = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND |
+		       write;
+		return true;
+	}
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
+	for (j = 0; j < nr; j++) {
+		struct page *dpage;
+
+		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
+				       addr + (j << PAGE_SHIFT));
+		if (!dpage) {
+			drop_sys_pages(dst, j);
+			return false;
+		}
+		lock_page(dpage);
+		copy_highpage(dpage,
+			      hmm_dummy_page_backing(folio_page(sfolio, j)));
+		dst[j] = migrate_pfn(page_to_pfn(dpage)) | write;
+	}
+	return true;
+}
+
 /*
  * One migrate_vma batch of @hdev's pages in [start, end) of @vma back to
  * system memory; the caller's @src and @dst hold (end - start) >> PAGE_SHIFT
- * entries.  @mirror is the file the ioctl came through (NULL for a CPU
- * fault).  Returns the pages moved, or -ENOMEM when @fault_page could not
- * get a system page.
+ * entries.  With @compound (SELECT_COMPOUND; [start, end) must then be
+ * PMD-aligned for it to matter) a PMD-mapped large device folio comes as one
+ * entry and goes back as one THP if one can be had.  @mirror is the file the
+ * ioctl came through (NULL for a CPU fault).  Returns the pages moved, or
+ * -ENOMEM when @fault_page could not get system memory.
  */
 static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 				 struct hmm_dummy_device *hdev,
 				 struct vm_area_struct *vma,
 				 unsigned long start, unsigned long end,
 				 unsigned long *src, unsigned long *dst,
-				 struct page *fault_page)
+				 struct page *fault_page, bool compound)
 {
 	struct migrate_vma args = {
 		.vma = vma, .src = src, .dst = dst,
 		.start = start, .end = end,
 		.pgmap_owner = hdev,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			 (compound ? HMM_DUMMY_SELECT_COMPOUND : 0),
 		.fault_page = fault_page,
 	};
-	unsigned long i, moved = 0;
+	unsigned long i, nr, moved = 0;
 	bool oom = false;
 	int ret;
 
@@ -275,13 +440,24 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 	if (!args.cpages)
 		return 0;
 
-	for (i = 0; i < args.npages; i++) {
+	for (i = 0; i < args.npages; i++)
+		dst[i] = 0;
+	for (i = 0; i < args.npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
+		unsigned long addr = start + (i << PAGE_SHIFT);
 		struct page *dpage;
 
-		dst[i] = 0;
+		nr = entry_pages(src[i]);
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
+		if (src[i] & HMM_DUMMY_PFN_COMPOUND) {
+			if (!alloc_sys_large(mirror, hdev, vma, addr, &src[i],
+					     &dst[i]))
+				oom |= fault_page &&
+				       page_folio(fault_page) ==
+				       page_folio(spage);
+			continue;
+		}
 		if (hmm_dummy_take_fail_alloc(mirror))
 			continue;
 		/*
@@ -291,7 +467,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 		dpage = alloc_page_vma(fault_page && spage != fault_page ?
 				       GFP_HIGHUSER_MOVABLE | __GFP_NORETRY |
 				       __GFP_NOWARN : GFP_HIGHUSER_MOVABLE,
-				       vma, start + (i << PAGE_SHIFT));
+				       vma, addr);
 		if (!dpage) {
 			oom |= spage == fault_page;
 			continue;
@@ -302,9 +478,16 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 			 (src[i] & MIGRATE_PFN_WRITE);
 	}
 	migrate_vma_pages(&args);
-	for (i = 0; i < args.npages; i++)
-		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
+	for (i = 0; i < args.npages; i++) {
+		if (!dst[i] || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (dst[i] & HMM_DUMMY_PFN_COMPOUND) {
+			moved += entry_pages(dst[i]);
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, 1);
+		} else {
 			moved++;
+		}
+	}
 	migrate_vma_finalize(&args);
 	trace_hmm_dummy_migrate_to_sys(hdev->index, start, end, moved);
 	return oom ? -ENOMEM : moved;
@@ -359,8 +542,10 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
+		/* PMD-aligned batches, as for the way in. */
 		ret = migrate_batch_to_sys(mirror, hdev, vma, addr, next, src,
-					   src + HMM_DUMMY_MIGRATE_BATCH, NULL);
+					   src + HMM_DUMMY_MIGRATE_BATCH, NULL,
+					   true);
 		if (ret >= 0) {
 			moved += ret;
 			ret = 0;
@@ -378,29 +563,57 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
  * @vmf: the CPU fault on one of our device pages
  *
  * Called by the fault handler with mmap_lock held for read and a reference
- * on vmf->page; in 7.3 the handler also holds the page lock (in 6.1 and
- * 6.12 migrate_vma_setup() takes it), and either way the core, not the
- * driver, unlocks it.  Migrates the faulting page and the
- * device pages of the surrounding fault_window, clipped to the VMA, so a
- * sequential CPU walk takes one fault per window instead of one per page.
+ * on vmf->page; in 7.3 the handler also holds the page (folio) lock (in 6.1
+ * and 6.12 migrate_vma_setup() takes it), and either way the core, not the
+ * driver, unlocks it.
+ *
+ * A fault on a PMD device entry (7.3's do_huge_pmd_device_private(): no
+ * vmf->pte) migrates the whole large folio, as one THP when the system has
+ * one.  A fault on a PTE migrates the faulting page and the device pages
+ * of the surrounding fault_window, clipped to the VMA and to the PMD the
+ * fault is in, so a sequential CPU walk takes one fault per window instead
+ * of one per page.  The PMD clip keeps the window from cutting into a
+ * neighbouring PMD-mapped large folio: a PTE fault means this PMD is a page
+ * table, so nothing in the window is PMD-mapped.  PTE-mapped pieces of a
+ * large folio in the window are split by the core (migrate_vma_setup()),
+ * which is why the folio order is only trusted without vmf->pte.
  */
 vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 {
-	unsigned long src[HMM_DUMMY_MAX_FAULT_WINDOW];
-	unsigned long dst[HMM_DUMMY_MAX_FAULT_WINDOW];
+	unsigned long src_stack[HMM_DUMMY_MAX_FAULT_WINDOW];
+	unsigned long dst_stack[HMM_DUMMY_MAX_FAULT_WINDOW];
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(vmf->page);
 	struct vm_area_struct *vma = vmf->vma;
-	unsigned long win, start, end;
+	unsigned long *src = src_stack, *dst = dst_stack;
+	unsigned long win, start, end, size;
+	unsigned int order = 0;
 	long ret;
 
-	win = (unsigned long)READ_ONCE(hmm_dummy_fault_window) << PAGE_SHIFT;
-	start = rounddown(vmf->address, win);
-	end = min(start + win, vma->vm_end);
-	start = max(start, vma->vm_start);
+	if (!vmf->pte)
+		order = folio_order(page_folio(vmf->page));
+	if (order) {
+		size = PAGE_SIZE << order;
+		start = ALIGN_DOWN(vmf->address, size);
+		end = start + size;
+		src = kmalloc_array(2UL << order, sizeof(*src), GFP_KERNEL);
+		if (!src)
+			return VM_FAULT_OOM;
+		dst = src + (1UL << order);
+	} else {
+		win = (unsigned long)READ_ONCE(hmm_dummy_fault_window) <<
+		      PAGE_SHIFT;
+		start = rounddown(vmf->address, win);
+		end = min3(start + win, vma->vm_end,
+			   ALIGN(vmf->address + 1, PMD_SIZE));
+		start = max3(start, vma->vm_start,
+			     ALIGN_DOWN(vmf->address, PMD_SIZE));
+	}
 
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
 	ret = migrate_batch_to_sys(NULL, hdev, vma, start, end, src, dst,
-				   vmf->page);
+				   vmf->page, order);
+	if (order)
+		kfree(src);
 	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;
@@ -412,37 +625,63 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 }
 
 /*
- * Migrate the in-use pages among the @n device pfns from @pfn back to system
- * memory, wherever they are mapped.  Busy pages (locked by a migration or a
- * fault in progress) are skipped.  Returns the pages moved.
+ * Migrate the in-use folios among the @n device pfns from @pfn back to system
+ * memory, wherever they are mapped; @src and @dst have room for @n entries.
+ * The window must not cut a large device folio (migrate_device_range()
+ * drops one that runs past its end), and since the core cannot split
+ * without a VMA, a large folio needs a large system folio: when none can
+ * be had it stays on the device, data intact, for a later try.  Busy pages
+ * (locked by a migration or a fault in progress) are skipped.  Returns the
+ * pages moved.
  */
 static unsigned long evict_pfn_run(struct hmm_dummy_device *hdev,
 				   unsigned long pfn, unsigned long n,
-				   unsigned long *src,
+				   unsigned long *src, unsigned long *dst,
 				   enum hmm_dummy_counter reason)
 {
-	unsigned long *dst = src + HMM_DUMMY_EVICT_BATCH;
-	unsigned long i, moved = 0;
+	unsigned long i, j, nr, moved = 0;
 
 	migrate_device_range(src, pfn, n);
 	for (i = 0; i < n; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct folio *sfolio, *folio;
 		struct page *dpage;
 
 		dst[i] = 0;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
-		if (!dpage)
+		if (!(src[i] & HMM_DUMMY_PFN_COMPOUND)) {
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
+			if (!dpage)
+				continue;
+			lock_page(dpage);
+			copy_highpage(dpage, hmm_dummy_page_backing(spage));
+			dst[i] = migrate_pfn(page_to_pfn(dpage));
 			continue;
-		lock_page(dpage);
-		copy_highpage(dpage, hmm_dummy_page_backing(spage));
-		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		}
+		sfolio = page_folio(spage);
+		folio = hmm_dummy_sys_folio_alloc(NULL, 0, folio_order(sfolio));
+		if (!folio)
+			continue;
+		folio_lock(folio);
+		nr = folio_nr_pages(sfolio);
+		for (j = 0; j < nr; j++)
+			copy_highpage(folio_page(folio, j),
+				      hmm_dummy_page_backing(folio_page(sfolio,
+									j)));
+		dst[i] = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND;
 	}
 	migrate_device_pages(src, dst, n);
-	for (i = 0; i < n; i++)
-		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
+	for (i = 0; i < n; i++) {
+		if (!dst[i] || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (dst[i] & HMM_DUMMY_PFN_COMPOUND) {
+			moved += entry_pages(dst[i]);
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, 1);
+		} else {
 			moved++;
+		}
+	}
 	migrate_device_finalize(src, dst, n);
 	hmm_dummy_count(hdev, reason, moved);
 	trace_hmm_dummy_evict(hdev->index, pfn, n, moved);
@@ -458,9 +697,9 @@ static int cmp_ulong(const void *a, const void *b)
 }
 
 /*
- * Take the @max least recently used pages off the head of the LRU (moving
- * them to the tail, so that a busy page is not picked first again) and
- * return their indexes, sorted.
+ * Take the @max least recently used device folios off the head of the LRU
+ * (moving them to the tail, so that a busy one is not picked first again)
+ * and return the indexes of their first pages, sorted.
  */
 static unsigned long pick_lru_victims(struct hmm_dummy_device *hdev,
 				      unsigned long *idx, unsigned long max)
@@ -480,29 +719,45 @@ static unsigned long pick_lru_victims(struct hmm_dummy_device *hdev,
 	return n;
 }
 
+/*
+ * Pages of the device folio starting at index @idx, as the driver last saw
+ * it.  Read without hdev->lock: the caller holds evict_lock, under which no
+ * new folio is initialised, so the answer can only be stale by a split or a
+ * free since, and a window that covers the old folio covers its pieces too
+ * (and free pages are skipped by migrate_device_range()).
+ */
+static unsigned long victim_pages(struct hmm_dummy_device *hdev,
+				  unsigned long idx)
+{
+	return 1UL << READ_ONCE(hdev->dpages[idx].order);
+}
+
 /**
  * hmm_dummy_evict() - make room in device memory
  * @hdev: the device
  * @want: pages the caller is short of
  *
- * Evicts the least recently used pages, a batch of HMM_DUMMY_EVICT_BATCH
- * at a time; each batch is sorted so that pages contiguous in device memory
- * go in one migrate_device_range() call (fresh allocations are contiguous,
- * so that is the common case).  May be called with the caller's migration
- * sources locked: every page lock taken here is a trylock.
+ * Evicts the least recently used device folios, HMM_DUMMY_EVICT_BATCH at a
+ * time; each batch is sorted so that single pages contiguous in device
+ * memory go in one migrate_device_range() call (fresh allocations are
+ * contiguous, so that is the common case), while a large folio goes in a
+ * call of its own covering exactly its pages.  May be called with the
+ * caller's migration sources locked: every page lock taken here is a
+ * trylock.
  *
  * Return: true if free pages may now be available.
  */
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want)
 {
-	unsigned long done = 0, *pfns, *idx, n, i, run;
+	unsigned long done = 0, *src, *dst, *idx, n, i, run, nr;
 	unsigned int rounds;
 
-	pfns = kmalloc_array(3 * HMM_DUMMY_EVICT_BATCH, sizeof(*pfns),
-			     GFP_KERNEL);
-	if (!pfns)
+	src = kmalloc_array(2 * HMM_DUMMY_RUN_PAGES + HMM_DUMMY_EVICT_BATCH,
+			    sizeof(*src), GFP_KERNEL);
+	if (!src)
 		return false;
-	idx = pfns + 2 * HMM_DUMMY_EVICT_BATCH;
+	dst = src + HMM_DUMMY_RUN_PAGES;
+	idx = dst + HMM_DUMMY_RUN_PAGES;
 	want = max_t(unsigned long, want, HMM_DUMMY_EVICT_BATCH);
 	mutex_lock(&hdev->evict_lock);
 	/* Someone evicted while we waited: let the caller retry first. */
@@ -513,11 +768,13 @@ bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want)
 		if (!n)
 			break;
 		for (i = 0; i < n; i += run) {
-			for (run = 1; i + run < n &&
-			     idx[i + run] == idx[i] + run; run++)
+			nr = victim_pages(hdev, idx[i]);
+			for (run = 1; nr == 1 && i + run < n &&
+			     idx[i + run] == idx[i] + run &&
+			     victim_pages(hdev, idx[i + run]) == 1; run++)
 				;
 			done += evict_pfn_run(hdev, hdev->pfn_first + idx[i],
-					      run, pfns,
+					      nr == 1 ? run : nr, src, dst,
 					      HMM_DUMMY_CNT_TO_SYS_EVICT);
 		}
 	}
@@ -525,7 +782,7 @@ bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want)
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_EVICTIONS, 1);
 out:
 	mutex_unlock(&hdev->evict_lock);
-	kfree(pfns);
+	kfree(src);
 	return done || READ_ONCE(hdev->nr_free);
 }
 
@@ -534,34 +791,37 @@ out:
  * @hdev:   the device
  * @reason: the counter to charge (unload)
  *
- * Return: the pages moved; busy pages are skipped.
+ * Goes run by run (a run is the most a large folio covers and never cuts
+ * one).
+ *
+ * Return: the pages moved; busy pages, and large folios no system THP
+ * could be found for, are skipped.
  */
 unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev,
 				  enum hmm_dummy_counter reason)
 {
-	unsigned long idx, n, done = 0, *pfns;
+	unsigned long r, done = 0, *src;
 
-	pfns = kmalloc_array(2 * HMM_DUMMY_EVICT_BATCH, sizeof(*pfns),
-			     GFP_KERNEL);
-	if (!pfns)
+	src = kmalloc_array(2 * HMM_DUMMY_RUN_PAGES, sizeof(*src), GFP_KERNEL);
+	if (!src)
 		return 0;
 	mutex_lock(&hdev->evict_lock);
-	for (idx = 0; idx < hdev->npages; idx += n) {
+	for (r = 0; r < hdev->nr_runs; r++) {
+		struct hmm_dummy_run *run = &hdev->runs[r];
 		unsigned long i;
 		bool any = false;
 
-		n = min_t(unsigned long, HMM_DUMMY_EVICT_BATCH,
-			  hdev->npages - idx);
 		/* Unlocked peek: evict_pfn_run() rechecks every page. */
-		for (i = 0; i < n && !any; i++)
-			any = READ_ONCE(hdev->dpages[idx + i].in_use);
+		for (i = 0; i < run->nr && !any; i++)
+			any = READ_ONCE(hdev->dpages[run->first + i].in_use);
 		if (any)
-			done += evict_pfn_run(hdev, hdev->pfn_first + idx, n,
-					      pfns, reason);
+			done += evict_pfn_run(hdev, hdev->pfn_first + run->first,
+					      run->nr, src,
+					      src + HMM_DUMMY_RUN_PAGES, reason);
 		cond_resched();
 	}
 	mutex_unlock(&hdev->evict_lock);
-	kfree(pfns);
+	kfree(src);
 	return done;
 }
 

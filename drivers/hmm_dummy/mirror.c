@@ -441,7 +441,8 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		}
 	}
 	for (i = 0; i < npages; i++) {
-		struct page *page = hmm_pfn_to_page(pfns[i]);
+		struct page *page = hmm_dummy_range_page(pfns[i],
+						start + (i << PAGE_SHIFT));
 
 		pt_store(mirror, start + (i << PAGE_SHIFT), page,
 			 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
@@ -544,8 +545,9 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 			void *buf = w.buf + i * PAGE_SIZE;
 			struct page *page;
 
-			page = hpfn & HMM_PFN_VALID ? hmm_pfn_to_page(hpfn) :
-						       NULL;
+			page = !(hpfn & HMM_PFN_VALID) ? NULL :
+			       hmm_dummy_range_page(hpfn, range.start +
+							  (i << PAGE_SHIFT));
 			if (!page || !hmm_dummy_is_own_page(hdev, page)) {
 				missing = true;
 				memset(buf, 0, PAGE_SIZE);
@@ -601,8 +603,20 @@ static u8 snapshot_entry(struct hmm_dummy_device *hdev, unsigned long hpfn)
 }
 
 /*
+ * An entry a later pass with a peer's pages visible may still decide.
+ * ERROR is one: hmm_range_fault() reports a PMD-mapped device-private
+ * folio of another owner as an error where it reports the same pages
+ * PTE-mapped as none (7.3: hmm_vma_handle_absent_pmd()).
+ */
+static bool snapshot_undecided(u8 perm)
+{
+	return perm == HMM_DMIRROR_PROT_NONE || perm == HMM_DMIRROR_PROT_ERROR;
+}
+
+/*
  * Snapshot one chunk as seen with @owner's device-private pages visible;
- * entries already decided (not NONE) in @perm are kept.
+ * entries already decided in @perm are kept, and an ERROR is only replaced
+ * by something better than NONE.
  */
 static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
 			  struct hmm_dummy_device *owner, unsigned long start,
@@ -621,9 +635,15 @@ static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
 	if (ret)
 		return ret;
 	mutex_unlock(&mirror->lock);
-	for (i = 0; i < npages; i++)
-		if (perm[i] == HMM_DMIRROR_PROT_NONE)
-			perm[i] = snapshot_entry(mirror->hdev, pfns[i]);
+	for (i = 0; i < npages; i++) {
+		u8 e;
+
+		if (!snapshot_undecided(perm[i]))
+			continue;
+		e = snapshot_entry(mirror->hdev, pfns[i]);
+		if (perm[i] == HMM_DMIRROR_PROT_NONE || !snapshot_undecided(e))
+			perm[i] = e;
+	}
 	return 0;
 }
 
@@ -635,7 +655,8 @@ static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
  *
  * Pages on a peer hmm_dummy device show as DEV_PRIVATE_REMOTE when peer
  * migration is on (the devices know each other's memory); otherwise, as
- * with test_hmm, another device's private memory is invisible (NONE).
+ * with test_hmm, another device's private memory is invisible: NONE, or
+ * ERROR for a PMD-mapped large folio (what hmm_range_fault() says then).
  *
  * Return: 0 or a negative errno.
  */
@@ -662,7 +683,7 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 		ret = snapshot_chunk(mirror, mirror->hdev, start, n, w.pfns,
 				     perm);
 		for (i = 0; !ret && i < n && !none; i++)
-			none = perm[i] == HMM_DMIRROR_PROT_NONE;
+			none = snapshot_undecided(perm[i]);
 		for (p = 0; !ret && none && hmm_dummy_peer_migration &&
 		     p < hmm_dummy_num_devices; p++) {
 			struct hmm_dummy_device *peer = hmm_dummy_devices[p];

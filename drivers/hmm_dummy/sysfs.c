@@ -50,6 +50,11 @@ STAT_ATTR(cpu_faults);
 STAT_ATTR(device_faults);
 STAT_ATTR(evictions);
 STAT_ATTR(backing_pages);
+STAT_ATTR(large_allocated);
+STAT_ATTR(large_to_dev);
+STAT_ATTR(large_to_sys);
+STAT_ATTR(large_splits);
+STAT_ATTR(large_fallbacks);
 
 static struct attribute *stats_attrs[] = {
 	&stat_attr_capacity.attr.attr,
@@ -67,6 +72,11 @@ static struct attribute *stats_attrs[] = {
 	&stat_attr_device_faults.attr.attr,
 	&stat_attr_evictions.attr.attr,
 	&stat_attr_backing_pages.attr.attr,
+	&stat_attr_large_allocated.attr.attr,
+	&stat_attr_large_to_dev.attr.attr,
+	&stat_attr_large_to_sys.attr.attr,
+	&stat_attr_large_splits.attr.attr,
+	&stat_attr_large_fallbacks.attr.attr,
 	NULL
 };
 

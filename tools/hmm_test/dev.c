@@ -23,7 +23,8 @@ const struct stat_field stat_fields[] = {
 	F(page_free_calls), F(alloc_failures), F(migrated_to_dev),
 	F(migrated_to_sys_ioctl), F(migrated_to_sys_fault),
 	F(migrated_to_sys_evict), F(cpu_faults), F(device_faults),
-	F(evictions), F(backing_pages),
+	F(evictions), F(backing_pages), F(large_allocated), F(large_to_dev),
+	F(large_to_sys), F(large_splits), F(large_fallbacks),
 };
 #undef F
 const size_t nr_stat_fields = ARRAY_SIZE(stat_fields);

@@ -97,7 +97,7 @@ struct tgroup {
 	size_t n;
 };
 
-extern const struct tgroup tests_basic, tests_migrate, tests_mm;
+extern const struct tgroup tests_basic, tests_migrate, tests_mm, tests_thp;
 
 void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_fail(const char *file, int line, const char *fmt, ...)

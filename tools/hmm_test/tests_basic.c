@@ -115,7 +115,9 @@ static int t_info_size(void)
 	CHECKF(kin >= HMM_DUMMY_INFO_SIZE_V1 && kin < sizeof(big),
 	       "INFO filled %zu bytes", kin);
 	CHECK(in->version >= 1);
-	CHECK_EQ(in->reserved, 0);
+	/* 0 or 9: the order of the device's large folios (version 2). */
+	CHECKF(in->large_order == 0 || in->large_order == 9,
+	       "INFO large_order %u", in->large_order);
 	for (i = kin; i < sizeof(big); i++)
 		CHECKF(big[i] == 0xa5, "INFO wrote byte %zu past its size", i);
 

@@ -89,7 +89,7 @@ enum {
  * Fields are only ever appended, never moved or resized.
  */
 
-#define HMM_DUMMY_STATS_VERSION	1
+#define HMM_DUMMY_STATS_VERSION	2
 /* Size of version 1: up to and including @backing_pages. */
 #define HMM_DUMMY_STATS_SIZE_V1	128
 
@@ -114,6 +114,20 @@ enum {
  * @device_faults:         mirror faults (hmm_range_fault calls that fault)
  * @evictions:             eviction rounds
  * @backing_pages:         system pages allocated as the device's VRAM backing
+ *
+ * Since version 2 (device-private THP; these stay 0 on kernels without it,
+ * where every device folio is a single page):
+ * @large_allocated:       large (PMD-sized) device folios handed out; their
+ *                         pages are also counted in @allocations
+ * @large_to_dev:          large device folios filled by a migration to the
+ *                         device (a THP or a PMD-sized hole moved as one)
+ * @large_to_sys:          large device folios migrated back to system
+ *                         memory as one THP (ioctl, CPU fault or eviction)
+ * @large_splits:          large device folios split by the core (partial
+ *                         munmap/mprotect/mremap, partial migration)
+ * @large_fallbacks:       large allocations that failed (no free run of
+ *                         device memory, no system THP, injected failure)
+ *                         and fell back to single pages
  */
 struct hmm_dummy_stats {
 	__u32	size;
@@ -133,10 +147,15 @@ struct hmm_dummy_stats {
 	__u64	device_faults;
 	__u64	evictions;
 	__u64	backing_pages;
+	__u64	large_allocated;
+	__u64	large_to_dev;
+	__u64	large_to_sys;
+	__u64	large_splits;
+	__u64	large_fallbacks;
 };
 
-#define HMM_DUMMY_INFO_VERSION	1
-/* Size of version 1: up to and including @reserved. */
+#define HMM_DUMMY_INFO_VERSION	2
+/* Size of version 1: up to and including @large_order (then reserved). */
 #define HMM_DUMMY_INFO_SIZE_V1	40
 
 /**
@@ -149,6 +168,10 @@ struct hmm_dummy_stats {
  * @page_size:      bytes per page
  * @fault_window:   pages migrated back per CPU fault at most
  * @peer_migration: 1 if MIGRATE_TO_DEV also takes pages from peer devices
+ * @large_order:    since version 2 (was reserved, 0): order of the large
+ *                  (PMD-sized) device folios a THP or a PMD-aligned hole
+ *                  migrates into; 0 when the kernel has no device-private
+ *                  THP and every device folio is a single page
  */
 struct hmm_dummy_info {
 	__u32	size;
@@ -159,7 +182,7 @@ struct hmm_dummy_info {
 	__u32	page_size;
 	__u32	fault_window;
 	__u32	peer_migration;
-	__u32	reserved;
+	__u32	large_order;
 };
 
 #define HMM_DUMMY_STATS		_IOWR('H', 0x40, struct hmm_dummy_stats)
