@@ -52,6 +52,10 @@ echo "deb [signed-by=$keyring] $mirror $suite main" >"$apt/sources.list"
 opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
       -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
       -o APT::Get::List-Cleanup=0 -o Debug::NoLocking=1)
+# The download goes to a private directory of the cache, which apt's _apt
+# sandbox user cannot write to: as root, download as root (apt would do so
+# anyway, with a warning).
+[ "$(id -u)" != 0 ] || opts+=(-o APT::Sandbox::User=root)
 
 # Refresh the private lists at most once a day.
 if [ -z "$(find "$apt/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
