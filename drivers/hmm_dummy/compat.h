@@ -137,8 +137,9 @@ static inline struct folio *hmm_dummy_sys_folio_alloc(struct vm_area_struct *vma
  * has one (with it, the driver copies pgmap and mapping to each new folio
  * itself; without it the core does, and there are no large folios anyway).
  */
-#ifdef HMM_DUMMY_HAVE_FOLIO_SPLIT
 void hmm_dummy_folio_split(struct folio *head, struct folio *tail);
+
+#ifdef HMM_DUMMY_HAVE_FOLIO_SPLIT
 #define HMM_DUMMY_PAGEMAP_SPLIT_OP	.folio_split = hmm_dummy_folio_split,
 #else
 #define HMM_DUMMY_PAGEMAP_SPLIT_OP

@@ -226,7 +226,6 @@ void hmm_dummy_folio_free(struct folio *folio)
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_PAGE_FREES, 1L << order);
 }
 
-#ifdef HMM_DUMMY_HAVE_FOLIO_SPLIT
 /**
  * hmm_dummy_folio_split() - dev_pagemap_ops.folio_split callback
  * @head: the device folio being split; after the split, its first piece
@@ -266,7 +265,6 @@ void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 	list_add(&tdp->link, &hdp->link);
 	spin_unlock(&hdev->lock);
 }
-#endif
 
 const struct dev_pagemap_ops hmm_dummy_pagemap_ops = {
 	HMM_DUMMY_PAGEMAP_FREE_OP,
