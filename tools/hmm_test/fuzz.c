@@ -364,7 +364,13 @@ int cmd_fuzz(int argc, char **argv)
 		rc = 1;
 	}
 
+	/*
+	 * Everything the commands could have migrated goes: the areas, and
+	 * the data buffers too (a command's address may point at them).
+	 */
 	munmap(F.resv, NAREAS * F.area_size);
+	munmap(F.buf, F.buf_size + cfg.page_size);
+	munmap(F.ro, F.buf_size);
 	for (i = 0; i < cfg.ndev; i++)
 		close(F.fd[i]);
 	for (i = 0; cfg.dummy && i < cfg.ndev; i++) {
