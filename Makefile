@@ -21,8 +21,7 @@ CHECK_KERNELS ?= 7.3:debug 6.12:fast 6.1:fast
 FLAVOUR ?=
 # Seconds of `hmm_test stress`: in `make check` and in `make stress`.
 CHECK_STRESS_SECONDS ?= 30
-# Calls of `hmm_test fuzz` in `make check` (empty: 100000 on the fast
-# kernels, 30000 on the debug kernel).
+# Calls of `hmm_test fuzz` in `make check` (empty: 100000).
 CHECK_FUZZ_CALLS ?=
 STRESS_SECONDS ?= 600
 # Host-side time limits of the VM runs, in seconds.

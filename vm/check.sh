@@ -15,12 +15,7 @@ set -eu -o pipefail
 . /hmm/vm/lib.sh
 
 STRESS_SECONDS=${STRESS_SECONDS:-30}
-# The fuzzer's calls: 100000, or 30000 under the debug kernel's KASAN,
-# where each call costs several times more.
-if [ -z "${FUZZ_CALLS:-}" ]; then
-	FUZZ_CALLS=100000
-	[ "$(cat /hmm/flavour)" != debug ] || FUZZ_CALLS=30000
-fi
+FUZZ_CALLS=${FUZZ_CALLS:-100000}
 tool=/hmm/bin/hmm_test
 
 step "load hmm_dummy"
