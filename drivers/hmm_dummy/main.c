@@ -119,6 +119,32 @@ static int check_cmd(const struct hmm_dmirror_cmd *cmd)
 	return 0;
 }
 
+/*
+ * MIGRATE_TO_DEV, then what the device now holds: test_hmm's cpages and
+ * data.  migrate_vma_setup() skips a page it cannot take at that moment (a
+ * page or THP locked by someone else, a THP it could not split while
+ * another reference was held): when the read-back finds pages missing, the
+ * migration is tried once more, unless an injected allocation failure
+ * (FAIL_ALLOC) is what left them behind.
+ */
+static long do_migrate_to_dev(struct hmm_dummy_mirror *mirror,
+			      struct hmm_dmirror_cmd *cmd, unsigned long end)
+{
+	bool injected = test_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC, &mirror->flags);
+	long ret;
+	int tries;
+
+	for (tries = 0; ; tries++) {
+		ret = hmm_dummy_migrate_to_dev(mirror, cmd->addr, end);
+		if (ret < 0)
+			return ret;
+		ret = hmm_dummy_mirror_read_local(mirror, cmd);
+		if (ret != -ENOENT || injected || tries)
+			return ret;
+		cond_resched();
+	}
+}
+
 static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 			  struct hmm_dmirror_cmd *cmd)
 {
@@ -133,11 +159,7 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 	case _IOC_NR(HMM_DMIRROR_WRITE):
 		return hmm_dummy_mirror_rw(mirror, cmd, true, false);
 	case _IOC_NR(HMM_DMIRROR_MIGRATE_TO_DEV):
-		ret = hmm_dummy_migrate_to_dev(mirror, cmd->addr, end);
-		if (ret < 0)
-			return ret;
-		/* What the device now holds: test_hmm's cpages and data. */
-		return hmm_dummy_mirror_read_local(mirror, cmd);
+		return do_migrate_to_dev(mirror, cmd, end);
 	case _IOC_NR(HMM_DMIRROR_MIGRATE_TO_SYS):
 		ret = hmm_dummy_migrate_to_sys(mirror, cmd->addr, end, false);
 		if (ret < 0)

@@ -89,19 +89,26 @@ static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 	/*
 	 * A region holds up to MIRROR_SPAN / PAGE_SIZE entries: where the
 	 * caller may sleep, let the CPU go between batches.  mirror->lock
-	 * stays held, so the device sees none of them meanwhile.
+	 * stays held, so the device sees none of them meanwhile.  Each batch
+	 * starts a fresh walk after the last index it erased: xas_pause()
+	 * right after an xas_store(NULL) that freed the node (6.1, 6.12)
+	 * steps the index too far and the walk skips entries, which the
+	 * device would then read after their pages were freed.
 	 */
-	xas_lock(&xas);
-	xas_for_each(&xas, entry, last >> PAGE_SHIFT) {
-		xas_store(&xas, NULL);
-		if (blockable && ++batch % MIRROR_CHUNK == 0) {
-			xas_pause(&xas);
-			xas_unlock(&xas);
-			cond_resched();
-			xas_lock(&xas);
+	for (;;) {
+		xas_lock(&xas);
+		xas_for_each(&xas, entry, last >> PAGE_SHIFT) {
+			xas_store(&xas, NULL);
+			if (blockable && ++batch == MIRROR_CHUNK)
+				break;
 		}
+		xas_unlock(&xas);
+		if (batch < MIRROR_CHUNK || xas.xa_index >= last >> PAGE_SHIFT)
+			break;
+		batch = 0;
+		cond_resched();
+		xas_set(&xas, xas.xa_index + 1);
 	}
-	xas_unlock(&xas);
 	mutex_unlock(&mirror->lock);
 	return true;
 }

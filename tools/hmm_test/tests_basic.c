@@ -267,6 +267,39 @@ static int t_mirror_regions(void)
 	return T_PASS;
 }
 
+/*
+ * Thousands of device page table entries, then munmap and a new mapping at
+ * the same address: the invalidation must erase every entry (it works in
+ * batches), or the device reads the old, freed pages.  32 MiB aligned to
+ * 16 MiB: the table's nodes of 4096 entries are emptied exactly at a batch
+ * boundary, where a walk resumed the wrong way skipped a whole node.
+ */
+static int t_mirror_munmap_remap(void)
+{
+	unsigned long npages = 8192;
+	size_t size = npages * PS;
+	struct hmm_dmirror_cmd c;
+	char *p = map_aligned(size, 16UL << 20);
+	char *m = malloc(size);
+	int fd = hmm_open(0);
+
+	CHECK(p && m && fd >= 0);
+	pat_fill(p, size, 21);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_PAT(m, size, 21);
+	CHECK(!munmap(p, size));
+	CHECK(mmap(p, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p);
+	pat_fill(p, size, 22);
+	memset(m, 0, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
+	CHECK_PAT(m, size, 22);
+	munmap(p, size);
+	close(fd);
+	free(m);
+	return T_PASS;
+}
+
 static int t_anon_read_zero(void)
 {
 	unsigned long npages = 16, i;
@@ -721,6 +754,8 @@ static const struct tcase cases[] = {
 	  "device read of anonymous memory, fault counting, invalidation" },
 	{ "mirror_regions", t_mirror_regions, 0,
 	  "coherence across the driver's 64 MiB notifier regions" },
+	{ "mirror_munmap_remap", t_mirror_munmap_remap, 0,
+	  "munmap erases every device page table entry of thousands" },
 	{ "anon_read_zero", t_anon_read_zero, 0,
 	  "device read of pte_none memory gives the zero page" },
 	{ "anon_write", t_anon_write, 0,
