@@ -57,7 +57,7 @@ struct worker {
 	uint64_t seed, rng;
 	struct area a[NAREAS];
 	int fd[2];
-	unsigned long ops[NR_OPS], enoent, enoent_thp;
+	unsigned long ops[NR_OPS], enoent, enoent_thp, ebusy;
 	unsigned long opno;
 	char *buf;
 };
@@ -79,6 +79,25 @@ static uint64_t rnd(struct worker *w)
 static unsigned long rnd_below(struct worker *w, unsigned long n)
 {
 	return n ? rnd(w) % n : 0;
+}
+
+/*
+ * A command, tried again while it fails with -EBUSY: the driver gives up
+ * on a range after HMM_RANGE_DEFAULT_TIMEOUT (1 s) of invalidations
+ * (khugepaged collapsing, compaction, reclaim), which under the debug
+ * kernel's emulation can happen to a single-threaded process.  Every
+ * command used here may be repeated; the retries are counted and shown.
+ */
+static int stress_cmd(struct worker *w, int fd, unsigned long req,
+		      void *addr, void *ptr, unsigned long n,
+		      struct hmm_dmirror_cmd *c)
+{
+	int r, tries = 0;
+
+	while ((r = hmm_cmd(fd, req, addr, ptr, n, c)) == -EBUSY &&
+	       ++tries < 10)
+		w->ebusy++;
+	return r;
 }
 
 static void fail(struct worker *w, const char *fmt, ...)
@@ -253,7 +272,7 @@ static void one_op(struct worker *w)
 	switch (op) {
 	case OP_TO_DEV:
 		bad = first_in(a, first, n, M(P_NONE) | M(P_UNMAPPED));
-		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_MIGRATE_TO_DEV, addr,
+		r = stress_cmd(w, w->fd[dev], HMM_DMIRROR_MIGRATE_TO_DEV, addr,
 			    w->buf, n, &c);
 		if (bad >= 0) {
 			expect(w, r, -EINVAL, "MIGRATE_TO_DEV", addr, n);
@@ -283,7 +302,7 @@ static void one_op(struct worker *w)
 		break;
 	case OP_TO_SYS:
 		bad = first_in(a, first, n, M(P_NONE) | M(P_UNMAPPED));
-		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_MIGRATE_TO_SYS, addr,
+		r = stress_cmd(w, w->fd[dev], HMM_DMIRROR_MIGRATE_TO_SYS, addr,
 			    NULL, n, &c);
 		expect(w, r, bad >= 0 ? -EINVAL : 0, "MIGRATE_TO_SYS", addr, n);
 		break;
@@ -311,7 +330,7 @@ static void one_op(struct worker *w)
 		break;
 	case OP_DEV_READ:
 		bad = first_in(a, first, n, M(P_NONE) | M(P_UNMAPPED));
-		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_READ, addr, w->buf, n, &c);
+		r = stress_cmd(w, w->fd[dev], HMM_DMIRROR_READ, addr, w->buf, n, &c);
 		expect(w, r, bad >= 0 ? -EFAULT : 0, "READ", addr, n);
 		if (!r)
 			check(w, a, first, n, w->buf, "device READ");
@@ -322,14 +341,14 @@ static void one_op(struct worker *w)
 			       M(P_UNMAPPED));
 		if (bad >= 0) {
 			addr = a->p + bad * ps;
-			r = hmm_cmd(w->fd[dev], HMM_DMIRROR_WRITE, addr,
+			r = stress_cmd(w, w->fd[dev], HMM_DMIRROR_WRITE, addr,
 				    w->buf, 1, &c);
 			expect(w, r, a->state[bad] == P_RO ? -EPERM : -EFAULT,
 			       "WRITE", addr, 1);
 			break;
 		}
 		fill_random(w, w->buf, n * ps);
-		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_WRITE, addr, w->buf, n,
+		r = stress_cmd(w, w->fd[dev], HMM_DMIRROR_WRITE, addr, w->buf, n,
 			    &c);
 		expect(w, r, 0, "WRITE", addr, n);
 		memcpy(a->shadow + first * ps, w->buf, n * ps);
@@ -388,7 +407,7 @@ static void one_op(struct worker *w)
 		}
 		break;
 	case OP_SNAPSHOT:
-		r = hmm_cmd(w->fd[dev], HMM_DMIRROR_SNAPSHOT, addr, w->buf, n,
+		r = stress_cmd(w, w->fd[dev], HMM_DMIRROR_SNAPSHOT, addr, w->buf, n,
 			    &c);
 		expect(w, r, 0, "SNAPSHOT", addr, n);
 		for (i = 0; i < n; i++) {
@@ -443,8 +462,8 @@ static int worker_main(struct worker *w, double end)
 	       (unsigned long long)w->seed, w->opno);
 	for (i = 0; i < NR_OPS; i++)
 		printf(" %s %lu", op_name[i], w->ops[i]);
-	printf(", -ENOENT %lu (%lu in THP areas)\n", w->enoent,
-	       w->enoent_thp);
+	printf(", -ENOENT %lu (%lu in THP areas), -EBUSY retried %lu\n",
+	       w->enoent, w->enoent_thp, w->ebusy);
 	fflush(stdout);
 	return 0;
 }
