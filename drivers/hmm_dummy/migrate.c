@@ -407,6 +407,30 @@ static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
 }
 
 /*
+ * After migrate_*_pages() on the way back: the pages that moved (a large
+ * destination counts its pages), and the large folios that came back whole.
+ */
+static unsigned long count_moved_to_sys(struct hmm_dummy_device *hdev,
+					const unsigned long *src,
+					const unsigned long *dst,
+					unsigned long n)
+{
+	unsigned long i, moved = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!dst[i] || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (dst[i] & HMM_DUMMY_PFN_COMPOUND) {
+			moved += entry_pages(dst[i]);
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, 1);
+		} else {
+			moved++;
+		}
+	}
+	return moved;
+}
+
+/*
  * One migrate_vma batch of @hdev's pages in [start, end) of @vma back to
  * system memory; the caller's @src and @dst hold (end - start) >> PAGE_SHIFT
  * entries.  With @compound (SELECT_COMPOUND; [start, end) must then be
@@ -478,16 +502,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 			 (src[i] & MIGRATE_PFN_WRITE);
 	}
 	migrate_vma_pages(&args);
-	for (i = 0; i < args.npages; i++) {
-		if (!dst[i] || !(src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		if (dst[i] & HMM_DUMMY_PFN_COMPOUND) {
-			moved += entry_pages(dst[i]);
-			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, 1);
-		} else {
-			moved++;
-		}
-	}
+	moved = count_moved_to_sys(hdev, src, dst, args.npages);
 	migrate_vma_finalize(&args);
 	trace_hmm_dummy_migrate_to_sys(hdev->index, start, end, moved);
 	return oom ? -ENOMEM : moved;
@@ -672,16 +687,7 @@ static unsigned long evict_pfn_run(struct hmm_dummy_device *hdev,
 		dst[i] = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND;
 	}
 	migrate_device_pages(src, dst, n);
-	for (i = 0; i < n; i++) {
-		if (!dst[i] || !(src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		if (dst[i] & HMM_DUMMY_PFN_COMPOUND) {
-			moved += entry_pages(dst[i]);
-			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, 1);
-		} else {
-			moved++;
-		}
-	}
+	moved = count_moved_to_sys(hdev, src, dst, n);
 	migrate_device_finalize(src, dst, n);
 	hmm_dummy_count(hdev, reason, moved);
 	trace_hmm_dummy_evict(hdev->index, pfn, n, moved);
