@@ -14,6 +14,8 @@ pkgs=(
 	qemu-system-x86				# the VM
 	sparse					# `make sparse`
 	libhugetlbfs-dev			# hugetlbfs tests (headers)
+	dkms					# the DKMS build of make check
+	git patch				# the in-tree patch (scripts/in-tree-patch.sh)
 )
 
 missing=()

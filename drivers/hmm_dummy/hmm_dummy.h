@@ -21,6 +21,12 @@
 #include <linux/xarray.h>
 #include <linux/hmm_dummy.h>
 
+/*
+ * The driver's version: MODULE_VERSION, dkms.conf and `make install` all
+ * read it from this line.
+ */
+#define HMM_DUMMY_VERSION		"1.0.0"
+
 #define HMM_DUMMY_MAX_DEVICES		8
 /* Pages per migrate_vma batch for ioctl-driven migrations (one PMD). */
 #define HMM_DUMMY_MIGRATE_BATCH		512

@@ -464,3 +464,4 @@ module_init(hmm_dummy_init);
 module_exit(hmm_dummy_exit);
 MODULE_DESCRIPTION("Dummy HMM device with device-private memory");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(HMM_DUMMY_VERSION);
