@@ -34,8 +34,17 @@ export CMD
 S := $(CURDIR)/scripts
 kdir = $$(if [ -n "$(KDIR)" ]; then echo "$(KDIR)"; else $(S)/build-kernel.sh debug | tail -n 1; fi)
 
+# `make install`: hmm_test, its man page and the uAPI header.
+PREFIX ?= /usr/local
+DESTDIR ?=
+# `make in-tree-patch KSRC=...`: the kernel tree to write the patch for.
+KSRC ?=
+# `make dkms-source`: where the DKMS source tree goes.
+DKMS_SRCDIR ?= /usr/src
+
 .PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
-	conformance bench stress vm-shell vm-run clean distclean clean-cache help
+	conformance bench stress vm-shell vm-run clean distclean clean-cache help \
+	install uninstall in-tree-patch dkms-source
 
 all: module tool
 
@@ -52,6 +61,18 @@ sparse: $(if $(KDIR),,deps)
 
 deps:
 	@$(S)/deps.sh
+
+install uninstall:
+	$(MAKE) -C tools/hmm_test $@ PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)"
+
+# A git-format patch adding the driver to the kernel tree KSRC (drivers/misc/).
+in-tree-patch:
+	@[ -n "$(KSRC)" ] || { echo "usage: make in-tree-patch KSRC=/path/to/linux [OUT=file.patch]" >&2; exit 2; }
+	@$(S)/in-tree-patch.sh "$(KSRC)" $(OUT)
+
+# DKMS_SRCDIR/hmm_dummy-VERSION for `dkms add hmm_dummy/VERSION`.
+dkms-source:
+	@$(S)/dkms-source.sh "$(DKMS_SRCDIR)"
 
 kernel: kernel-debug kernel-fast
 kernel-debug kernel-fast: deps
@@ -98,4 +119,5 @@ clean-cache:
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
 	@echo "targets: all module tool sparse demo check conformance bench stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"
+	@echo "         install uninstall (PREFIX, DESTDIR) in-tree-patch KSRC=... dkms-source (DKMS_SRCDIR)"
 	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug"

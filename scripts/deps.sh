@@ -16,6 +16,7 @@ pkgs=(
 	libhugetlbfs-dev			# hugetlbfs tests (headers)
 	dkms					# the DKMS build of make check
 	git patch				# the in-tree patch (scripts/in-tree-patch.sh)
+	python3					# the kernel's KTAP parser (kunit.py parse)
 )
 
 missing=()

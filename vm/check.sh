@@ -8,8 +8,11 @@
 #   4. a short stress run, the ioctl fuzzer, fault injection (debug kernel:
 #      each allocation of each command fails once) and a stress run on two
 #      tiny devices (eviction on nearly every allocation)
-#   5. unload
-#   6. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
+#   5. the other ways in: the suite through the kernel's kselftest runner
+#      (runner.sh), a smoke subset on the module dkms built, the whole suite
+#      on the module built in tree (when the host put them in the initramfs)
+#   6. unload
+#   7. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
 # Every step reports through vm/lib.sh; the host adds them all up.
 set -eu -o pipefail
 . /hmm/vm/lib.sh
@@ -17,6 +20,46 @@ set -eu -o pipefail
 STRESS_SECONDS=${STRESS_SECONDS:-30}
 FUZZ_CALLS=${FUZZ_CALLS:-100000}
 tool=/hmm/bin/hmm_test
+# Cases of the kselftest run and of the DKMS smoke run (hmm_test run patterns).
+KSFT_CASES=${KSFT_CASES:-"mirror_ anon_ snapshot fork_ thp_to_dev"}
+DKMS_CASES=${DKMS_CASES:-"open_close info_stats anon_write migrate_fault_read migrate_back eviction_one_call exclusive"}
+
+# swap_run NAME KO OUT [PATTERN...]: `hmm_test run` on KO loaded in place of
+# the harness's hmm_dummy.ko (OUT: its output), which is loaded back after.
+# Leaves the summary line or what went wrong in $swap_why and the module's
+# taint flags in /tmp/NAME.taint; returns non-zero unless the run had
+# passes and no failure.
+swap_run()
+{
+	local name=$1 ko=$2 out=$3 rc=0
+	shift 3
+	swap_why=
+	if loaded hmm_dummy && ! rmmod hmm_dummy; then
+		swap_why="rmmod of hmm_dummy failed"
+		return 1
+	fi
+	if ! insmod "$ko"; then
+		insmod $MODDIR/hmm_dummy.ko || true
+		swap_why="insmod of the $name module failed"
+		return 1
+	fi
+	cat /sys/module/hmm_dummy/taint >/tmp/$name.taint 2>/dev/null || true
+	run_logged "$out" $tool run "$@" || true
+	swap_why=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 || true)
+	case $swap_why in
+	*" passed, 0 failed"*) [ "${swap_why%% *}" -gt 0 ] || rc=1 ;;
+	*) rc=1; swap_why="hmm_test run: ${swap_why:-no summary line}" ;;
+	esac
+	if ! rmmod hmm_dummy; then
+		swap_why="rmmod of the $name module failed"
+		return 1
+	fi
+	if ! insmod $MODDIR/hmm_dummy.ko; then
+		swap_why="insmod of hmm_dummy.ko after the $name module failed"
+		return 1
+	fi
+	return $rc
+}
 
 step "load hmm_dummy"
 if ! have_module hmm_dummy; then
@@ -121,6 +164,76 @@ elif loaded hmm_dummy; then
 		result pass hmm_dummy.stress-evict
 	else
 		result fail hmm_dummy.stress-evict "exit status $erc"
+	fi
+
+	# The suite as a kselftest: the kernel's own runner.sh runs the
+	# installed hmm_dummy collection (scripts/build-kselftest.sh).  The
+	# runner uses /usr/bin/timeout with GNU options busybox lacks, so that
+	# is out of its way for this step (the host's time limit still holds).
+	if [ -f /hmm/ksft/kselftest/runner.sh ]; then
+		step "kselftest runner ($KSFT_CASES)"
+		krc=0
+		mv /usr/bin/timeout /usr/bin/timeout.busybox 2>/dev/null || true
+		# runner.sh appends the tests' output to /dev/stdout: append here too.
+		: >/tmp/kselftest.tap
+		(
+			cd /hmm/ksft/hmm_dummy
+			BASE_DIR=/hmm/ksft
+			export KSELFTEST_HMM_TEST_SH_ARGS="$KSFT_CASES"
+			. /hmm/ksft/kselftest/runner.sh
+			if command -v ktap_print_header >/dev/null; then
+				ktap_print_header
+				ktap_set_plan 1
+				run_many ./hmm_test.sh
+				ktap_finished
+			else
+				echo "TAP version 13"
+				echo "1..1"
+				run_many ./hmm_test.sh
+			fi
+		) >>/tmp/kselftest.tap 2>&1 || krc=$?
+		mv /usr/bin/timeout.busybox /usr/bin/timeout 2>/dev/null || true
+		cat /tmp/kselftest.tap
+		send_file kselftest.tap /tmp/kselftest.tap
+		tot=$(grep -m1 '^# # Totals: ' /tmp/kselftest.tap | cut -c3- || true)
+		if [ $krc = 0 ] && grep -q '^ok 1 selftests: hmm_dummy: hmm_test.sh$' /tmp/kselftest.tap &&
+			echo "$tot" | grep -Eq 'pass:[1-9][0-9]* fail:0 '; then
+			result pass hmm_dummy.kselftest "$tot"
+		else
+			result fail hmm_dummy.kselftest "runner exit status $krc; ${tot:-no Totals line}"
+		fi
+	fi
+
+	# The module dkms built on the host (scripts/build-dkms.sh).
+	if [ -n "${DKMS_ERROR:-}" ]; then
+		result fail hmm_dummy.dkms "$DKMS_ERROR"
+	elif have_module hmm_dummy-dkms; then
+		step "DKMS-built module ($DKMS_CASES)"
+		# shellcheck disable=SC2086 # a list of patterns
+		if swap_run dkms $MODDIR/hmm_dummy-dkms.ko /tmp/dkms-run.txt $DKMS_CASES; then
+			result pass hmm_dummy.dkms "${DKMS_STATUS:-}; run: $swap_why"
+		else
+			result fail hmm_dummy.dkms "$swap_why"
+		fi
+		send_file dkms-run.txt /tmp/dkms-run.txt
+	fi
+
+	# The module built in the patched kernel tree: the whole suite once.
+	# An in-tree module does not taint the kernel with O (out of tree).
+	if [ -n "${INTREE_ERROR:-}" ]; then
+		result fail hmm_dummy.in-tree "$INTREE_ERROR"
+	elif have_module hmm_dummy-intree; then
+		step "in-tree module (CONFIG_HMM_DUMMY=m): hmm_test run"
+		rc=0
+		swap_run in-tree $MODDIR/hmm_dummy-intree.ko /tmp/intree-run.txt || rc=$?
+		send_file intree-run.txt /tmp/intree-run.txt
+		if [ $rc != 0 ]; then
+			result fail hmm_dummy.in-tree "$swap_why"
+		elif grep -q O /tmp/in-tree.taint; then
+			result fail hmm_dummy.in-tree "the module taints the kernel as out of tree ($(cat /tmp/in-tree.taint))"
+		else
+			result pass hmm_dummy.in-tree "${INTREE_INFO:-}; run: $swap_why"
+		fi
 	fi
 fi
 

@@ -76,7 +76,7 @@ int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
 int report_unreturned_pages(const struct hmm_dummy_stats *base,
 			    void (*report)(const char *line));
 
-/* runner.c: the functional test suite. */
+/* runner.c: the functional test suite; exit codes of kselftest. */
 enum { T_PASS = 0, T_FAIL = 1, T_SKIP = 4 };
 
 #define T_DUMMY		0x1	/* needs hmm_dummy's stats/info commands */
