@@ -13,15 +13,21 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{ "run", cmd_run, "[--list] [--ksft] [--timeout SECS] [PATTERN...]  functional suite (KTAP)" },
-	{ "cycle", cmd_cycle, "[--size BYTES] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
-	{ "fuzz", cmd_fuzz, "[--calls N] [--seed S]  random ioctls while the address space changes" },
+	{ "run", cmd_run,
+	  "[--list] [--ksft] [--timeout SECS] [PATTERN...]  functional suite (KTAP)" },
+	{ "cycle", cmd_cycle,
+	  "[--size BYTES] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
+	{ "fuzz", cmd_fuzz,
+	  "[--calls N] [--seed S]  random ioctls while the address space changes" },
 	{ "faultinject", cmd_faultinject, "[--max N]  fail each allocation of each command once" },
-	{ "exit-race", cmd_exit_race, "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
+	{ "exit-race", cmd_exit_race,
+	  "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N]" },
 	{ "stats", cmd_stats, "[--device N]  print the driver's counters" },
-	{ "bench", cmd_bench, "[--min-size B] [--max-size B] [--reps N] [--csv FILE] [--windows N,N,...]" },
-	{ "unload-holder", cmd_unload_holder, "[--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME]" },
+	{ "bench", cmd_bench,
+	  "[--min-size B] [--max-size B] [--reps N] [--csv FILE] [--windows N,N,...]" },
+	{ "unload-holder", cmd_unload_holder,
+	  "[--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME]" },
 };
 
 static void usage(void)
