@@ -96,7 +96,7 @@ for kf in "${kernels[@]}"; do
 			if ko=$(KVER=$kver "$top/scripts/build-in-tree.sh" "$flavour" "$fdir/in-tree"); then
 				p=$fdir/in-tree/0001-hmm_dummy.patch
 				extra+=(-a "hmm/modules/hmm_dummy-intree.ko=$ko"
-					-e "INTREE_INFO=$(grep -E '^ [0-9]+ files? changed' "$p" | sed 's/^ //'); checkpatch --strict: $(grep '^total:' "$fdir/in-tree/checkpatch.txt" | cut -d' ' -f2-7); built in $(( $(date +%s) - it0 ))s")
+					-e "INTREE_INFO=$(grep -E '^ [0-9]+ files? changed' "$p" | sed 's/^ //'); checkpatch --strict: $(grep '^total:' "$fdir/in-tree/checkpatch.txt" | cut -d' ' -f2-7 | tr -d ,); built in $(( $(date +%s) - it0 ))s")
 			else
 				extra+=(-e "INTREE_ERROR=in-tree build failed (scripts/build-in-tree.sh, logs in $fdir/in-tree)")
 			fi
