@@ -13,6 +13,8 @@ out=${2:?usage: build-dkms.sh KBUILD OUTDIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
 command -v dkms >/dev/null || { echo "!! dkms is not installed (scripts/deps.sh)" >&2; exit 1; }
 rm -rf "$out"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 mkdir -p "$out/tree" "$out/src" "$out/install"
 src=$("$top/scripts/dkms-source.sh" "$out/src")
 ver=${src##*/hmm_dummy-}

@@ -26,6 +26,8 @@ src=$(readlink -f "$kb/source")
 [ -f "$src/Makefile" ] || { echo "!! no kernel source behind $kb/source" >&2; exit 1; }
 rm -rf "$out"
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
+mkdir -p "$out"
 log=$out/build.log
 fail() { echo "!! in-tree build: $* (log: $log)" >&2; exit 1; }
 

@@ -16,6 +16,8 @@ ks=$ksrc/tools/testing/selftests
 [ -f "$ks/lib.mk" ] && [ -f "$ks/kselftest/runner.sh" ] ||
 	{ echo "!! no kselftest lib.mk/runner.sh in $ksrc" >&2; exit 1; }
 rm -rf "$out"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 sd=$out/tree/tools/testing/selftests
 mkdir -p "$sd" "$out/install"
 cp "$ks/lib.mk" "$sd/"

@@ -30,16 +30,15 @@ mv /usr/bin/timeout /usr/bin/timeout.busybox 2>/dev/null || true
 	BASE_DIR=/hmm/ksft
 	export KSELFTEST_HMM_TEST_SH_ARGS="$KSFT_CASES"
 	. /hmm/ksft/kselftest/runner.sh
-	if command -v ktap_print_header >/dev/null; then
+	if grep -q 'TAP version' /hmm/ksft/kselftest/runner.sh; then
+		# 6.1, 6.12: run_many prints the header and the plan itself.
+		run_many ./hmm_test.sh
+	else
+		# 7.3: the caller does, with ktap_helpers.sh.
 		ktap_print_header
 		ktap_set_plan 1
 		run_many ./hmm_test.sh
 		ktap_finished
-	else
-		# Older kernels (6.1): runner.sh without ktap_helpers.sh.
-		echo "TAP version 13"
-		echo "1..1"
-		run_many ./hmm_test.sh
 	fi
 ) >>$out 2>&1 || krc=$?
 mv /usr/bin/timeout.busybox /usr/bin/timeout 2>/dev/null || true
