@@ -27,6 +27,7 @@ mv /usr/bin/timeout /usr/bin/timeout.busybox 2>/dev/null || true
 	# runner.sh is not written for set -eu.
 	set +eu
 	cd /hmm/ksft/hmm_dummy
+	# shellcheck disable=SC2034 # read by runner.sh
 	BASE_DIR=/hmm/ksft
 	export KSELFTEST_HMM_TEST_SH_ARGS="$KSFT_CASES"
 	. /hmm/ksft/kselftest/runner.sh
@@ -51,4 +52,5 @@ if [ $krc = 0 ] && grep -q '^ok 1 selftests: hmm_dummy: hmm_test.sh$' $out &&
 else
 	result fail hmm_dummy.kselftest "runner exit status $krc; ${tot:-no Totals line}"
 fi
+# shellcheck disable=SC2154 # n_fail: vm/lib.sh
 [ $n_fail = 0 ]
