@@ -14,6 +14,7 @@ pkgs=(
 	qemu-system-x86				# the VM
 	sparse					# `make sparse`
 	libhugetlbfs-dev			# hugetlbfs tests (headers)
+	gnuplot-nox				# `make bench`: the plot
 )
 
 missing=()

@@ -20,7 +20,7 @@ static const struct {
 	{ "exit-race", cmd_exit_race, "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N] [--size B]" },
 	{ "stats", cmd_stats, "[--device N]  print the driver's counters" },
-	{ "bench", cmd_bench, "[--max-size B] [--csv FILE] [--reps N]" },
+	{ "bench", cmd_bench, "[--max-size B] [--csv FILE] [--reps N] [--modes thp,4k] [--p5]" },
 	{ "unload-holder", cmd_unload_holder, "[--size B] [--ready-file F] [--timeout S]" },
 };
 
