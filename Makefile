@@ -36,7 +36,7 @@ S := $(CURDIR)/scripts
 kdir = $$(if [ -n "$(KDIR)" ]; then echo "$(KDIR)"; else $(S)/build-kernel.sh debug | tail -n 1; fi)
 
 .PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
-	conformance bench stress vm-shell vm-run clean distclean clean-cache help
+	conformance bench profile stress vm-shell vm-run clean distclean clean-cache help
 
 all: module tool
 
@@ -76,6 +76,11 @@ bench: deps
 		$(if $(BENCH_ARGS),-e BENCH_ARGS='$(BENCH_ARGS)')
 	@echo; $(S)/bench-report.sh $(CURDIR)/results/bench-latest
 
+# Where migration time goes: per-phase totals from the hmm_dummy_phases
+# and hmm_dummy_readback events (vm/profile.sh).
+profile: deps
+	@$(S)/suite.sh profile fast $(VM_TIMEOUT) 'sh /hmm/vm/profile.sh'
+
 stress: deps
 	@$(S)/suite.sh stress debug $$(( $(STRESS_SECONDS) + $(CHECK_TIMEOUT) )) 'sh /hmm/vm/stress.sh' \
 		-e STRESS_SECONDS=$(STRESS_SECONDS)
@@ -102,5 +107,5 @@ clean-cache:
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: all module tool sparse demo check conformance bench stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"
+	@echo "targets: all module tool sparse demo check conformance bench profile stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"
 	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug"
