@@ -36,7 +36,7 @@ cat /tmp/bench-windows.txt >>/tmp/bench.txt
 hmm_tests_bench() # TAG
 {
 	step "hmm-tests benchmark_thp_migration: $1"
-	(cd /tmp && $bin -r hmm.benchmark_thp_migration) >/tmp/hmm-tests-$1.txt 2>&1 ||
+	(cd /tmp && $bin -r hmm.hmm_device_private.benchmark_thp_migration) >/tmp/hmm-tests-$1.txt 2>&1 ||
 		echo "hmm-tests exit status $?" >>/tmp/hmm-tests-$1.txt
 	cat /tmp/hmm-tests-$1.txt
 	{ echo "== $1"; cat /tmp/hmm-tests-$1.txt; } >>/tmp/hmm-tests-bench.txt
