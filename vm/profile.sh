@@ -4,7 +4,9 @@
 # Where migration time goes (issue 11): `hmm_test bench` on hmm_dummy alone
 # with the hmm_dummy_phases and hmm_dummy_readback events enabled, then the
 # per-phase totals (ms and share) for each direction, per THP mode.
-# PROFILE_SIZE (default 64M) and PROFILE_REPS (default 3) set the run.
+# PROFILE_SIZE (default 64M), PROFILE_REPS (default 3), PROFILE_MODES
+# (default "thp 4k") and PROFILE_ARGS (default --no-p4; "--p4-size 32M"
+# profiles P4 too) set the run.
 set -eu -o pipefail
 . /hmm/vm/lib.sh
 
@@ -16,14 +18,14 @@ tr=/sys/kernel/debug/tracing
 insmod $MODDIR/hmm_dummy.ko
 echo 16384 >$tr/buffer_size_kb
 : >/tmp/profile.txt
-for mode in thp 4k; do
+for mode in ${PROFILE_MODES:-thp 4k}; do
 	echo 0 >$tr/tracing_on
 	: >$tr/trace
 	echo 1 >$tr/events/hmm_dummy/hmm_dummy_phases/enable
 	echo 1 >$tr/events/hmm_dummy/hmm_dummy_readback/enable
 	echo 1 >$tr/tracing_on
 	hmm_test bench --modes $mode --min-size $size --max-size $size \
-		--reps "$reps" --no-p4 | tee -a /tmp/profile.txt
+		--reps "$reps" ${PROFILE_ARGS:---no-p4} | tee -a /tmp/profile.txt
 	echo 0 >$tr/tracing_on
 	{
 		echo "[$mode] per-phase totals over $reps reps of $size (ms, share of the phases' sum)"
