@@ -27,6 +27,7 @@ STRESS_SECONDS ?= 600
 # Host-side time limits of the VM runs, in seconds.
 CHECK_TIMEOUT ?= 3600
 VM_TIMEOUT ?= 900
+BENCH_TIMEOUT ?= 3600
 # Size of the buffer `make demo` migrates.
 DEMO_SIZE ?= 4M
 export CMD
@@ -43,7 +44,7 @@ KSRC ?=
 DKMS_SRCDIR ?= /usr/src
 
 .PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
-	conformance bench stress vm-shell vm-run clean distclean clean-cache help \
+	conformance bench profile stress vm-shell vm-run clean distclean clean-cache help \
 	install uninstall in-tree-patch dkms-source
 
 all: module tool
@@ -89,8 +90,17 @@ check: deps
 conformance: deps
 	@$(S)/suite.sh conformance $(or $(FLAVOUR),debug) $(CHECK_TIMEOUT) 'sh /hmm/vm/conformance.sh'
 
+# Ends with the report (scripts/bench-report.sh); timings are noisy here, so
+# a regression against results/bench-baseline.csv is flagged, never failed.
 bench: deps
-	@$(S)/suite.sh bench fast $(VM_TIMEOUT) 'sh /hmm/vm/bench.sh'
+	@$(S)/suite.sh bench fast $(BENCH_TIMEOUT) 'sh /hmm/vm/bench.sh' \
+		$(if $(BENCH_ARGS),-e BENCH_ARGS='$(BENCH_ARGS)')
+	@echo; $(S)/bench-report.sh $(CURDIR)/results/bench-latest
+
+# Where migration time goes: per-phase totals from the hmm_dummy_phases
+# and hmm_dummy_readback events (vm/profile.sh).
+profile: deps
+	@$(S)/suite.sh profile fast $(VM_TIMEOUT) 'sh /hmm/vm/profile.sh'
 
 stress: deps
 	@$(S)/suite.sh stress debug $$(( $(STRESS_SECONDS) + $(CHECK_TIMEOUT) )) 'sh /hmm/vm/stress.sh' \
@@ -118,6 +128,6 @@ clean-cache:
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: all module tool sparse demo check conformance bench stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"
+	@echo "targets: all module tool sparse demo check conformance bench profile stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"
 	@echo "         install uninstall (PREFIX, DESTDIR) in-tree-patch KSRC=... dkms-source (DKMS_SRCDIR)"
 	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug"

@@ -17,6 +17,7 @@ pkgs=(
 	dkms					# the DKMS build of make check
 	git patch				# the in-tree patch (scripts/in-tree-patch.sh)
 	python3					# the kernel's KTAP parser (kunit.py parse)
+	gnuplot-nox				# `make bench`: the plot
 )
 
 missing=()

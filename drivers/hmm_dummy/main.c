@@ -17,6 +17,7 @@
 
 #include "compat.h"
 #include "hmm_dummy.h"
+#include "trace.h"
 
 static unsigned int num_devices = 2;
 module_param(num_devices, uint, 0444);
@@ -135,10 +136,17 @@ static long do_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 	int tries;
 
 	for (tries = 0; ; tries++) {
+		u64 t;
+
 		ret = hmm_dummy_migrate_to_dev(mirror, cmd->addr, end);
 		if (ret < 0)
 			return ret;
+		t = trace_hmm_dummy_readback_enabled() ? ktime_get_ns() : 0;
 		ret = hmm_dummy_mirror_read_local(mirror, cmd);
+		if (t)
+			trace_hmm_dummy_readback(mirror->hdev->index,
+						 cmd->npages,
+						 ktime_get_ns() - t);
 		if (ret != -ENOENT || injected || tries)
 			return ret;
 		cond_resched();

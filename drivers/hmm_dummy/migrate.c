@@ -67,6 +67,24 @@ static bool wants_device_page(struct vm_area_struct *vma, unsigned long mpfn)
 	return is_device_private_page(page) || PageAnon(page);
 }
 
+/*
+ * A phase boundary for the hmm_dummy_phases event: the time in ns while
+ * the event is enabled, else 0 (nothing is measured).
+ */
+static u64 phase_clock(void)
+{
+	return trace_hmm_dummy_phases_enabled() ? ktime_get_ns() : 0;
+}
+
+/* Add the time since *@t to *@acc and restart *@t. */
+static void phase_end(u64 *acc, u64 *t)
+{
+	u64 now = phase_clock();
+
+	*acc += now - *t;
+	*t = now;
+}
+
 static void fill_backing(struct page *backing, struct page *spage)
 {
 	if (!spage)
@@ -145,6 +163,7 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 {
 	unsigned long i, j, nr, want = 0, got, used = 0, moved = 0;
 	unsigned long first = ULONG_MAX;
+	u64 ns[5] = {}, t = phase_clock(), ta;
 	bool inject = false;
 	int ret;
 
@@ -153,6 +172,7 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		return ret;
 	if (!args->cpages)
 		return 0;
+	phase_end(&ns[0], &t);
 
 	for (i = 0; i < args->npages; i++) {
 		args->dst[i] = 0;
@@ -179,8 +199,13 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 			want += !(inject && i == first);
 			continue;
 		}
+		ta = phase_clock();
 		dpage = inject && i == first ? NULL :
 			hmm_dummy_alloc_large(hdev);
+		/* Allocation, not copy: the loop is counted as copy below. */
+		ta = phase_clock() - ta;
+		ns[1] += ta;
+		ns[2] -= ta;
 		if (!dpage) {
 			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
 			want += nr;
@@ -190,9 +215,11 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 	}
 	if (inject && !(args->src[first] & HMM_DUMMY_PFN_COMPOUND))
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
+	phase_end(&ns[2], &t);
 	got = want ? hmm_dummy_alloc_pages(hdev, dpages, want) : 0;
 	if (got < want)
 		*full = true;
+	phase_end(&ns[1], &t);
 
 	for (i = 0; i < args->npages; i += nr) {
 		unsigned long mpfn = args->src[i];
@@ -219,8 +246,10 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		unlock_page(dpages[used]);
 		put_page(dpages[used++]);
 	}
+	phase_end(&ns[2], &t);
 
 	migrate_vma_pages(args);
+	phase_end(&ns[3], &t);
 	for (i = 0; i < args->npages; i++) {
 		if (!args->dst[i] || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
@@ -233,6 +262,8 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 	}
 	/* Destinations the core refused are unlocked and freed here. */
 	migrate_vma_finalize(args);
+	phase_end(&ns[4], &t);
+	trace_hmm_dummy_phases(hdev->index, 0, args->npages, ns);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_DEV, moved);
 	trace_hmm_dummy_migrate_to_dev(hdev->index, args->start, args->end,
 				       moved);
@@ -455,6 +486,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 		.fault_page = fault_page,
 	};
 	unsigned long i, nr, moved = 0;
+	u64 ns[5] = {}, t = phase_clock();
 	bool oom = false;
 	int ret;
 
@@ -463,6 +495,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 		return ret;
 	if (!args.cpages)
 		return 0;
+	phase_end(&ns[0], &t);
 
 	for (i = 0; i < args.npages; i++)
 		dst[i] = 0;
@@ -501,9 +534,14 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 		dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 			 (src[i] & MIGRATE_PFN_WRITE);
 	}
+	phase_end(&ns[2], &t);
 	migrate_vma_pages(&args);
+	phase_end(&ns[3], &t);
 	moved = count_moved_to_sys(hdev, src, dst, args.npages);
 	migrate_vma_finalize(&args);
+	phase_end(&ns[4], &t);
+	trace_hmm_dummy_phases(hdev->index, fault_page ? 2 : 1, args.npages,
+			       ns);
 	trace_hmm_dummy_migrate_to_sys(hdev->index, start, end, moved);
 	return oom ? -ENOMEM : moved;
 }

@@ -76,6 +76,45 @@ TRACE_EVENT(hmm_dummy_evict,
 		      __entry->pfn, __entry->npages, __entry->moved)
 );
 
+/*
+ * Where the time of one migrate_vma batch went, in ns (only measured while
+ * this event is enabled): migrate_vma_setup(), device or system page
+ * allocation, the data copy, migrate_vma_pages(), migrate_vma_finalize().
+ * dir: 0 MIGRATE_TO_DEV, 1 MIGRATE_TO_SYS, 2 CPU fault.  On the way back
+ * allocation and copy alternate page by page and are counted as one (copy).
+ */
+TRACE_EVENT(hmm_dummy_phases,
+	    TP_PROTO(unsigned int dev, unsigned int dir, unsigned long npages,
+		     const u64 *ns),
+	    TP_ARGS(dev, dir, npages, ns),
+	    TP_STRUCT__entry(__field(unsigned int, dev)
+			     __field(unsigned int, dir)
+			     __field(unsigned long, npages)
+			     __array(u64, ns, 5)),
+	    TP_fast_assign(__entry->dev = dev;
+			   __entry->dir = dir;
+			   __entry->npages = npages;
+			   memcpy(__entry->ns, ns, sizeof(__entry->ns));),
+	    TP_printk("dev=%u dir=%u npages=%lu setup=%llu alloc=%llu copy=%llu pages=%llu finalize=%llu",
+		      __entry->dev, __entry->dir, __entry->npages,
+		      __entry->ns[0], __entry->ns[1], __entry->ns[2],
+		      __entry->ns[3], __entry->ns[4])
+);
+
+/* The read-back after MIGRATE_TO_DEV: pages read and the time it took. */
+TRACE_EVENT(hmm_dummy_readback,
+	    TP_PROTO(unsigned int dev, unsigned long npages, u64 ns),
+	    TP_ARGS(dev, npages, ns),
+	    TP_STRUCT__entry(__field(unsigned int, dev)
+			     __field(unsigned long, npages)
+			     __field(u64, ns)),
+	    TP_fast_assign(__entry->dev = dev;
+			   __entry->npages = npages;
+			   __entry->ns = ns;),
+	    TP_printk("dev=%u npages=%lu ns=%llu", __entry->dev,
+		      __entry->npages, __entry->ns)
+);
+
 #endif /* _HMM_DUMMY_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH

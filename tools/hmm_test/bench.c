@@ -3,33 +3,52 @@
  * hmm_test bench: migration throughput of hmm_dummy against the kernel's
  * test_hmm (when /dev/hmm_dmirror0 exists) and against memcpy.
  *
- * For each buffer size: MIGRATE_TO_DEV, MIGRATE_TO_SYS, CPU-fault-back
- * (sequential touch of one byte per page) and a memcpy of the same size in
- * the same process.  The median of --reps runs is kept.  Under emulation
- * the absolute numbers mean little; the ratios are the figures to quote.
+ * Paths (the numbering of issue 11):
+ *   P1 to_dev   MIGRATE_TO_DEV (with the read-back the ABI requires)
+ *   P2 to_sys   MIGRATE_TO_SYS
+ *   P3 fault    CPU fault-back, a sequential touch of one byte per page
+ *   P4 p4_*     two processes migrating at once, to one device and to two
+ *   P5 p5_*     migration into a device smaller than the working set
+ * and memcpy of the same size in the same process, the ceiling.  Every
+ * buffer is either THP-backed (2 MiB aligned, MADV_HUGEPAGE) or 4 KiB pages
+ * (MADV_NOHUGEPAGE).  Each figure is the median of --reps runs, with their
+ * minimum and maximum.  Under emulation the absolute numbers mean little;
+ * the ratios within one run are the figures to quote.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "hmm_test.h"
 
 #define MAX_SIZES	16
 #define MAX_REPS	15
+#define THP_SIZE	(2UL << 20)
+
+/* Median, minimum and maximum of a set of runs. */
+struct spread {
+	double med, min, max;
+};
+
+enum { B_DEV, B_SYS, B_FAULT, B_CPY, B_N };
+static const char *const bpath[B_N] = { "to_dev", "to_sys", "fault",
+					 "memcpy" };
 
 struct bres {
-	double to_dev, to_sys, fault, memcpy_;	/* MiB/s */
-	double us_per_page, us_per_fault;	/* fault back */
+	struct spread v[B_N];			/* MiB/s */
+	double us_per_page, us_per_fault;	/* fault back, medians */
 	bool ok;
 };
 
 struct target {
 	const char *name;
-	char path[128];
+	const char *prefix;	/* device nodes prefix0, prefix1 */
 	bool dummy;
 };
 
@@ -46,32 +65,69 @@ static double median(double *v, int n)
 	return n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+static struct spread spread_of(double *v, int n)
+{
+	struct spread s;
+
+	s.med = median(v, n);	/* sorts */
+	s.min = v[0];
+	s.max = v[n - 1];
+	return s;
+}
+
 static double mibs(size_t size, double secs)
 {
 	return secs > 0 ? (size / 1048576.0) / secs : 0;
 }
 
-static int bench_one(const struct target *t, size_t size, int reps,
+static double ratio(double a, double b)
+{
+	return b > 0 ? a / b : 0;
+}
+
+static int open_dev(const char *prefix, int idx)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s%d", prefix, idx);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/*
+ * A buffer of @size bytes, 2 MiB aligned; with @thp the kernel is asked for
+ * huge pages, without it for none (whatever the system-wide THP mode).
+ */
+static char *bench_map(size_t size, bool thp)
+{
+	char *p = map_aligned(size, THP_SIZE);
+
+	if (p && madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) {
+		munmap(p, size);
+		return NULL;
+	}
+	return p;
+}
+
+static int bench_one(const struct target *t, size_t size, int reps, bool thp,
 		     struct bres *res)
 {
-	double v_dev[MAX_REPS], v_sys[MAX_REPS], v_flt[MAX_REPS],
-	       v_cpy[MAX_REPS], v_pp[MAX_REPS], v_pf[MAX_REPS];
+	double v[B_N][MAX_REPS], v_pp[MAX_REPS], v_pf[MAX_REPS];
 	size_t ps = cfg.page_size, npages = size / ps, i;
 	struct hmm_dummy_stats s0, s1;
 	struct hmm_dmirror_cmd c;
 	char *p, *view, *dst;
-	int fd, r, k;
+	int fd, r = 0, k, b;
 
 	memset(res, 0, sizeof(*res));
-	fd = open(t->path, O_RDWR | O_CLOEXEC);
+	fd = open_dev(t->prefix, 0);
 	if (fd < 0)
 		return -errno;
-	p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	view = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	dst = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	p = bench_map(size, thp);
+	view = bench_map(size, thp);
+	dst = bench_map(size, thp);
 	if (!p || !view || !dst) {
-		close(fd);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail;
 	}
 	memset(view, 1, size);
 	memset(dst, 1, size);
@@ -83,7 +139,7 @@ static int bench_one(const struct target *t, size_t size, int reps,
 		t0 = now_sec();
 		r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, view, npages,
 			    &c);
-		v_dev[k] = mibs(size, now_sec() - t0);
+		v[B_DEV][k] = mibs(size, now_sec() - t0);
 		if (r) {
 			fprintf(stderr, "bench: %s MIGRATE_TO_DEV %zu MiB: %s\n",
 				t->name, size >> 20, strerror(-r));
@@ -92,7 +148,7 @@ static int bench_one(const struct target *t, size_t size, int reps,
 		t0 = now_sec();
 		r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
 			    &c);
-		v_sys[k] = mibs(size, now_sec() - t0);
+		v[B_SYS][k] = mibs(size, now_sec() - t0);
 		if (r) {
 			fprintf(stderr, "bench: %s MIGRATE_TO_SYS: %s\n",
 				t->name, strerror(-r));
@@ -109,38 +165,250 @@ static int bench_one(const struct target *t, size_t size, int reps,
 			sink += p[i];
 		t0 = now_sec() - t0;
 		(void)sink;
-		v_flt[k] = mibs(size, t0);
+		v[B_FAULT][k] = mibs(size, t0);
 		v_pp[k] = t0 * 1e6 / npages;
 		if (t->dummy) {
 			hmm_stats(fd, &s1);
 			v_pf[k] = s1.cpu_faults > s0.cpu_faults ?
 				  t0 * 1e6 / (s1.cpu_faults - s0.cpu_faults) : 0;
 		} else {
-			/* test_hmm moves one page per CPU fault. */
+			/* test_hmm moves one page (or one THP) per fault. */
 			v_pf[k] = v_pp[k];
 		}
 		if (pat_check(p, size, k + 1) >= 0) {
 			fprintf(stderr, "bench: %s: data mismatch\n", t->name);
+			r = -EIO;
 			goto fail;
 		}
 		t0 = now_sec();
 		memcpy(dst, p, size);
-		v_cpy[k] = mibs(size, now_sec() - t0);
+		v[B_CPY][k] = mibs(size, now_sec() - t0);
 	}
-	res->to_dev = median(v_dev, reps);
-	res->to_sys = median(v_sys, reps);
-	res->fault = median(v_flt, reps);
-	res->memcpy_ = median(v_cpy, reps);
+	for (b = 0; b < B_N; b++)
+		res->v[b] = spread_of(v[b], reps);
 	res->us_per_page = median(v_pp, reps);
 	res->us_per_fault = median(v_pf, reps);
 	res->ok = true;
-	r = 0;
 fail:
-	munmap(p, size);
-	munmap(view, size);
-	munmap(dst, size);
+	if (p)
+		munmap(p, size);
+	if (view)
+		munmap(view, size);
+	if (dst)
+		munmap(dst, size);
 	close(fd);
 	return r ? -EIO : 0;
+}
+
+/* Per child of a P4 run: the MIGRATE_TO_DEV interval, or an error. */
+struct p4_slot {
+	double t0, t1;
+	int err;
+};
+
+/*
+ * One P4 child: migrates its own @size buffer to device @dev of @t when the
+ * parent says so, records when it started and ended, then brings it back
+ * (untimed) and checks the data.
+ */
+static void p4_child(const struct target *t, int dev, size_t size, bool thp,
+		     int ready, int go, struct p4_slot *slot)
+{
+	size_t npages = size / cfg.page_size;
+	char *p = bench_map(size, thp), *view = bench_map(size, thp);
+	int fd = open_dev(t->prefix, dev), r;
+	char c = 0;
+
+	slot->err = fd < 0 ? -errno : !p || !view ? -ENOMEM : 0;
+	if (!slot->err) {
+		pat_fill(p, size, dev + 7);
+		memset(view, 1, size);
+	}
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+		_exit(1);
+	if (slot->err)
+		_exit(1);
+	slot->t0 = now_sec();
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, view, npages, NULL);
+	slot->t1 = now_sec();
+	if (!r)
+		r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
+			    NULL);
+	if (!r && pat_check(p, size, dev + 7) >= 0)
+		r = -EIO;
+	slot->err = r;
+	_exit(r ? 1 : 0);
+}
+
+/*
+ * Aggregate MIGRATE_TO_DEV throughput of @nproc processes started together,
+ * process i on device devs[i]: all bytes over the time from the first start
+ * to the last end.  Returns MiB/s, or a negative errno.
+ */
+static double p4_run(const struct target *t, const int *devs, int nproc,
+		     size_t size, bool thp)
+{
+	struct p4_slot *slots;
+	int ready[2], go[2], i, st, bad = 0;
+	double t0 = 1e300, t1 = 0;
+	pid_t pid[2];
+	char c;
+
+	slots = mmap(NULL, sizeof(*slots) * nproc, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (slots == MAP_FAILED)
+		return -ENOMEM;
+	if (pipe(ready) || pipe(go)) {
+		munmap(slots, sizeof(*slots) * nproc);
+		return -errno;
+	}
+	for (i = 0; i < nproc; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			p4_child(t, devs[i], size, thp, ready[1], go[0],
+				 &slots[i]);
+		}
+		if (pid[i] < 0)
+			bad = 1;
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < nproc; i++)
+		if (pid[i] > 0 && read(ready[0], &c, 1) != 1)
+			bad = 1;
+	for (i = 0; i < nproc; i++)
+		if (write(go[1], &c, 1) != 1)
+			bad = 1;
+	close(go[1]);
+	close(ready[0]);
+	for (i = 0; i < nproc; i++) {
+		if (pid[i] <= 0)
+			continue;
+		if (waitpid(pid[i], &st, 0) != pid[i] || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) || slots[i].err)
+			bad = 1;
+		if (slots[i].t0 < t0)
+			t0 = slots[i].t0;
+		if (slots[i].t1 > t1)
+			t1 = slots[i].t1;
+	}
+	munmap(slots, sizeof(*slots) * nproc);
+	return bad ? -EIO : mibs(size * nproc, t1 - t0);
+}
+
+enum { P4_ONE, P4_SAME, P4_TWO, P4_N };
+static const char *const p4path[P4_N] = { "p4_one", "p4_same", "p4_two" };
+
+/*
+ * P4: one process alone, two on device 0, one each on devices 0 and 1 (when
+ * there are two).  Returns 0 or -errno; @out gets the three spreads (the
+ * last one zero without a second device).
+ */
+static int bench_p4(const struct target *t, size_t size, int reps, bool thp,
+		    bool two_devs, struct spread *out)
+{
+	static const int devs[P4_N][2] = { { 0, 0 }, { 0, 0 }, { 0, 1 } };
+	static const int nproc[P4_N] = { 1, 2, 2 };
+	double v[MAX_REPS];
+	int m, k;
+
+	memset(out, 0, sizeof(*out) * P4_N);
+	for (m = 0; m < P4_N; m++) {
+		if (m == P4_TWO && !two_devs)
+			break;
+		for (k = 0; k < reps; k++) {
+			v[k] = p4_run(t, devs[m], nproc[m], size, thp);
+			if (v[k] < 0) {
+				fprintf(stderr, "bench: %s %s failed\n",
+					t->name, p4path[m]);
+				return -EIO;
+			}
+		}
+		out[m] = spread_of(v, reps);
+	}
+	return 0;
+}
+
+/*
+ * P5 for hmm_dummy: a working set of twice the device's capacity migrated
+ * in quarter-capacity pieces, so that from the fifth piece on every
+ * migration first evicts (the eviction-bound rate), against the same number
+ * of pieces migrated into an empty device (each brought back, untimed, before
+ * the next).  Both in pages/s; @evicted gets the pages evicted per run.
+ */
+static int bench_p5(const struct target *t, int reps, bool thp,
+		    struct spread *press, struct spread *free_,
+		    double *evicted)
+{
+	size_t cap = cfg.info[0].capacity_pages * cfg.page_size;
+	size_t piece = cap / 4, ws = 2 * cap, npp = piece / cfg.page_size, off;
+	double vp[MAX_REPS], vf[MAX_REPS], ev[MAX_REPS], t0, busy;
+	struct hmm_dummy_stats s0, s1;
+	char *p = NULL, *view = NULL;
+	int fd, k, r = 0;
+
+	fd = open_dev(t->prefix, 0);
+	if (fd < 0)
+		return -errno;
+	if (piece < THP_SIZE || piece % THP_SIZE) {
+		fprintf(stderr, "bench: p5: capacity %zu MiB is too small\n",
+			cap >> 20);
+		r = -EINVAL;
+		goto out;
+	}
+	p = bench_map(ws, thp);
+	view = bench_map(piece, thp);
+	if (!p || !view) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (k = 0; k < reps && !r; k++) {
+		pat_fill(p, ws, k + 3);
+		/* Pressure: pieces in order, the device fills, then evicts. */
+		r = hmm_stats(fd, &s0);
+		t0 = now_sec();
+		for (off = 0; !r && off < ws; off += piece)
+			r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + off,
+				    view, npp, NULL);
+		t0 = now_sec() - t0;
+		if (!r)
+			r = hmm_stats(fd, &s1);
+		vp[k] = t0 > 0 ? ws / cfg.page_size / t0 : 0;
+		ev[k] = s1.migrated_to_sys_evict - s0.migrated_to_sys_evict;
+		if (!r)
+			r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL,
+				    ws / cfg.page_size, NULL);
+		if (!r && pat_check(p, ws, k + 3) >= 0)
+			r = -EIO;
+		/* No pressure: each piece goes back before the next. */
+		busy = 0;
+		for (off = 0; !r && off < ws; off += piece) {
+			t0 = now_sec();
+			r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + off,
+				    view, npp, NULL);
+			busy += now_sec() - t0;
+			if (!r)
+				r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS,
+					    p + off, NULL, npp, NULL);
+		}
+		vf[k] = busy > 0 ? ws / cfg.page_size / busy : 0;
+	}
+	if (r) {
+		fprintf(stderr, "bench: %s p5: %s\n", t->name, strerror(-r));
+		goto out;
+	}
+	*press = spread_of(vp, reps);
+	*free_ = spread_of(vf, reps);
+	*evicted = median(ev, reps);
+out:
+	if (p)
+		munmap(p, ws);
+	if (view)
+		munmap(view, piece);
+	close(fd);
+	return r;
 }
 
 #define FAULT_WINDOW_PARAM "/sys/module/hmm_dummy/parameters/fault_window"
@@ -204,8 +472,8 @@ static int bench_windows(const char *list, size_t size, int reps)
 		for (k = 0; k < reps && !r; k++) {
 			struct hmm_dummy_stats s0, s1;
 			volatile char sink = 0;
-			char *p = map_anon(size, PROT_READ | PROT_WRITE,
-					   MAP_PRIVATE);
+			/* 4 KiB pages: a THP comes back in one fault. */
+			char *p = bench_map(size, false);
 			double t0;
 
 			if (!p) {
@@ -247,43 +515,207 @@ static int bench_windows(const char *list, size_t size, int reps)
 	return r ? 1 : 0;
 }
 
-static double ratio(double a, double b)
+static void csv_row(FILE *f, const char *mode, const char *path, size_t size,
+		    const char *dev, const struct spread *s, double vs_cpy,
+		    double vs_th)
 {
-	return b > 0 ? a / b : 0;
+	if (!f)
+		return;
+	fprintf(f, "%s,%s,%zu,%s,%.2f,%.2f,%.2f,", mode, path, size, dev,
+		s->med, s->min, s->max);
+	if (vs_cpy > 0)
+		fprintf(f, "%.4f", vs_cpy);
+	fputc(',', f);
+	if (vs_th > 0)
+		fprintf(f, "%.4f", vs_th);
+	fputc('\n', f);
+}
+
+static void print_spread(const struct spread *s)
+{
+	printf(" %8.1f [%7.1f-%7.1f]", s->med, s->min, s->max);
+}
+
+/* P1-P3 and memcpy for every size and target, in one THP mode. */
+static int bench_sizes(const struct target *tg, int ntg, const size_t *sizes,
+		       int nsz, int reps, bool thp, FILE *f)
+{
+	static struct bres res[2][MAX_SIZES];
+	const char *mode = thp ? "thp" : "4k";
+	int i, s, b, fail = 0;
+
+	printf("\n[%s] P1-P3, %d reps: median [min-max] MiB/s\n", mode, reps);
+	printf("%-8s %-10s %26s %26s %26s %26s %8s %8s\n", "size", "device",
+	       "to_dev", "to_sys", "fault", "memcpy", "us/page", "us/flt");
+	for (s = 0; s < nsz; s++) {
+		for (i = 0; i < ntg; i++) {
+			struct bres *r = &res[i][s];
+
+			if (bench_one(&tg[i], sizes[s], reps, thp, r)) {
+				fail = 1;
+				printf("%-5zuMiB %-10s failed\n", sizes[s] >> 20,
+				       tg[i].name);
+				continue;
+			}
+			printf("%-5zuMiB %-10s", sizes[s] >> 20, tg[i].name);
+			for (b = 0; b < B_N; b++)
+				print_spread(&r->v[b]);
+			printf(" %8.2f %8.2f\n", r->us_per_page,
+			       r->us_per_fault);
+			fflush(stdout);
+		}
+	}
+	printf("\n[%s] ratios, medians (hmm_dummy / test_hmm, hmm_dummy / memcpy)\n",
+	       mode);
+	printf("%-8s %10s %10s %10s %12s %12s %12s\n", "size", "to_dev/th",
+	       "to_sys/th", "fault/th", "to_dev/cpy", "to_sys/cpy",
+	       "fault/cpy");
+	for (s = 0; s < nsz; s++) {
+		struct bres *a = &res[0][s], *o = &res[ntg - 1][s];
+		bool th = ntg > 1 && a->ok && o->ok;
+
+		if (!a->ok)
+			continue;
+		printf("%-5zuMiB ", sizes[s] >> 20);
+		for (b = 0; b < B_CPY; b++) {
+			if (th)
+				printf("%10.2f ", ratio(a->v[b].med,
+							o->v[b].med));
+			else
+				printf("%10s ", "-");
+		}
+		for (b = 0; b < B_CPY; b++)
+			printf(" %11.3f", ratio(a->v[b].med, a->v[B_CPY].med));
+		printf("\n");
+	}
+	for (s = 0; s < nsz; s++) {
+		for (i = 0; i < ntg; i++) {
+			struct bres *r = &res[i][s], *o = &res[ntg - 1][s];
+			bool th = ntg > 1 && i == 0 && o->ok;
+
+			if (!r->ok)
+				continue;
+			for (b = 0; b < B_N; b++)
+				csv_row(f, mode, bpath[b], sizes[s], tg[i].name,
+					&r->v[b],
+					b == B_CPY ? 0 :
+					ratio(r->v[b].med, r->v[B_CPY].med),
+					th && b != B_CPY ?
+					ratio(r->v[b].med, o->v[b].med) : 0);
+		}
+	}
+	return fail;
+}
+
+static int run_p4(const struct target *tg, int ntg, size_t size, int reps,
+		  bool thp, FILE *f)
+{
+	const char *mode = thp ? "thp" : "4k";
+	struct spread s[2][P4_N];
+	int i, m, fail = 0;
+
+	printf("\n[%s] P4: %zu MiB MIGRATE_TO_DEV per process, %d reps: aggregate MiB/s median [min-max]\n",
+	       mode, size >> 20, reps);
+	for (i = 0; i < ntg; i++) {
+		bool two = tg[i].dummy ? cfg.ndev > 1 :
+			   !access("/dev/hmm_dmirror1", F_OK);
+
+		if (bench_p4(&tg[i], size, reps, thp, two, s[i])) {
+			fail = 1;
+			continue;
+		}
+		printf("%-10s", tg[i].name);
+		for (m = 0; m < P4_N; m++) {
+			if (!s[i][m].med)
+				continue;
+			printf("  %s", p4path[m]);
+			print_spread(&s[i][m]);
+		}
+		printf("  same/one %.2f two/one %.2f\n",
+		       ratio(s[i][P4_SAME].med, s[i][P4_ONE].med),
+		       ratio(s[i][P4_TWO].med, s[i][P4_ONE].med));
+		for (m = 0; m < P4_N; m++)
+			if (s[i][m].med)
+				csv_row(f, mode, p4path[m], size, tg[i].name,
+					&s[i][m], 0, 0);
+	}
+	return fail;
+}
+
+static int run_p5(const struct target *tg, int reps, bool thp, FILE *f)
+{
+	size_t cap = cfg.info[0].capacity_pages * cfg.page_size;
+	const char *mode = thp ? "thp" : "4k";
+	struct spread press = { 0 }, free_ = { 0 };
+	double ev = 0;
+
+	if (!tg->dummy) {
+		fprintf(stderr, "bench: --p5 needs hmm_dummy\n");
+		return 1;
+	}
+	if (bench_p5(tg, reps, thp, &press, &free_, &ev))
+		return 1;
+	printf("\n[%s] P5: working set %zu MiB = 2x capacity, %zu MiB pieces, %d reps: pages/s median [min-max]\n",
+	       mode, 2 * cap >> 20, cap >> 22, reps);
+	printf("pressure ");
+	print_spread(&press);
+	printf("\nno pressure");
+	print_spread(&free_);
+	printf("\ncost with/without pressure %.2f; time beyond the unpressured migration (eviction) %.0f%%; %.0f pages evicted per run\n",
+	       ratio(free_.med, press.med),
+	       100 * (1 - ratio(press.med, free_.med)), ev);
+	csv_row(f, mode, "p5_pressure", 2 * cap, tg->name, &press, 0, 0);
+	csv_row(f, mode, "p5_nopressure", 2 * cap, tg->name, &free_, 0, 0);
+	return 0;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-	size_t sizes[MAX_SIZES], max_size = 256UL << 20, min_size = 1UL << 20;
+	size_t sizes[MAX_SIZES], max_size = 256UL << 20, min_size = 2UL << 20;
+	size_t p4_size = 32UL << 20;
+	const char *csv = NULL, *windows = NULL, *modes = "thp,4k";
+	int ntg = 0, nsz = 0, reps = 5, i, s, fail = 0;
+	bool p5 = false, p4 = true;
 	struct target tg[2];
-	struct bres res[2][MAX_SIZES];
-	const char *csv = NULL, *windows = NULL;
-	int ntg = 0, nsz = 0, reps = 3, i, s, fail = 0;
 	FILE *f = NULL;
 
 	for (i = 0; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(argv[i], "--p5")) {
+			p5 = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--no-p4")) {
+			p4 = false;
+			continue;
+		}
 		if (!strcmp(argv[i], "--max-size") && v)
 			max_size = parse_size(v);
 		else if (!strcmp(argv[i], "--min-size") && v)
 			min_size = parse_size(v);
+		else if (!strcmp(argv[i], "--p4-size") && v)
+			p4_size = parse_size(v);
 		else if (!strcmp(argv[i], "--reps") && v)
 			reps = atoi(v);
 		else if (!strcmp(argv[i], "--csv") && v)
 			csv = v;
+		else if (!strcmp(argv[i], "--modes") && v)
+			modes = v;
 		else if (!strcmp(argv[i], "--windows") && v)
 			windows = v;
 		else {
 			fprintf(stderr,
 				"usage: hmm_test bench [--min-size B] [--max-size B] [--reps N] [--csv FILE]\n"
+				"                      [--modes thp,4k] [--p4-size B] [--no-p4]\n"
+				"       hmm_test bench --p5 [--reps N] [--modes thp,4k] [--csv FILE]\n"
 				"       hmm_test bench --windows N,N,... [--max-size B] [--reps N]\n");
 			return 2;
 		}
 		i++;
 	}
 	if (reps < 1 || reps > MAX_REPS)
-		reps = 3;
+		reps = 5;
 	if (windows) {
 		if (!cfg.dummy) {
 			fprintf(stderr, "bench: --windows needs hmm_dummy\n");
@@ -293,20 +725,19 @@ int cmd_bench(int argc, char **argv)
 				     max_size : 32UL << 20, reps);
 	}
 	if (cfg.ndev > 0) {
-		tg[ntg].name = cfg.dummy ? "hmm_dummy" : cfg.prefix;
-		snprintf(tg[ntg].path, sizeof(tg[ntg].path), "%s0", cfg.prefix);
+		tg[ntg].name = cfg.dummy ? "hmm_dummy" : "test_hmm";
+		tg[ntg].prefix = cfg.prefix;
 		tg[ntg].dummy = cfg.dummy;
-		/* Stay within the device: eviction is measured elsewhere. */
+		/* Stay within the device: eviction is P5's business. */
 		if (cfg.dummy && max_size > cfg.info[0].capacity_pages *
 					   cfg.page_size)
 			max_size = cfg.info[0].capacity_pages * cfg.page_size;
 		ntg++;
 	}
-	if (strcmp(cfg.prefix, "/dev/hmm_dmirror") &&
+	if (!p5 && strcmp(cfg.prefix, "/dev/hmm_dmirror") &&
 	    !access("/dev/hmm_dmirror0", F_OK)) {
 		tg[ntg].name = "test_hmm";
-		snprintf(tg[ntg].path, sizeof(tg[ntg].path),
-			 "/dev/hmm_dmirror0");
+		tg[ntg].prefix = "/dev/hmm_dmirror";
 		tg[ntg].dummy = false;
 		ntg++;
 	}
@@ -319,80 +750,30 @@ int cmd_bench(int argc, char **argv)
 		sizes[nsz++] = min_size << (2 * s);
 	if (nsz && sizes[nsz - 1] != max_size && nsz < MAX_SIZES)
 		sizes[nsz++] = max_size;
-
-	printf("bench: %d reps, median; MiB/s; fault = CPU-fault-back, sequential touch\n",
-	       reps);
-	printf("%-10s %-10s %10s %10s %10s %10s %10s %10s\n", "size", "device",
-	       "to_dev", "to_sys", "fault", "us/page", "us/fault", "memcpy");
-	for (s = 0; s < nsz; s++) {
-		for (i = 0; i < ntg; i++) {
-			struct bres *r = &res[i][s];
-
-			if (bench_one(&tg[i], sizes[s], reps, r)) {
-				fail = 1;
-				printf("%-10zu %-10s failed\n", sizes[s] >> 20,
-				       tg[i].name);
-				continue;
-			}
-			printf("%-7zuMiB %-10s %10.1f %10.1f %10.1f %10.2f %10.2f %10.1f\n",
-			       sizes[s] >> 20, tg[i].name, r->to_dev,
-			       r->to_sys, r->fault, r->us_per_page,
-			       r->us_per_fault, r->memcpy_);
-			fflush(stdout);
-		}
-	}
-	printf("\nratios (hmm_dummy / test_hmm, hmm_dummy / memcpy):\n");
-	printf("%-10s %10s %10s %10s %12s %12s %12s\n", "size", "to_dev/th",
-	       "to_sys/th", "fault/th", "to_dev/cpy", "to_sys/cpy",
-	       "fault/cpy");
-	for (s = 0; s < nsz; s++) {
-		struct bres *a = &res[0][s], *b = &res[ntg - 1][s];
-		bool th = ntg > 1 && a->ok && b->ok;
-
-		if (!a->ok)
-			continue;
-		printf("%-7zuMiB ", sizes[s] >> 20);
-		if (th)
-			printf("%10.2f %10.2f %10.2f ", ratio(a->to_dev, b->to_dev),
-			       ratio(a->to_sys, b->to_sys),
-			       ratio(a->fault, b->fault));
-		else
-			printf("%10s %10s %10s ", "-", "-", "-");
-		printf("%12.3f %12.3f %12.3f\n", ratio(a->to_dev, a->memcpy_),
-		       ratio(a->to_sys, a->memcpy_),
-		       ratio(a->fault, a->memcpy_));
-	}
 	if (csv) {
 		f = fopen(csv, "w");
 		if (!f) {
 			perror(csv);
 			return 1;
 		}
-		fprintf(f, "size_bytes,device,to_dev_mibs,to_sys_mibs,fault_mibs,fault_us_per_page,fault_us_per_fault,memcpy_mibs,to_dev_vs_test_hmm,to_sys_vs_test_hmm,fault_vs_test_hmm,to_dev_vs_memcpy,to_sys_vs_memcpy,fault_vs_memcpy\n");
-		for (s = 0; s < nsz; s++) {
-			for (i = 0; i < ntg; i++) {
-				struct bres *r = &res[i][s], *b = &res[ntg - 1][s];
-				bool th = ntg > 1 && i == 0 && b->ok;
+		fprintf(f, "mode,path,size_bytes,device,median,min,max,vs_memcpy,vs_test_hmm\n");
+	}
+	printf("bench: %s; %d reps; MiB/s (P5: pages/s); fault = CPU-fault-back, sequential touch\n",
+	       ntg > 1 ? "hmm_dummy and test_hmm" : tg[0].name, reps);
+	for (i = 0; i < 2; i++) {
+		bool thp = i == 0;
 
-				if (!r->ok)
-					continue;
-				fprintf(f, "%zu,%s,%.2f,%.2f,%.2f,%.3f,%.3f,%.2f,",
-					sizes[s], tg[i].name, r->to_dev,
-					r->to_sys, r->fault, r->us_per_page,
-					r->us_per_fault, r->memcpy_);
-				if (th)
-					fprintf(f, "%.4f,%.4f,%.4f,",
-						ratio(r->to_dev, b->to_dev),
-						ratio(r->to_sys, b->to_sys),
-						ratio(r->fault, b->fault));
-				else
-					fprintf(f, ",,,");
-				fprintf(f, "%.4f,%.4f,%.4f\n",
-					ratio(r->to_dev, r->memcpy_),
-					ratio(r->to_sys, r->memcpy_),
-					ratio(r->fault, r->memcpy_));
-			}
+		if (!strstr(modes, thp ? "thp" : "4k"))
+			continue;
+		if (p5) {
+			fail |= run_p5(&tg[0], reps, thp, f);
+			continue;
 		}
+		fail |= bench_sizes(tg, ntg, sizes, nsz, reps, thp, f);
+		if (p4)
+			fail |= run_p4(tg, ntg, p4_size, reps, thp, f);
+	}
+	if (f) {
 		fclose(f);
 		printf("CSV written to %s\n", csv);
 	}

@@ -25,7 +25,8 @@ static const struct {
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N]" },
 	{ "stats", cmd_stats, "[--device N]  print the driver's counters" },
 	{ "bench", cmd_bench,
-	  "[--min-size B] [--max-size B] [--reps N] [--csv FILE] [--windows N,N,...]" },
+	  "[--min-size B] [--max-size B] [--reps N] [--csv FILE] [--modes thp,4k] "
+	  "[--p4-size B] [--no-p4] [--p5] [--windows N,N,...]" },
 	{ "unload-holder", cmd_unload_holder,
 	  "[--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME]" },
 };
