@@ -6,8 +6,9 @@
 #   2. `hmm_test run` (KTAP; its last line is "N passed, N failed, N skipped")
 #   3. the unload test: memory still on the device when the module goes away
 #   4. a short stress run, the ioctl fuzzer, fault injection (debug kernel:
-#      each allocation of each command fails once) and a stress run on two
-#      tiny devices (eviction on nearly every allocation)
+#      each allocation of each command fails once), a stress run on two
+#      tiny devices (eviction on nearly every allocation) and, on those,
+#      evictions racing process exit
 #   5. unload
 #   6. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
 # Every step reports through vm/lib.sh; the host adds them all up.
@@ -110,17 +111,31 @@ elif loaded hmm_dummy; then
 	# migration on, processes forking and exiting mid-call.
 	step "eviction stress ($STRESS_SECONDS s, vram_mb=4)"
 	erc=0
+	xrc=0
 	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4; then
 		run_logged /tmp/stress-evict.txt $tool stress --seconds "$STRESS_SECONDS" || erc=$?
+		# Evictions racing process exit: short-lived children fill
+		# the tiny device, so every migration evicts pages of
+		# processes that are exiting (evict.c explains the hazard).
+		step "eviction racing exit ($STRESS_SECONDS s, vram_mb=4)"
+		run_logged /tmp/exit-race.txt $tool exit-race --seconds "$STRESS_SECONDS" \
+			--procs 4 --pages 256 || xrc=$?
+		send_file exit-race.txt /tmp/exit-race.txt
 		rmmod hmm_dummy || erc=$?
 		insmod $MODDIR/hmm_dummy.ko || erc=$?
 	else
 		erc=1
+		xrc=1
 	fi
 	if [ $erc = 0 ]; then
 		result pass hmm_dummy.stress-evict
 	else
 		result fail hmm_dummy.stress-evict "exit status $erc"
+	fi
+	if [ $xrc = 0 ]; then
+		result pass hmm_dummy.exit-race "$(grep -m1 'children,' /tmp/exit-race.txt | cut -c12-80)"
+	else
+		result fail hmm_dummy.exit-race "exit status $xrc"
 	fi
 fi
 
