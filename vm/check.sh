@@ -6,9 +6,9 @@
 #   2. `hmm_test run` (KTAP; its last line is "N passed, N failed, N skipped")
 #   3. the unload test: memory still on the device when the module goes away
 #   4. a short stress run, the ioctl fuzzer, fault injection (debug kernel:
-#      each allocation of each command fails once), a stress run on two
-#      tiny devices (eviction on nearly every allocation) and, on those,
-#      evictions racing process exit
+#      each allocation of each command, and of loading the module, fails
+#      once), a stress run on two tiny devices (eviction on nearly every
+#      allocation) and, on those, evictions racing process exit
 #   5. unload
 #   6. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
 # Every step reports through vm/lib.sh; the host adds them all up.
@@ -105,6 +105,24 @@ elif loaded hmm_dummy; then
 	0) result pass hmm_dummy.faultinject "$(tail -n 1 /tmp/faultinject.txt | cut -c14-60)" ;;
 	4) result skip hmm_dummy.faultinject "no fault injection in this kernel (fast flavour)" ;;
 	*) result fail hmm_dummy.faultinject "hmm_test faultinject exit status $firc" ;;
+	esac
+
+	# The init error paths: every allocation of a module load fails
+	# once (debug kernel).  Small devices keep each load short.
+	step "fault injection at load"
+	lrc=0
+	if rmmod hmm_dummy; then
+		run_logged /tmp/faultinject-load.txt $tool faultinject --max 3000 \
+			--load $MODDIR/hmm_dummy.ko --params "vram_mb=4" || lrc=$?
+		send_file faultinject-load.txt /tmp/faultinject-load.txt
+		insmod $MODDIR/hmm_dummy.ko || lrc=1
+	else
+		lrc=1
+	fi
+	case $lrc in
+	0) result pass hmm_dummy.faultinject-load "$(tail -n 1 /tmp/faultinject-load.txt | cut -c14-80)" ;;
+	4) result skip hmm_dummy.faultinject-load "no fault injection in this kernel (fast flavour)" ;;
+	*) result fail hmm_dummy.faultinject-load "exit status $lrc" ;;
 	esac
 
 	# Eviction on nearly every allocation: two 4 MiB devices, peer

@@ -113,6 +113,42 @@ static unsigned long pick_victims(struct hmm_dummy_device *hdev,
 	return n;
 }
 
+/**
+ * struct hmm_dummy_victim_set - the victims of one owner, as a migration
+ * filter: only their pages move
+ * @sel: what hmm_dummy_range_to_sys() calls
+ * @hdev: their device
+ * @v:   the victims
+ * @n:   how many
+ *
+ * The address a victim was recorded at may hold another of the device's
+ * folios by now: after fork() and munmap() in the owner (the victim is
+ * only mapped by the child now) a new mapping there gets the owner's
+ * newest device pages.  Those must not be evicted in its place.
+ */
+struct hmm_dummy_victim_set {
+	struct hmm_dummy_select sel;
+	struct hmm_dummy_device *hdev;
+	const struct hmm_dummy_victim *v;
+	unsigned long n;
+};
+
+/* A page of a victim's folio (or of a piece of it split off since). */
+static bool is_victim_page(const struct hmm_dummy_select *sel,
+			   struct page *page)
+{
+	const struct hmm_dummy_victim_set *set =
+		container_of(sel, struct hmm_dummy_victim_set, sel);
+	unsigned long idx = page_to_pfn(page) - set->hdev->pfn_first, i;
+
+	for (i = 0; i < set->n; i++)
+		if (idx >= set->v[i].idx &&
+		    idx < set->v[i].idx +
+			  ((set->v[i].end - set->v[i].start) >> PAGE_SHIFT))
+			return true;
+	return false;
+}
+
 /* Is the victim still on the device, where it was recorded? */
 static bool victim_stayed(struct hmm_dummy_device *hdev,
 			  const struct hmm_dummy_victim *v)
@@ -157,16 +193,18 @@ static bool victim_pgoff(struct hmm_dummy_device *hdev,
 static unsigned long evict_moved(struct hmm_dummy_device *hdev,
 				 struct mm_struct *mm,
 				 const struct hmm_dummy_victim *v,
+				 const struct hmm_dummy_victim_set *set,
 				 unsigned long *src)
 {
 	unsigned long size = v->end - v->start, addr, moved = 0;
 	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
 	pgoff_t pgoff;
 	long ret;
-	VMA_ITERATOR(vmi, mm, 0);
 
 	if (!victim_pgoff(hdev, v, &pgoff))
 		return 0;
+	vma_iter_init(&vmi, mm, 0);
 	for_each_vma(vmi, vma) {
 		if (!vma->anon_vma || pgoff < vma->vm_pgoff ||
 		    pgoff >= vma->vm_pgoff + vma_pages(vma))
@@ -175,7 +213,8 @@ static unsigned long evict_moved(struct hmm_dummy_device *hdev,
 		if (addr == v->start)
 			continue;
 		ret = hmm_dummy_range_to_sys(NULL, hdev, mm, addr, addr + size,
-					     src, HMM_DUMMY_CNT_TO_SYS_EVICT);
+					     src, HMM_DUMMY_CNT_TO_SYS_EVICT,
+					     &set->sel);
 		if (ret < 0)
 			break;
 		moved += ret;
@@ -196,6 +235,9 @@ static unsigned long evict_owner(struct hmm_dummy_device *hdev,
 				 unsigned long n, struct mm_struct *locked_mm,
 				 bool trylock, unsigned long *src)
 {
+	struct hmm_dummy_victim_set set = {
+		.sel.fn = is_victim_page, .hdev = hdev, .v = v, .n = n,
+	};
 	struct mm_struct *mm = v->mm;
 	unsigned long i, j, start, end, moved = 0;
 	long ret = 0;
@@ -216,14 +258,16 @@ static unsigned long evict_owner(struct hmm_dummy_device *hdev,
 		for (j = i + 1; j < n && v[j].start <= end; j++)
 			end = max(end, v[j].end);
 		ret = hmm_dummy_range_to_sys(NULL, hdev, mm, start, end, src,
-					     HMM_DUMMY_CNT_TO_SYS_EVICT);
+					     HMM_DUMMY_CNT_TO_SYS_EVICT,
+					     &set.sel);
 		trace_hmm_dummy_evict(hdev->index, start, end, ret);
 		if (ret < 0)
 			break;
 		moved += ret;
 		for (; i < j; i++)
 			if (victim_stayed(hdev, &v[i]))
-				moved += evict_moved(hdev, mm, &v[i], src);
+				moved += evict_moved(hdev, mm, &v[i], &set,
+						     src);
 	}
 	if (mm != locked_mm)
 		mmap_read_unlock(mm);

@@ -233,11 +233,21 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end,
 			      bool holes);
+/**
+ * struct hmm_dummy_select - which collected device pages a migration back
+ * may move (embedded in the caller's own state, see evict.c)
+ * @fn: true if @page may move; called with @page locked and unmapped
+ */
+struct hmm_dummy_select {
+	bool (*fn)(const struct hmm_dummy_select *sel, struct page *page);
+};
+
 long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			    struct hmm_dummy_device *hdev,
 			    struct mm_struct *mm, unsigned long start,
 			    unsigned long end, unsigned long *src,
-			    enum hmm_dummy_counter reason);
+			    enum hmm_dummy_counter reason,
+			    const struct hmm_dummy_select *select);
 unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 				   unsigned long pfn, unsigned long n,
 				   unsigned long *src);

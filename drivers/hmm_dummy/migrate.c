@@ -438,15 +438,17 @@ static unsigned long count_moved_to_sys(struct hmm_dummy_device *hdev,
  * entries.  With @compound (SELECT_COMPOUND; [start, end) must then be
  * PMD-aligned for it to matter) a PMD-mapped large device folio comes as one
  * entry and goes back as one THP if one can be had.  @mirror is the file the
- * ioctl came through (NULL for a CPU fault).  Returns the pages moved, or
- * -ENOMEM when @fault_page could not get system memory.
+ * ioctl came through (NULL for a CPU fault).  With @select, only the
+ * collected pages it accepts move; finalize puts the others back.  Returns
+ * the pages moved, or -ENOMEM when @fault_page could not get system memory.
  */
 static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 				 struct hmm_dummy_device *hdev,
 				 struct vm_area_struct *vma,
 				 unsigned long start, unsigned long end,
 				 unsigned long *src, unsigned long *dst,
-				 struct page *fault_page, bool compound)
+				 struct page *fault_page, bool compound,
+				 const struct hmm_dummy_select *select)
 {
 	struct migrate_vma args = {
 		.vma = vma, .src = src, .dst = dst,
@@ -475,6 +477,8 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 
 		nr = entry_pages(src[i]);
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (select && !select->fn(select, spage))
 			continue;
 		if (src[i] & HMM_DUMMY_PFN_COMPOUND) {
 			if (!alloc_sys_large(mirror, hdev, vma, addr, &src[i],
@@ -521,6 +525,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
  * @end:    page-aligned end
  * @src:    room for 2 * HMM_DUMMY_MIGRATE_BATCH entries
  * @reason: the counter to charge the moved pages to
+ * @select: which of the pages found may move (NULL: all)
  *
  * Goes VMA by VMA, skipping holes and VMAs the core cannot migrate, in
  * PMD-aligned batches, so that a PMD-mapped large device folio comes back
@@ -532,7 +537,8 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			    struct hmm_dummy_device *hdev,
 			    struct mm_struct *mm, unsigned long start,
 			    unsigned long end, unsigned long *src,
-			    enum hmm_dummy_counter reason)
+			    enum hmm_dummy_counter reason,
+			    const struct hmm_dummy_select *select)
 {
 	const unsigned long batch =
 		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
@@ -555,7 +561,7 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			continue;
 		ret = migrate_batch_to_sys(mirror, hdev, vma, addr, next, src,
 					   src + HMM_DUMMY_MIGRATE_BATCH, NULL,
-					   true);
+					   true, select);
 		if (ret < 0)
 			break;
 		moved += ret;
@@ -599,7 +605,7 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 	if (!ret)
 		ret = hmm_dummy_range_to_sys(mirror, mirror->hdev, mm, start,
 					     end, src,
-					     HMM_DUMMY_CNT_TO_SYS_IOCTL);
+					     HMM_DUMMY_CNT_TO_SYS_IOCTL, NULL);
 	mmap_read_unlock(mm);
 	mmput(mm);
 	kfree(src);
@@ -659,7 +665,7 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
 	ret = migrate_batch_to_sys(NULL, hdev, vma, start, end, src, dst,
-				   vmf->page, order);
+				   vmf->page, order, NULL);
 	if (order)
 		kfree(src);
 	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret);

@@ -16,7 +16,7 @@ static const struct {
 	{ "run", cmd_run, "[--list] [--timeout S] [PATTERN...]  functional suite (KTAP)" },
 	{ "cycle", cmd_cycle, "[--size B] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
 	{ "fuzz", cmd_fuzz, "[--calls N] [--seed S]  random ioctls while the address space changes" },
-	{ "faultinject", cmd_faultinject, "[--max N]  fail each allocation of each command once" },
+	{ "faultinject", cmd_faultinject, "[--max N] [--load M.ko [--params P]]  fail each allocation of each command (or of loading) once" },
 	{ "exit-race", cmd_exit_race, "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N] [--size B]" },
 	{ "stats", cmd_stats, "[--device N]  print the driver's counters" },

@@ -29,6 +29,7 @@ static struct tresult *result;
 
 static const struct tgroup *groups[] = {
 	&tests_basic, &tests_migrate, &tests_mm, &tests_thp, &tests_evict,
+	&tests_memcg,
 };
 
 void t_diag(const char *fmt, ...)
