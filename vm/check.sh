@@ -6,8 +6,9 @@
 #   2. `hmm_test run` (KTAP; its last line is "N passed, N failed, N skipped")
 #   3. the unload test: memory still on the device when the module goes away
 #   4. a short stress run, the ioctl fuzzer, fault injection (debug kernel:
-#      each allocation of each command fails once) and a stress run on two
-#      tiny devices (eviction on nearly every allocation)
+#      each allocation of each command, and of loading the module, fails
+#      once), a stress run on two tiny devices (eviction on nearly every
+#      allocation) and, on those, evictions racing process exit
 #   5. the other ways in: the suite through the kernel's kselftest runner
 #      (runner.sh), a smoke subset on the module dkms built, the whole suite
 #      on the module built in tree (when the host put them in the initramfs)
@@ -149,21 +150,53 @@ elif loaded hmm_dummy; then
 	*) result fail hmm_dummy.faultinject "hmm_test faultinject exit status $firc" ;;
 	esac
 
+	# The init error paths: every allocation of a module load fails
+	# once (debug kernel).  Small devices keep each load short.
+	step "fault injection at load"
+	lrc=0
+	if rmmod hmm_dummy; then
+		run_logged /tmp/faultinject-load.txt $tool faultinject --max 3000 \
+			--load $MODDIR/hmm_dummy.ko --params "vram_mb=4" || lrc=$?
+		send_file faultinject-load.txt /tmp/faultinject-load.txt
+		insmod $MODDIR/hmm_dummy.ko || lrc=1
+	else
+		lrc=1
+	fi
+	case $lrc in
+	0) result pass hmm_dummy.faultinject-load "$(tail -n 1 /tmp/faultinject-load.txt | cut -c14-80)" ;;
+	4) result skip hmm_dummy.faultinject-load "no fault injection in this kernel (fast flavour)" ;;
+	*) result fail hmm_dummy.faultinject-load "exit status $lrc" ;;
+	esac
+
 	# Eviction on nearly every allocation: two 4 MiB devices, peer
 	# migration on, processes forking and exiting mid-call.
 	step "eviction stress ($STRESS_SECONDS s, vram_mb=4)"
 	erc=0
+	xrc=0
 	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4; then
 		run_logged /tmp/stress-evict.txt $tool stress --seconds "$STRESS_SECONDS" || erc=$?
+		# Evictions racing process exit: short-lived children fill
+		# the tiny device, so every migration evicts pages of
+		# processes that are exiting (evict.c explains the hazard).
+		step "eviction racing exit ($STRESS_SECONDS s, vram_mb=4)"
+		run_logged /tmp/exit-race.txt $tool exit-race --seconds "$STRESS_SECONDS" \
+			--procs 4 --pages 256 || xrc=$?
+		send_file exit-race.txt /tmp/exit-race.txt
 		rmmod hmm_dummy || erc=$?
 		insmod $MODDIR/hmm_dummy.ko || erc=$?
 	else
 		erc=1
+		xrc=1
 	fi
 	if [ $erc = 0 ]; then
 		result pass hmm_dummy.stress-evict
 	else
 		result fail hmm_dummy.stress-evict "exit status $erc"
+	fi
+	if [ $xrc = 0 ]; then
+		result pass hmm_dummy.exit-race "$(grep -m1 'children,' /tmp/exit-race.txt | cut -c12-80)"
+	else
+		result fail hmm_dummy.exit-race "exit status $xrc"
 	fi
 
 	# The suite as a kselftest, through the kernel's own runner.sh.

@@ -30,10 +30,11 @@
  * Nothing else frees a device page: the free callback is the only way back
  * into the allocator.
  */
-#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/ioport.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -184,19 +185,24 @@ static void mark_in_use(struct hmm_dummy_device *hdev,
 
 /*
  * Release the pages of a device folio of 2^@order pages starting at @dp:
- * off the LRU, not in use, back into their run.  hdev->lock held.
+ * off the LRU, not in use, back into their run.  hdev->lock held.  Returns
+ * the folio's owner, whose reference the caller drops after unlocking.
  */
-static void release_folio_pages(struct hmm_dummy_device *hdev,
-				struct hmm_dummy_dpage *dp, unsigned int order)
+static struct mm_struct *release_folio_pages(struct hmm_dummy_device *hdev,
+					     struct hmm_dummy_dpage *dp,
+					     unsigned int order)
 {
+	struct mm_struct *owner = dp->owner;
 	unsigned long i;
 
+	dp->owner = NULL;
 	list_del_init(&dp->link);
 	for (i = 0; i < (1UL << order); i++) {
 		WARN_ON_ONCE(!dp[i].in_use);
 		dp[i].in_use = false;
 		give_page(hdev, &dp[i]);
 	}
+	return owner;
 }
 
 /**
@@ -214,6 +220,7 @@ void hmm_dummy_folio_free(struct folio *folio)
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
 	struct hmm_dummy_dpage *dp = page_to_dpage(hdev, page);
 	unsigned int order = folio_order(folio);
+	struct mm_struct *owner;
 
 	/*
 	 * Refcount is zero: nobody can reach these pages any more, so their
@@ -221,8 +228,15 @@ void hmm_dummy_folio_free(struct folio *folio)
 	 */
 	spin_lock(&hdev->lock);
 	WARN_ON_ONCE(dp->order != order);
-	release_folio_pages(hdev, dp, order);
+	owner = release_folio_pages(hdev, dp, order);
 	spin_unlock(&hdev->lock);
+	/*
+	 * Often called under a page table lock (a zap), and ours may be the
+	 * last reference of an address space whose process is gone: mmdrop()
+	 * only frees the mm_struct, which is allowed there.
+	 */
+	if (owner)
+		mmdrop(owner);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_PAGE_FREES, 1L << order);
 }
 
@@ -242,7 +256,8 @@ void hmm_dummy_folio_free(struct folio *folio)
  * own backing page and stays in use; what changes is which pages are the
  * first page of a folio.  Each new piece's first page gets the piece's
  * order and joins the LRU next to @head (same age), so that eviction finds
- * it and its own folio_free later gives back exactly its pages.
+ * it and its own folio_free later gives back exactly its pages; it also
+ * gets its own reference on @head's owner and its own address.
  */
 void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 {
@@ -263,6 +278,49 @@ void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 	WARN_ON_ONCE(!tdp->in_use || !list_empty(&tdp->link));
 	tdp->order = folio_order(tail);
 	list_add(&tdp->link, &hdp->link);
+	WARN_ON_ONCE(tdp->owner);
+	tdp->owner = hdp->owner;
+	if (tdp->owner) {
+		mmgrab(tdp->owner);
+		tdp->addr = hdp->addr + ((tdp - hdp) << PAGE_SHIFT);
+	}
+	spin_unlock(&hdev->lock);
+}
+
+/**
+ * hmm_dummy_set_owner() - record where new device folios are being mapped
+ * @hdev:  the device the folios belong to
+ * @mm:    the address space a migration is moving them into
+ * @start: user address of entry 0 of @dst
+ * @dst:   a migrate_vma destination array; each set entry is the first (or
+ *         only) page of one of @hdev's new device folios
+ * @n:     entries in @dst
+ *
+ * Called between allocation and migrate_vma_pages(), with the folios
+ * locked and not yet mapped.  Each folio takes an mmgrab() reference on
+ * @mm, dropped by its folio_free (a destination the core refuses is freed
+ * by migrate_vma_finalize(), so that covers it too).  That reference is
+ * what lets eviction reach the folio through its process, safely, long
+ * after the migration (evict.c).
+ */
+void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
+			 unsigned long start, const unsigned long *dst,
+			 unsigned long n)
+{
+	unsigned long i;
+
+	spin_lock(&hdev->lock);
+	for (i = 0; i < n; i++) {
+		struct hmm_dummy_dpage *dp;
+
+		if (!dst[i])
+			continue;
+		dp = page_to_dpage(hdev, migrate_pfn_to_page(dst[i]));
+		WARN_ON_ONCE(!dp->in_use || dp->owner);
+		mmgrab(mm);
+		dp->owner = mm;
+		dp->addr = start + (i << PAGE_SHIFT);
+	}
 	spin_unlock(&hdev->lock);
 }
 
@@ -294,7 +352,8 @@ static void untake(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp,
 		   unsigned int order)
 {
 	spin_lock(&hdev->lock);
-	release_folio_pages(hdev, dp, order);
+	/* Never mapped, so no owner yet. */
+	WARN_ON_ONCE(release_folio_pages(hdev, dp, order));
 	spin_unlock(&hdev->lock);
 }
 
@@ -325,6 +384,8 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * @hdev:  the device
  * @pages: filled with the allocated pages
  * @n:     number of pages wanted
+ * @locked_mm: the address space whose mmap_lock the caller holds for read
+ *         (its pages can be evicted under that lock), or NULL
  *
  * Each returned page is an order-0 device folio with refcount 1, locked
  * (zone_device_page_init) and on the LRU; its backing holds stale data that
@@ -335,7 +396,8 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * nothing more could be evicted (or backing memory could not be allocated).
  */
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
-				    struct page **pages, unsigned long n)
+				    struct page **pages, unsigned long n,
+				    struct mm_struct *locked_mm)
 {
 	struct hmm_dummy_dpage *dps[HMM_DUMMY_EVICT_BATCH];
 	unsigned long got = 0, i, nr;
@@ -351,7 +413,8 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 			 * allocator first: retry a bounded number of times,
 			 * and stop at once when nothing could be evicted.
 			 */
-			if (++stalls > 16 || !hmm_dummy_evict(hdev, n - got))
+			if (++stalls > 16 ||
+			    !hmm_dummy_evict(hdev, n - got, locked_mm))
 				break;
 			continue;
 		}
@@ -365,15 +428,13 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 		}
 		/*
 		 * zone_device_page_init() raises the refcount to 1 before it
-		 * takes the page lock.  An eviction that found the page in
-		 * that window would take a reference and the lock of a page
-		 * that is not mapped yet; evictions hold evict_lock, so
-		 * initialise under it and they only ever see free pages
-		 * (refcount 0, skipped) or locked ones (trylock fails).
-		 * Holding it also means the folio layout of device memory
-		 * (which pages are heads of which order) only changes under
-		 * an evictor's feet by splits and frees, never by a new
-		 * large folio.
+		 * takes the page lock.  An eviction by pfn (the unload path's
+		 * last resort) that found the page in that window would take
+		 * a reference and the lock of a page that is not mapped yet;
+		 * it holds evict_lock, so initialise under it and it only
+		 * ever sees free pages (refcount 0, skipped) or locked ones
+		 * (trylock fails).  Eviction through owners cannot meet these
+		 * pages at all: they are in no page table yet.
 		 */
 		mutex_lock(&hdev->evict_lock);
 		for (i = 0; i < nr; i++) {
@@ -600,16 +661,8 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 {
 	struct hmm_dummy_stats st = {};
 	unsigned long i, left;
-	int round;
 
-	for (round = 0; round < 1000; round++) {
-		hmm_dummy_evict_all(hdev, HMM_DUMMY_CNT_TO_SYS_EVICT);
-		left = hmm_dummy_in_use(hdev);
-		if (!left)
-			break;
-		/* Pages locked by a racing fault or migration: try again. */
-		msleep(20);
-	}
+	left = hmm_dummy_evict_all(hdev);
 	if (left)
 		dev_err(hdev->dev, "%lu device pages still in use at unload; waiting for them\n",
 			left);

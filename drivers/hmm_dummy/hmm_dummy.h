@@ -5,6 +5,8 @@
  * Lock order (outer to inner):
  *   mmap_lock (read) -> page locks (migration) -> hdev->evict_lock
  *   mirror->lock -> hdev->lock
+ * An eviction under evict_lock may need another process's mmap_lock: it
+ * only ever try-locks it (evict.c), so the order above holds.
  * mirror->lock is taken from the mmu notifier, so nothing that can sleep on
  * memory reclaim, fault on user memory or take mmap_lock may run under it.
  * hdev->lock is a leaf spinlock protecting the allocator lists.
@@ -36,7 +38,7 @@
  */
 #define HMM_DUMMY_STACK_BATCH		32
 #define HMM_DUMMY_MAX_FAULT_WINDOW	HMM_DUMMY_STACK_BATCH
-/* Pages evicted per migrate_device_range() call. */
+/* Device folios one eviction round takes off the LRU. */
 #define HMM_DUMMY_EVICT_BATCH		64
 /*
  * A large device folio is PMD-sized (the only size the core moves as one),
@@ -81,12 +83,20 @@ enum hmm_dummy_counter {
  *           page belongs to by then
  * @order:   for the first page of an in-use device folio, the folio's order
  *           as the driver last saw it (allocation or folio_split)
+ * @owner:   for the first page of an in-use device folio that a migration
+ *           has filled: the address space it was migrated into, with an
+ *           mmgrab() reference the folio holds until its folio_free; NULL
+ *           otherwise.  Eviction finds the folio again through it.
+ * @addr:    with @owner: the user address the folio was migrated to
+ *           (stale after an mremap; eviction copes, see evict.c)
  */
 struct hmm_dummy_dpage {
 	struct list_head link;
 	struct page *backing;
 	bool in_use;
 	u8 order;
+	struct mm_struct *owner;
+	unsigned long addr;
 };
 
 /**
@@ -128,8 +138,8 @@ struct hmm_dummy_run {
  * @runs:        the runs of device memory, see hmm_dummy_run
  * @nr_runs:     entries in @runs
  * @lock:        protects @runs, @free_runs, @partial_runs, @lru, @nr_free,
- *               @peak_in_use and the @link, @in_use and @order fields of
- *               @dpages
+ *               @peak_in_use and the @link, @in_use, @order, @owner and
+ *               @addr fields of @dpages
  * @free_runs:   complete runs that are wholly free (large allocations)
  * @partial_runs: runs with free pages that are broken (some pages in use)
  *               or incomplete: small allocations take from these first
@@ -138,7 +148,8 @@ struct hmm_dummy_run {
  * @nr_free:     free device pages
  * @peak_in_use: highest number of in-use pages seen
  * @evict_lock:  serialises evictions so concurrent allocators do not all
- *               evict for the same shortage
+ *               evict for the same shortage, and keeps new device folios
+ *               from being initialised under the unload-time evictor
  * @counters:    event counters, see enum hmm_dummy_counter
  */
 struct hmm_dummy_device {
@@ -209,7 +220,11 @@ bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page);
 struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
 struct page *hmm_dummy_page_backing(struct page *page);
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
-				    struct page **pages, unsigned long n);
+				    struct page **pages, unsigned long n,
+				    struct mm_struct *locked_mm);
+void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
+			 unsigned long start, const unsigned long *dst,
+			 unsigned long n);
 struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev);
 void hmm_dummy_lru_touch(struct hmm_dummy_device *hdev, struct page *page);
 unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev);
@@ -224,13 +239,33 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end,
 			      bool holes);
-bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want);
-unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev,
-				  enum hmm_dummy_counter reason);
+/**
+ * struct hmm_dummy_select - which collected device pages a migration back
+ * may move (embedded in the caller's own state, see evict.c)
+ * @fn: true if @page may move; called with @page locked and unmapped
+ */
+struct hmm_dummy_select {
+	bool (*fn)(const struct hmm_dummy_select *sel, struct page *page);
+};
+
+long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
+			    struct hmm_dummy_device *hdev,
+			    struct mm_struct *mm, unsigned long start,
+			    unsigned long end, unsigned long *src,
+			    enum hmm_dummy_counter reason,
+			    const struct hmm_dummy_select *select);
+unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
+				   unsigned long pfn, unsigned long n,
+				   unsigned long *src);
 vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf);
 int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
 			struct vm_area_struct *vma,
 			unsigned long start, unsigned long end);
+
+/* evict.c: making room in device memory, and emptying it at unload */
+bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,
+		     struct mm_struct *locked_mm);
+unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev);
 
 /* mirror.c: the device page table and device access to process memory */
 int hmm_dummy_mirror_init(struct hmm_dummy_mirror *mirror,

@@ -18,7 +18,6 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 
 #include "compat.h"
 #include "hmm_dummy.h"
@@ -216,7 +215,8 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 	if (inject && !(args->src[first] & HMM_DUMMY_PFN_COMPOUND))
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
 	phase_end(&ns[2], &t);
-	got = want ? hmm_dummy_alloc_pages(hdev, dpages, want) : 0;
+	got = want ? hmm_dummy_alloc_pages(hdev, dpages, want,
+					   args->vma->vm_mm) : 0;
 	if (got < want)
 		*full = true;
 	phase_end(&ns[1], &t);
@@ -248,6 +248,8 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 	}
 	phase_end(&ns[2], &t);
 
+	hmm_dummy_set_owner(hdev, args->vma->vm_mm, args->start, args->dst,
+			    args->npages);
 	migrate_vma_pages(args);
 	phase_end(&ns[3], &t);
 	for (i = 0; i < args->npages; i++) {
@@ -467,15 +469,17 @@ static unsigned long count_moved_to_sys(struct hmm_dummy_device *hdev,
  * entries.  With @compound (SELECT_COMPOUND; [start, end) must then be
  * PMD-aligned for it to matter) a PMD-mapped large device folio comes as one
  * entry and goes back as one THP if one can be had.  @mirror is the file the
- * ioctl came through (NULL for a CPU fault).  Returns the pages moved, or
- * -ENOMEM when @fault_page could not get system memory.
+ * ioctl came through (NULL for a CPU fault).  With @select, only the
+ * collected pages it accepts move; finalize puts the others back.  Returns
+ * the pages moved, or -ENOMEM when @fault_page could not get system memory.
  */
 static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 				 struct hmm_dummy_device *hdev,
 				 struct vm_area_struct *vma,
 				 unsigned long start, unsigned long end,
 				 unsigned long *src, unsigned long *dst,
-				 struct page *fault_page, bool compound)
+				 struct page *fault_page, bool compound,
+				 const struct hmm_dummy_select *select)
 {
 	struct migrate_vma args = {
 		.vma = vma, .src = src, .dst = dst,
@@ -506,6 +510,8 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 
 		nr = entry_pages(src[i]);
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (select && !select->fn(select, spage))
 			continue;
 		if (src[i] & HMM_DUMMY_PFN_COMPOUND) {
 			if (!alloc_sys_large(mirror, hdev, vma, addr, &src[i],
@@ -547,6 +553,63 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 }
 
 /**
+ * hmm_dummy_range_to_sys() - migrate @hdev's pages mapped in a range back
+ * @mirror: the file an ioctl came through (its FAIL_ALLOC applies), or NULL
+ * @hdev:   the device whose pages move
+ * @mm:     the address space; the caller holds its mmap_lock for read and
+ *          a reference (mmget), which keeps every VMA found here, and the
+ *          anon_vma the core's rmap walks need, alive until we return
+ * @start:  page-aligned start
+ * @end:    page-aligned end
+ * @src:    room for 2 * HMM_DUMMY_MIGRATE_BATCH entries
+ * @reason: the counter to charge the moved pages to
+ * @select: which of the pages found may move (NULL: all)
+ *
+ * Goes VMA by VMA, skipping holes and VMAs the core cannot migrate, in
+ * PMD-aligned batches, so that a PMD-mapped large device folio comes back
+ * as a THP when one can be had.  Only @hdev's pages in @mm move.
+ *
+ * Return: pages moved, or a negative errno (-EINTR on a fatal signal).
+ */
+long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
+			    struct hmm_dummy_device *hdev,
+			    struct mm_struct *mm, unsigned long start,
+			    unsigned long end, unsigned long *src,
+			    enum hmm_dummy_counter reason,
+			    const struct hmm_dummy_select *select)
+{
+	const unsigned long batch =
+		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
+	unsigned long addr, next;
+	long moved = 0, ret = 0;
+
+	for (addr = start; addr < end; addr = next) {
+		struct vm_area_struct *vma = find_vma(mm, addr);
+
+		if (!vma || vma->vm_start >= end)
+			break;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+		addr = max(addr, vma->vm_start);
+		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
+		if (!hmm_dummy_vma_migratable(vma))
+			continue;
+		ret = migrate_batch_to_sys(mirror, hdev, vma, addr, next, src,
+					   src + HMM_DUMMY_MIGRATE_BATCH, NULL,
+					   true, select);
+		if (ret < 0)
+			break;
+		moved += ret;
+		ret = 0;
+	}
+	hmm_dummy_count(hdev, reason, moved);
+	return ret ? ret : moved;
+}
+
+/**
  * hmm_dummy_migrate_to_sys() - migrate this device's pages of a range back
  * @mirror: the mirror whose process and device are used
  * @start:  page-aligned start
@@ -563,12 +626,9 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end,
 			      bool holes)
 {
-	const unsigned long batch =
-		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
-	struct hmm_dummy_device *hdev = mirror->hdev;
 	struct mm_struct *mm = mirror->mm;
-	unsigned long addr, next, *src;
-	long moved = 0, ret;
+	unsigned long *src;
+	long ret;
 
 	src = kmalloc_array(2 * HMM_DUMMY_MIGRATE_BATCH, sizeof(*src),
 			    GFP_KERNEL);
@@ -580,35 +640,14 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 	}
 	mmap_read_lock(mm);
 	ret = holes ? 0 : check_range(mm, start, end);
-	for (addr = start; !ret && addr < end; addr = next) {
-		/* With check_range() passed, the VMA containing addr. */
-		struct vm_area_struct *vma = find_vma(mm, addr);
-
-		if (!vma || vma->vm_start >= end)
-			break;
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
-		}
-		cond_resched();
-		addr = max(addr, vma->vm_start);
-		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
-		if (!hmm_dummy_vma_migratable(vma))
-			continue;
-		/* PMD-aligned batches, as for the way in. */
-		ret = migrate_batch_to_sys(mirror, hdev, vma, addr, next, src,
-					   src + HMM_DUMMY_MIGRATE_BATCH, NULL,
-					   true);
-		if (ret >= 0) {
-			moved += ret;
-			ret = 0;
-		}
-	}
+	if (!ret)
+		ret = hmm_dummy_range_to_sys(mirror, mirror->hdev, mm, start,
+					     end, src,
+					     HMM_DUMMY_CNT_TO_SYS_IOCTL, NULL);
 	mmap_read_unlock(mm);
 	mmput(mm);
 	kfree(src);
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_IOCTL, moved);
-	return ret ? ret : moved;
+	return ret;
 }
 
 /**
@@ -664,7 +703,7 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
 	ret = migrate_batch_to_sys(NULL, hdev, vma, start, end, src, dst,
-				   vmf->page, order);
+				   vmf->page, order, NULL);
 	if (order)
 		kfree(src);
 	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret);
@@ -677,21 +716,33 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 	return 0;
 }
 
-/*
- * Migrate the in-use folios among the @n device pfns from @pfn back to system
- * memory, wherever they are mapped; @src and @dst have room for @n entries.
+/**
+ * hmm_dummy_evict_pfns() - migrate device folios back by pfn
+ * @hdev: the device
+ * @pfn:  first device pfn
+ * @n:    pfns, at most HMM_DUMMY_RUN_PAGES
+ * @src:  room for 2 * HMM_DUMMY_RUN_PAGES entries
+ *
+ * Migrates the in-use folios among the @n device pfns from @pfn back to
+ * system memory, wherever they are mapped, with migrate_device_range().
+ * Only for unload, and only for folios that eviction through their owner
+ * could not reach: migrate_device_range() pins no anon_vma, so it is not
+ * safe against the mapping process exiting (see evict.c).  Caller holds
+ * evict_lock.
+ *
  * The window must not cut a large device folio (migrate_device_range()
  * drops one that runs past its end), and since the core cannot split
  * without a VMA, a large folio needs a large system folio: when none can
  * be had it stays on the device, data intact, for a later try.  Busy pages
- * (locked by a migration or a fault in progress) are skipped.  Returns the
- * pages moved.
+ * (locked by a migration or a fault in progress) are skipped.
+ *
+ * Return: the pages moved.
  */
-static unsigned long evict_pfn_run(struct hmm_dummy_device *hdev,
+unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 				   unsigned long pfn, unsigned long n,
-				   unsigned long *src, unsigned long *dst,
-				   enum hmm_dummy_counter reason)
+				   unsigned long *src)
 {
+	unsigned long *dst = src + HMM_DUMMY_RUN_PAGES;
 	unsigned long i, j, nr, moved = 0;
 
 	migrate_device_range(src, pfn, n);
@@ -727,146 +778,9 @@ static unsigned long evict_pfn_run(struct hmm_dummy_device *hdev,
 	migrate_device_pages(src, dst, n);
 	moved = count_moved_to_sys(hdev, src, dst, n);
 	migrate_device_finalize(src, dst, n);
-	hmm_dummy_count(hdev, reason, moved);
-	trace_hmm_dummy_evict(hdev->index, pfn, n, moved);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_EVICT, moved);
+	trace_hmm_dummy_evict_pfns(hdev->index, pfn, n, moved);
 	return moved;
-}
-
-static int cmp_ulong(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a;
-	unsigned long y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * Take the @max least recently used device folios off the head of the LRU
- * (moving them to the tail, so that a busy one is not picked first again)
- * and return the indexes of their first pages, sorted.
- */
-static unsigned long pick_lru_victims(struct hmm_dummy_device *hdev,
-				      unsigned long *idx, unsigned long max)
-{
-	unsigned long n;
-
-	spin_lock(&hdev->lock);
-	for (n = 0; n < max && !list_empty(&hdev->lru); n++) {
-		struct hmm_dummy_dpage *dp;
-
-		dp = list_first_entry(&hdev->lru, struct hmm_dummy_dpage, link);
-		list_move_tail(&dp->link, &hdev->lru);
-		idx[n] = dp - hdev->dpages;
-	}
-	spin_unlock(&hdev->lock);
-	sort(idx, n, sizeof(*idx), cmp_ulong, NULL);
-	return n;
-}
-
-/*
- * Pages of the device folio starting at index @idx, as the driver last saw
- * it.  Read without hdev->lock: the caller holds evict_lock, under which no
- * new folio is initialised, so the answer can only be stale by a split or a
- * free since, and a window that covers the old folio covers its pieces too
- * (and free pages are skipped by migrate_device_range()).
- */
-static unsigned long victim_pages(struct hmm_dummy_device *hdev,
-				  unsigned long idx)
-{
-	return 1UL << READ_ONCE(hdev->dpages[idx].order);
-}
-
-/**
- * hmm_dummy_evict() - make room in device memory
- * @hdev: the device
- * @want: pages the caller is short of
- *
- * Evicts the least recently used device folios, HMM_DUMMY_EVICT_BATCH at a
- * time; each batch is sorted so that single pages contiguous in device
- * memory go in one migrate_device_range() call (fresh allocations are
- * contiguous, so that is the common case), while a large folio goes in a
- * call of its own covering exactly its pages.  May be called with the
- * caller's migration sources locked: every page lock taken here is a
- * trylock.
- *
- * Return: true if free pages may now be available.
- */
-bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want)
-{
-	unsigned long done = 0, *src, *dst, *idx, n, i, run, nr;
-	unsigned int rounds;
-
-	src = kmalloc_array(2 * HMM_DUMMY_RUN_PAGES + HMM_DUMMY_EVICT_BATCH,
-			    sizeof(*src), GFP_KERNEL);
-	if (!src)
-		return false;
-	dst = src + HMM_DUMMY_RUN_PAGES;
-	idx = dst + HMM_DUMMY_RUN_PAGES;
-	want = max_t(unsigned long, want, HMM_DUMMY_EVICT_BATCH);
-	mutex_lock(&hdev->evict_lock);
-	/* Someone evicted while we waited: let the caller retry first. */
-	if (READ_ONCE(hdev->nr_free))
-		goto out;
-	for (rounds = 0; done < want && rounds < 64; rounds++) {
-		n = pick_lru_victims(hdev, idx, HMM_DUMMY_EVICT_BATCH);
-		if (!n)
-			break;
-		for (i = 0; i < n; i += run) {
-			nr = victim_pages(hdev, idx[i]);
-			for (run = 1; nr == 1 && i + run < n &&
-			     idx[i + run] == idx[i] + run &&
-			     victim_pages(hdev, idx[i + run]) == 1; run++)
-				;
-			done += evict_pfn_run(hdev, hdev->pfn_first + idx[i],
-					      nr == 1 ? run : nr, src, dst,
-					      HMM_DUMMY_CNT_TO_SYS_EVICT);
-		}
-	}
-	if (done)
-		hmm_dummy_count(hdev, HMM_DUMMY_CNT_EVICTIONS, 1);
-out:
-	mutex_unlock(&hdev->evict_lock);
-	kfree(src);
-	return done || READ_ONCE(hdev->nr_free);
-}
-
-/**
- * hmm_dummy_evict_all() - migrate every in-use page of a device to system
- * @hdev:   the device
- * @reason: the counter to charge (unload)
- *
- * Goes run by run (a run is the most a large folio covers and never cuts
- * one).
- *
- * Return: the pages moved; busy pages, and large folios no system THP
- * could be found for, are skipped.
- */
-unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev,
-				  enum hmm_dummy_counter reason)
-{
-	unsigned long r, done = 0, *src;
-
-	src = kmalloc_array(2 * HMM_DUMMY_RUN_PAGES, sizeof(*src), GFP_KERNEL);
-	if (!src)
-		return 0;
-	mutex_lock(&hdev->evict_lock);
-	for (r = 0; r < hdev->nr_runs; r++) {
-		struct hmm_dummy_run *run = &hdev->runs[r];
-		unsigned long i;
-		bool any = false;
-
-		/* Unlocked peek: evict_pfn_run() rechecks every page. */
-		for (i = 0; i < run->nr && !any; i++)
-			any = READ_ONCE(hdev->dpages[run->first + i].in_use);
-		if (any)
-			done += evict_pfn_run(hdev, hdev->pfn_first + run->first,
-					      run->nr, src,
-					      src + HMM_DUMMY_RUN_PAGES, reason);
-		cond_resched();
-	}
-	mutex_unlock(&hdev->evict_lock);
-	kfree(src);
-	return done;
 }
 
 /**

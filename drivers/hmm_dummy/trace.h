@@ -59,8 +59,20 @@ TRACE_EVENT(hmm_dummy_cpu_fault,
 		      __entry->addr, __entry->moved)
 );
 
-/* A run of device pfns migrated back (eviction or unload). */
-TRACE_EVENT(hmm_dummy_evict,
+/*
+ * An eviction through the owning process: its range [start, end) that held
+ * LRU victims; n = pages moved back.
+ */
+DEFINE_EVENT(hmm_dummy_range, hmm_dummy_evict,
+	     TP_PROTO(unsigned int dev, unsigned long start, unsigned long end,
+		      long n),
+	     TP_ARGS(dev, start, end, n));
+
+/*
+ * A run of device pfns migrated back by pfn (unload, for folios no owner
+ * maps any more).
+ */
+TRACE_EVENT(hmm_dummy_evict_pfns,
 	    TP_PROTO(unsigned int dev, unsigned long pfn, unsigned long npages,
 		     unsigned long moved),
 	    TP_ARGS(dev, pfn, npages, moved),

@@ -7,10 +7,12 @@
  * Short-lived children each migrate a buffer to device 0 and exit at once,
  * leaving their pages on the device; every migration finds the device full,
  * so it evicts the least recently used pages, which belong to children that
- * are exiting or just exited.  The eviction (migrate_device_range() and
- * friends) then works on pages whose process, VMAs and anon_vma are being
- * torn down under it.  The parent checks that every child saw its own data
- * on the device and, at the end, that every device page came back.
+ * are exiting or just exited.  A pfn-based eviction (migrate_device_range())
+ * would work on pages whose process, VMAs and anon_vma are being torn down
+ * under it; hmm_dummy's eviction goes through the owning process and must
+ * skip those that are exiting (drivers/hmm_dummy/evict.c).  The parent
+ * checks that every child saw its own data on the device and, at the end,
+ * that every device page came back.
  */
 #include <errno.h>
 #include <signal.h>

@@ -13,6 +13,8 @@
  * must be back in the allocator.  Kernel splats and leaks are the
  * harness's business (debug kernel, kmemleak scan).
  *
+ * With --load, the same for loading the module (fi_load()).
+ *
  * Needs CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC; the
  * debugfs knobs are set so that GFP_KERNEL and order-0 allocations can fail
  * and no stack is dumped for each failure.
@@ -25,6 +27,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 
 #include "hmm_test.h"
 
@@ -219,20 +222,103 @@ static int fi_run(enum fi_op op, unsigned int n, char *buf)
 	return r;
 }
 
+/* Nothing of the module may be left after a failed load. */
+static bool fi_nothing_left(void)
+{
+	return access("/sys/module/hmm_dummy", F_OK) &&
+	       access("/sys/class/hmm_dummy", F_OK) &&
+	       access("/dev/hmm_dummy0", F_OK);
+}
+
+/*
+ * Load @path (the hmm_dummy module, not loaded now) with @params and the
+ * n-th injection point failing, for n = 1, 2, ... until a load passes fewer
+ * than n points.  The points are the module loader's and then the driver's
+ * init: memremap_pages(), the allocator, device and sysfs creation.  A load
+ * that fails must fail with an errno and leave nothing behind; one that
+ * succeeds (the failure hit something that may fail quietly) is removed
+ * again.  Lifetime bugs in the init error paths (an error pointer used, a
+ * node published before a later device failed) show up as kernel splats.
+ */
+static int fi_load(const char *path, const char *params, unsigned int max)
+{
+	unsigned int n, points = 0, loaded = 0;
+	bool injected = true;
+	int fd, r, rc = 0;
+
+	if (!fi_nothing_left()) {
+		fprintf(stderr, "faultinject: unload hmm_dummy first\n");
+		return 1;
+	}
+	for (n = 1; n <= max && injected; n++) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			perror(path);
+			return 1;
+		}
+		fi_arm(n);
+		r = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+		injected = fi_disarm();
+		close(fd);
+		points += injected;
+		if (!r) {
+			loaded++;
+			if (syscall(SYS_delete_module, "hmm_dummy", O_NONBLOCK)) {
+				printf("# load, failure %u: loaded, then rmmod: %s\n",
+				       n, strerror(errno));
+				return 1;
+			}
+			continue;
+		}
+		if (r != -ENOMEM && r != -ENOSPC && r != -EBUSY &&
+		    r != -ENODEV) {
+			printf("# load, failure %u: unexpected errno %d (%s)\n",
+			       n, r, strerror(-r));
+			rc = 1;
+		}
+		if (!fi_nothing_left()) {
+			printf("# load, failure %u: %d (%s), but the module left things behind\n",
+			       n, r, strerror(-r));
+			return 1;
+		}
+	}
+	if (injected) {
+		printf("# load: still injecting after %u failures\n", max);
+		rc = 1;
+	}
+	printf("faultinject: load: %u injection points, each failed once (%u loads succeeded anyway): %s\n",
+	       points, loaded, rc ? "FAIL" : "PASS");
+	return rc;
+}
+
 int cmd_faultinject(int argc, char **argv)
 {
 	struct hmm_dummy_stats base[MAX_DEVICES], now;
 	unsigned int max = 400, n, points[FI_NR] = { 0 }, total = 0;
+	const char *load = NULL, *params = "";
 	int op, i, r, rc = 0;
 	char *buf;
 
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--max") && i + 1 < argc) {
 			max = strtoul(argv[++i], NULL, 0);
+		} else if (!strcmp(argv[i], "--load") && i + 1 < argc) {
+			load = argv[++i];
+		} else if (!strcmp(argv[i], "--params") && i + 1 < argc) {
+			params = argv[++i];
 		} else {
-			fprintf(stderr, "usage: hmm_test faultinject [--max N]\n");
+			fprintf(stderr, "usage: hmm_test faultinject [--max N] [--load MODULE.ko [--params 'p=v ...']]\n");
 			return 2;
 		}
+	}
+	if (load) {
+		r = fi_setup();
+		if (r) {
+			printf("faultinject: SKIP: no fault injection (%s)\n",
+			       strerror(-r));
+			return 4;
+		}
+		return fi_load(load, params, max);
 	}
 	if (!cfg.ndev || !cfg.dummy) {
 		fprintf(stderr, "faultinject: needs hmm_dummy device nodes\n");

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_test: memory hmm_dummy allocates on a process's behalf is charged to
+ * that process's memory cgroup (__GFP_ACCOUNT): the pages behind an mmap of
+ * the device file, and the system pages backing device memory.  Each case
+ * runs in a cgroup of its own (cgroup v2, mounted if needed) and skips on
+ * kernels without the memory controller.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "hmm_test.h"
+
+#define PS	(cfg.page_size)
+#define CG_ROOT	"/sys/fs/cgroup"
+
+static int cg_write(const char *dir, const char *file, const char *val)
+{
+	char path[256];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -errno;
+}
+
+static long cg_read_long(const char *dir, const char *file)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (read_file_str(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * Put this process (the case's own, forked by the runner) into a new
+ * memory cgroup, whose directory is written to @dir.  Returns 0, or a
+ * negative errno (-ENOENT: no memory controller).
+ */
+static int memcg_enter(char *dir, size_t len)
+{
+	char buf[256], pid[16];
+	int r;
+
+	if (access(CG_ROOT "/cgroup.controllers", F_OK) &&
+	    mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL))
+		return -ENOENT;
+	if (read_file_str(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
+	    !strstr(buf, "memory"))
+		return -ENOENT;
+	r = cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	if (r)
+		return r;
+	snprintf(dir, len, CG_ROOT "/hmm_test.%d", getpid());
+	if (mkdir(dir, 0755))
+		return -errno;
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	r = cg_write(dir, "cgroup.procs", pid);
+	if (r)
+		rmdir(dir);
+	return r;
+}
+
+static void memcg_leave(const char *dir)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	cg_write(CG_ROOT, "cgroup.procs", pid);
+	rmdir(dir);
+}
+
+/*
+ * The device file's mmap hands out zeroed system pages at mmap time: they
+ * are the caller's memory and count against its cgroup.
+ */
+static int t_memcg_device_mmap(void)
+{
+	size_t size = 8UL << 20;
+	long c0, c1;
+	char dir[128];
+	int fd = hmm_open(0), r;
+	char *p;
+
+	CHECK(fd >= 0);
+	r = memcg_enter(dir, sizeof(dir));
+	if (r == -ENOENT)
+		SKIP("no memory cgroup controller in this kernel");
+	CHECK_RET(r, 0);
+	c0 = cg_read_long(dir, "memory.current");
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	c1 = cg_read_long(dir, "memory.current");
+	t_diag("memory.current %ld -> %ld after an mmap of %zu KiB",
+	       c0, c1, size >> 10);
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	memcg_leave(dir);
+	CHECK(p != MAP_FAILED);
+	CHECK(c0 >= 0 && c1 >= 0);
+	CHECK(c1 - c0 >= (long)(size * 3 / 4));
+	return T_PASS;
+}
+
+/*
+ * The backing of a device page (its contents, in system memory) is
+ * allocated the first time the page is used and charged to the process
+ * whose migration used it: its cgroup pays for the device memory its data
+ * occupies, while the system pages the data left are uncharged.  Device
+ * pages that already have a backing (used before) charge nothing new, so
+ * the case measures against the driver's count of new backings.
+ */
+static int t_memcg_backing(void)
+{
+	unsigned long npages = 2048, fresh;
+	size_t size = npages * PS;
+	struct hmm_dummy_stats s0, s1;
+	long c0, c1, delta, want;
+	char dir[128];
+	int fd = hmm_open(0), r;
+	char *p;
+
+	CHECK(fd >= 0);
+	r = memcg_enter(dir, sizeof(dir));
+	if (r == -ENOENT)
+		SKIP("no memory cgroup controller in this kernel");
+	CHECK_RET(r, 0);
+	p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(p);
+	pat_fill(p, size, 161);
+	CHECK_RET(hmm_stats(fd, &s0), 0);
+	c0 = cg_read_long(dir, "memory.current");
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, NULL);
+	c1 = cg_read_long(dir, "memory.current");
+	CHECK_RET(hmm_stats(fd, &s1), 0);
+	fresh = s1.backing_pages - s0.backing_pages;
+	delta = c1 - c0;
+	t_diag("MIGRATE_TO_DEV of %lu pages: %d; %lu new backing pages; memory.current %ld -> %ld (%+ld KiB)",
+	       npages, r, fresh, c0, c1, delta / 1024);
+	munmap(p, size);
+	memcg_leave(dir);
+	CHECK_RET(r, 0);
+	CHECK(c0 >= 0 && c1 >= 0);
+	if (fresh < npages / 2)
+		SKIP("only %lu of %lu device pages were never used before",
+		     fresh, npages);
+	/*
+	 * npages system pages left (uncharged), fresh backings came in
+	 * (charged): without the charge the cgroup would shrink by npages.
+	 */
+	want = ((long)fresh - (long)npages) * (long)PS -
+	       (long)(npages / 4) * (long)PS;
+	CHECKF(delta >= want, "memory.current changed by %ld, want >= %ld",
+	       delta, want);
+	return T_PASS;
+}
+
+static const struct tcase cases[] = {
+	{ "memcg_device_mmap", t_memcg_device_mmap, T_DUMMY,
+	  "mmap of the device file is charged to the caller's memory cgroup" },
+	{ "memcg_backing", t_memcg_backing, T_DUMMY,
+	  "new device memory's backing is charged to the migrating process" },
+};
+
+const struct tgroup tests_memcg = { cases, ARRAY_SIZE(cases) };
