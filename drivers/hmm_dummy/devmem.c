@@ -610,13 +610,14 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	INIT_LIST_HEAD(&hdev->partial_runs);
 	INIT_LIST_HEAD(&hdev->lru);
 
-	hdev->res = request_free_mem_region(&iomem_resource, size,
-					    "hmm_dummy");
+	hdev->res = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
+		    request_free_mem_region(&iomem_resource, size, "hmm_dummy");
 	if (IS_ERR(hdev->res))
 		return PTR_ERR(hdev->res);
 
 	hdev->npages = size >> PAGE_SHIFT;
-	hdev->dpages = kvcalloc(hdev->npages, sizeof(*hdev->dpages),
+	hdev->dpages = hmm_dummy_init_fault() ? NULL :
+		       kvcalloc(hdev->npages, sizeof(*hdev->dpages),
 				GFP_KERNEL);
 	if (!hdev->dpages) {
 		ret = -ENOMEM;
@@ -630,13 +631,14 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	hdev->pgmap.ops = &hmm_dummy_pagemap_ops;
 	/* Distinct per device: peers' pages count as foreign. */
 	hdev->pgmap.owner = hdev;
-	ptr = memremap_pages(&hdev->pgmap, numa_node_id());
+	ptr = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
+	      memremap_pages(&hdev->pgmap, numa_node_id());
 	if (IS_ERR(ptr)) {
 		ret = PTR_ERR(ptr);
 		goto err_dpages;
 	}
 	hdev->pfn_first = PHYS_PFN(hdev->res->start);
-	ret = init_runs(hdev);
+	ret = hmm_dummy_init_fault() ?: init_runs(hdev);
 	if (ret)
 		goto err_unmap;
 	return 0;

@@ -201,6 +201,9 @@ struct hmm_dummy_mirror {
  */
 #define HMM_DUMMY_MIRROR_FAIL_ALLOC	0
 
+/* main.c: the init error-path test hook (inject_init_failure). */
+int hmm_dummy_init_fault(void);
+
 /* Module parameters (main.c). */
 extern unsigned int hmm_dummy_fault_window;
 extern bool hmm_dummy_peer_migration;

@@ -364,6 +364,33 @@ static const struct file_operations hmm_dummy_fops = {
 	.llseek		= default_llseek,
 };
 
+/*
+ * A test hook for the init error paths, in the manner of i915's
+ * inject_probe_failure: with inject_init_failure=N the Nth fallible step of
+ * module init fails with -ENOMEM instead of running.  `hmm_test faultinject
+ * --load` loads the module with N = 1, 2, ... and checks that each failed
+ * load leaves nothing behind.
+ */
+static unsigned int inject_init_failure;
+module_param(inject_init_failure, uint, 0400);
+MODULE_PARM_DESC(inject_init_failure,
+		 "Fail the Nth fallible step of module init (testing; 0: none)");
+static unsigned int init_step;
+
+/**
+ * hmm_dummy_init_fault() - a fallible step of module init is about to run
+ *
+ * Return: -ENOMEM if inject_init_failure names this step, else 0.
+ */
+int hmm_dummy_init_fault(void)
+{
+	if (!inject_init_failure || ++init_step != inject_init_failure)
+		return 0;
+	pr_info("hmm_dummy: init step %u fails (inject_init_failure)\n",
+		init_step);
+	return -ENOMEM;
+}
+
 static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 {
 	hmm_dummy_devices[hdev->index] = NULL;
@@ -382,7 +409,7 @@ static int hmm_dummy_device_add(unsigned int index)
 	dev_t devt = MKDEV(MAJOR(hmm_dummy_devt), index);
 	int ret;
 
-	hdev = kzalloc_obj(*hdev, GFP_KERNEL);
+	hdev = hmm_dummy_init_fault() ? NULL : kzalloc_obj(*hdev, GFP_KERNEL);
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
@@ -392,7 +419,8 @@ static int hmm_dummy_device_add(unsigned int index)
 		kfree(hdev);
 		return ret;
 	}
-	hdev->dev = device_create(&hmm_dummy_class, NULL, devt, hdev,
+	hdev->dev = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
+		    device_create(&hmm_dummy_class, NULL, devt, hdev,
 				  "hmm_dummy%u", index);
 	if (IS_ERR(hdev->dev)) {
 		ret = PTR_ERR(hdev->dev);
@@ -425,11 +453,12 @@ static int __init hmm_dummy_init(void)
 	if (num_devices < 1 || num_devices > HMM_DUMMY_MAX_DEVICES ||
 	    vram_mb < 2 || vram_mb > 65536)
 		return -EINVAL;
-	ret = alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
+	ret = hmm_dummy_init_fault() ?:
+	      alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
 				  "hmm_dummy");
 	if (ret)
 		return ret;
-	ret = class_register(&hmm_dummy_class);
+	ret = hmm_dummy_init_fault() ?: class_register(&hmm_dummy_class);
 	if (ret)
 		goto err_chrdev;
 	hmm_dummy_num_devices = num_devices;
@@ -444,7 +473,8 @@ static int __init hmm_dummy_init(void)
 	 */
 	cdev_init(&hmm_dummy_cdev, &hmm_dummy_fops);
 	hmm_dummy_cdev.owner = THIS_MODULE;
-	ret = cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+	ret = hmm_dummy_init_fault() ?:
+	      cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
 	if (ret)
 		goto err_devices;
 	pr_info("hmm_dummy: %u devices with %u MiB each\n", num_devices,

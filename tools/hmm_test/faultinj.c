@@ -13,7 +13,8 @@
  * must be back in the allocator.  Kernel splats and leaks are the
  * harness's business (debug kernel, kmemleak scan).
  *
- * With --load, the same for loading the module (fi_load()).
+ * With --load, each step of the module's init fails once instead
+ * (fi_load(), through the driver's inject_init_failure parameter).
  *
  * Needs CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC; the
  * debugfs knobs are set so that GFP_KERNEL and order-0 allocations can fail
@@ -231,64 +232,61 @@ static bool fi_nothing_left(void)
 }
 
 /*
- * Load @path (the hmm_dummy module, not loaded now) with @params and the
- * n-th injection point failing, for n = 1, 2, ... until a load passes fewer
- * than n points.  The points are the module loader's and then the driver's
- * init: memremap_pages(), the allocator, device and sysfs creation.  A load
- * that fails must fail with an errno and leave nothing behind; one that
- * succeeds (the failure hit something that may fail quietly) is removed
- * again.  Lifetime bugs in the init error paths (an error pointer used, a
- * node published before a later device failed) show up as kernel splats.
+ * Load @path (the hmm_dummy module, not loaded now) with @params plus
+ * inject_init_failure=N, the driver's own hook that makes the Nth fallible
+ * step of its init fail with -ENOMEM (the loader's and the rest of the
+ * kernel's allocations are left alone: some of those warn when they fail),
+ * for N = 1, 2, ... until a load gets through every step.  Each failed
+ * load must return -ENOMEM and leave nothing behind; lifetime bugs in the
+ * init error paths (an error pointer used, nodes published before a later
+ * device failed, a leak) show up here or as kernel splats and kmemleak
+ * reports.
  */
 static int fi_load(const char *path, const char *params, unsigned int max)
 {
-	unsigned int n, points = 0, loaded = 0;
-	bool injected = true;
-	int fd, r, rc = 0;
+	unsigned int n;
+	char p[512];
+	int fd, r;
 
 	if (!fi_nothing_left()) {
 		fprintf(stderr, "faultinject: unload hmm_dummy first\n");
 		return 1;
 	}
-	for (n = 1; n <= max && injected; n++) {
+	for (n = 1; n <= max; n++) {
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			perror(path);
 			return 1;
 		}
-		fi_arm(n);
-		r = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-		injected = fi_disarm();
+		snprintf(p, sizeof(p), "%s inject_init_failure=%u", params, n);
+		r = syscall(SYS_finit_module, fd, p, 0) ? -errno : 0;
 		close(fd);
-		points += injected;
-		if (!r) {
-			loaded++;
-			if (syscall(SYS_delete_module, "hmm_dummy", O_NONBLOCK)) {
-				printf("# load, failure %u: loaded, then rmmod: %s\n",
-				       n, strerror(errno));
-				return 1;
-			}
-			continue;
-		}
-		if (r != -ENOMEM && r != -ENOSPC && r != -EBUSY &&
-		    r != -ENODEV) {
-			printf("# load, failure %u: unexpected errno %d (%s)\n",
-			       n, r, strerror(-r));
-			rc = 1;
-		}
-		if (!fi_nothing_left()) {
-			printf("# load, failure %u: %d (%s), but the module left things behind\n",
+		if (!r)
+			break;
+		if (r != -ENOMEM) {
+			printf("# load, init step %u failing: unexpected errno %d (%s)\n",
 			       n, r, strerror(-r));
 			return 1;
 		}
+		if (!fi_nothing_left()) {
+			printf("# load, init step %u failing: the module left things behind\n",
+			       n);
+			return 1;
+		}
 	}
-	if (injected) {
-		printf("# load: still injecting after %u failures\n", max);
-		rc = 1;
+	if (n > max) {
+		printf("# load: still failing after %u steps\n", max);
+		return 1;
 	}
-	printf("faultinject: load: %u injection points, each failed once (%u loads succeeded anyway): %s\n",
-	       points, loaded, rc ? "FAIL" : "PASS");
-	return rc;
+	/* Every step ran: a working module, removed again. */
+	if (syscall(SYS_delete_module, "hmm_dummy", O_NONBLOCK)) {
+		printf("# load: rmmod after the full load: %s\n",
+		       strerror(errno));
+		return 1;
+	}
+	printf("faultinject: load: %u init steps, each failed once: PASS\n",
+	       n - 1);
+	return 0;
 }
 
 int cmd_faultinject(int argc, char **argv)
@@ -311,15 +309,8 @@ int cmd_faultinject(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (load) {
-		r = fi_setup();
-		if (r) {
-			printf("faultinject: SKIP: no fault injection (%s)\n",
-			       strerror(-r));
-			return 4;
-		}
+	if (load)
 		return fi_load(load, params, max);
-	}
 	if (!cfg.ndev || !cfg.dummy) {
 		fprintf(stderr, "faultinject: needs hmm_dummy device nodes\n");
 		return 1;
