@@ -27,12 +27,13 @@ for kf in "${kernels[@]}"; do
 	kver=${kf%%:*} flavour=${kf#*:}
 	[ "$flavour" != "$kf" ] || flavour=debug
 	echo
-	echo "===== make check: Linux $kver, $flavour kernel ====="
+	echo "===== make check: Linux $kver, $flavour kernel${KSRC:+ from $KSRC} ====="
 	t0=$(date +%s)
-	KVER=$kver "$top/scripts/suite.sh" "check-$kver" "$flavour" "$timeout" \
+	name=check-${KSRC:+ksrc-}$kver
+	KVER=$kver "$top/scripts/suite.sh" "$name" "$flavour" "$timeout" \
 		'sh /hmm/vm/check.sh' "$@"
 	t1=$(date +%s)
-	sum=$top/results/check-$kver-latest/summary.txt
+	sum=$top/results/$name-latest/summary.txt
 	line=
 	# A summary older than this run means the run never got that far.
 	if [ -f "$sum" ] && [ "$(stat -c %Y "$sum")" -ge "$t0" ]; then

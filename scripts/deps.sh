@@ -14,6 +14,7 @@ pkgs=(
 	qemu-system-x86				# the VM
 	sparse					# `make sparse`
 	libhugetlbfs-dev			# hugetlbfs tests (headers)
+	lcov					# `make coverage` (lcov, genhtml)
 )
 
 missing=()
