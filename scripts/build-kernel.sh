@@ -37,7 +37,7 @@ fi
 if [ -n "${KSRC:-}" ]; then
 	id=$("$top/scripts/kernel-tree.sh" --key)
 	key=$( (echo "$ver $id ${kargs[*]}"; cat "${frags[@]}") | sha256sum | cut -c1-12)
-	out=$cache/build/$flavour-$ver-ksrc-$id-$key
+	out=$cache/build/ksrc-$flavour-$ver-$id-$key
 else
 	key=$( (echo "$ver"; [ ${#kargs[@]} = 0 ] || echo "${kargs[*]}"; cat "${frags[@]}") |
 		sha256sum | cut -c1-12)

@@ -97,7 +97,8 @@ struct tgroup {
 	size_t n;
 };
 
-extern const struct tgroup tests_basic, tests_migrate, tests_mm, tests_thp;
+extern const struct tgroup tests_basic, tests_migrate, tests_mm, tests_thp,
+	tests_paths;
 
 void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_fail(const char *file, int line, const char *fmt, ...)

@@ -28,7 +28,7 @@ struct tresult {
 static struct tresult *result;
 
 static const struct tgroup *groups[] = {
-	&tests_basic, &tests_migrate, &tests_mm, &tests_thp,
+	&tests_basic, &tests_migrate, &tests_mm, &tests_thp, &tests_paths,
 };
 
 void t_diag(const char *fmt, ...)
