@@ -49,6 +49,10 @@ for run in "${runs[@]}"; do
 		rel=${b#"$dir/gcda.$run."}
 		rel=${rel%.b64}
 		rel=${rel//%//}
+		case $rel in
+		"$kb"/*) rel=${rel#"$kb"/} ;;
+		*) echo "!! $rel: not a file of the build $kb" >&2; rc=1; continue ;;
+		esac
 		mkdir -p "$w/$(dirname "$rel")"
 		base64 -d <"$b" >"$w/$rel"
 		cp "$kb/${rel%.gcda}.gcno" "$w/${rel%.gcda}.gcno"

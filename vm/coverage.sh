@@ -12,8 +12,8 @@
 #                always and never), the reference, run last so that its
 #                known bugs are reported as notes (vm/lib.sh)
 # The counters (.gcda, binary) travel base64-encoded as FILE blocks named
-# gcda.RUN.OBJ.b64, OBJ being the object's path in the build tree with
-# '/' as '%'.
+# gcda.RUN.PATH.b64, PATH being the file's absolute path in the kernel
+# build tree (as the gcov file system shows it) with '/' as '%'.
 set -eu -o pipefail
 . /hmm/vm/lib.sh
 
@@ -27,16 +27,12 @@ if [ ! -d $gcov ]; then
 	result fail coverage "no $gcov: this kernel has no CONFIG_GCOV_KERNEL"
 	exit 1
 fi
-# The build tree's path in the gcov file system: the directory holding mm/.
-obj=$(find $gcov -name '*.gcda' | head -n 1)
-obj=${obj%/mm/*}
-[ -n "$obj" ] || { result fail coverage "no .gcda file in $gcov (nothing profiled?)"; exit 1; }
 
 collect() # RUN
 {
 	local f rel n=0
 	for f in $(find $gcov -name '*.gcda'); do
-		rel=${f#"$obj"/}
+		rel=${f#$gcov}
 		base64 "$f" >/tmp/gcda.b64
 		send_file "gcda.$1.$(echo "$rel" | tr / %).b64" /tmp/gcda.b64
 		n=$((n + 1))
