@@ -29,13 +29,17 @@ if [ -n "${KSRC:-}" ]; then
 	fi
 	if [ $key = 0 ]; then
 		echo "$src"
-	elif git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		d=$(git -C "$src" describe --always --dirty --abbrev=12 | tr '/ ' '__')
+	elif [ "$(git -C "$src" rev-parse --show-toplevel 2>/dev/null)" = "$src" ]; then
+		d=$(git -C "$src" describe --tags --always --dirty --abbrev=12 | tr '/ ' '__')
 		h=$(git -C "$src" diff HEAD | sha256sum | cut -c1-8)
 		echo "git-$d-$h"
 	else
-		h=$(cd "$src" && find mm include lib -path 'lib/*' ! -name 'test_hmm*' -prune -o \
-			-type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+		dirs=()
+		for d in mm include lib; do
+			[ ! -d "$src/$d" ] || dirs+=("$d")
+		done
+		h=$(cd "$src" && find "${dirs[@]}" -path 'lib/*' ! -name 'test_hmm*' -prune -o \
+			-type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -c1-12)
 		echo "tree-$h"
 	fi
 	exit 0
