@@ -4,8 +4,9 @@
 #
 # `make coverage`: boots the gcov flavour of the test kernel ($KVER, or the
 # tree $KSRC) and runs vm/coverage.sh there, which sends the gcov counters
-# of the HMM core after each of three runs (hmm_dummy's own suite; that plus
-# the kernel's hmm-tests on hmm_dummy; hmm-tests on the kernel's test_hmm).
+# of the HMM core after each of its runs (hmm_dummy's suite without, then
+# with the paths_* cases; that plus the kernel's hmm-tests on hmm_dummy;
+# hmm-tests on the kernel's test_hmm: see vm/coverage.sh).
 # On the host the counters go next to the kernel build's .gcno files, lcov
 # and genhtml make one HTML report per run, and a table of the line coverage
 # of each file in each run is written and printed last.  Everything is in
@@ -17,11 +18,12 @@ stress=${2:?usage: coverage.sh TIMEOUT STRESS_SECONDS}
 top=$(cd "$(dirname "$0")/.." && pwd)
 kver=${KVER:-7.3}
 files=(mm/migrate_device.c mm/hmm.c mm/memremap.c mm/huge_memory.c)
-runs=(test_hmm suite suite+conf)
+runs=(test_hmm base suite suite+conf)
 declare -A title=(
 	[test_hmm]="test_hmm + hmm-tests (THP always + never)"
-	[suite]="hmm_dummy: hmm_test run + ${stress} s stress"
-	[suite+conf]="that + hmm-tests on hmm_dummy"
+	[base]="hmm_dummy: hmm_test run without paths_* + ${stress} s stress"
+	[suite]="+ paths_* (whole hmm_test run)"
+	[suite+conf]="+ hmm-tests on hmm_dummy"
 )
 
 t0=$(date +%s)

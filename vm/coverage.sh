@@ -4,8 +4,10 @@
 # `make coverage`, inside the VM on the gcov kernel (scripts/coverage.sh):
 # which lines of the kernel's HMM core each test run reaches.  Three runs
 # in one boot, the gcov counters sent to the host after each:
-#   suite        counters reset; `hmm_test run` and $STRESS_SECONDS s of
+#   base         counters reset; `hmm_test run` without the paths_* cases
+#                (tools/hmm_test/tests_paths.c) and $STRESS_SECONDS s of
 #                `hmm_test stress` on hmm_dummy
+#   suite        no reset: the paths_* cases added (the whole suite)
 #   suite+conf   no reset: the kernel's hmm-tests on hmm_dummy added (THP
 #                always and never)
 #   test_hmm     counters reset; hmm-tests on the kernel's test_hmm (THP
@@ -56,16 +58,23 @@ hmm_tests() # TAG: the kernel's hmm-tests against /dev/hmm_dmirror[01]
 	return $rc
 }
 
-step "coverage run 1: hmm_test run + ${STRESS_SECONDS} s stress on hmm_dummy"
+step "coverage run 1: hmm_test run (but paths_*) + ${STRESS_SECONDS} s stress on hmm_dummy"
 echo 0 >$gcov/reset
 insmod $MODDIR/hmm_dummy.ko
-run_logged /tmp/hmm_test-run.txt $tool run || true
-send_file hmm_test-run.txt /tmp/hmm_test-run.txt
+run_result coverage.hmm_test-run.base /tmp/cov-run-base.txt $tool run --exclude paths_ || true
+send_file cov-run-base.txt /tmp/cov-run-base.txt
 run_result coverage.stress /tmp/stress.txt $tool stress --seconds "$STRESS_SECONDS" || true
+rmmod hmm_dummy
+if collect base; then result pass coverage.collect.base; else result fail coverage.collect.base; fi
+
+step "coverage run 2: + the paths_* cases"
+insmod $MODDIR/hmm_dummy.ko
+run_result coverage.hmm_test-run.paths /tmp/cov-run-paths.txt $tool run paths_ || true
+send_file cov-run-paths.txt /tmp/cov-run-paths.txt
 rmmod hmm_dummy
 if collect suite; then result pass coverage.collect.suite; else result fail coverage.collect.suite; fi
 
-step "coverage run 2: + hmm-tests on hmm_dummy"
+step "coverage run 3: + hmm-tests on hmm_dummy"
 for mode in always never; do
 	echo $mode >$thp
 	insmod $MODDIR/hmm_dummy.ko peer_migration=0
@@ -82,7 +91,7 @@ done
 if collect suite+conf; then result pass coverage.collect.suite+conf; else result fail coverage.collect.suite+conf; fi
 
 reference_phase_begin "the hmm_dummy coverage runs"
-step "coverage run 3: hmm-tests on test_hmm"
+step "coverage run 4: hmm-tests on test_hmm"
 echo 0 >$gcov/reset
 for mode in always never; do
 	echo $mode >$thp

@@ -13,7 +13,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{ "run", cmd_run, "[--list] [--timeout S] [PATTERN...]  functional suite (KTAP)" },
+	{ "run", cmd_run, "[--list] [--timeout S] [--exclude P]... [PATTERN...]  test suite" },
 	{ "cycle", cmd_cycle, "[--size B] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
 	{ "fuzz", cmd_fuzz, "[--calls N] [--seed S]  random ioctls while the address space changes" },
 	{ "faultinject", cmd_faultinject, "[--max N]  fail each allocation of each command once" },

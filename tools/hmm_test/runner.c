@@ -67,16 +67,25 @@ int t_skip(const char *fmt, ...)
 	return T_SKIP;
 }
 
-static bool matches(const char *name, int npat, char **pat)
+/* Patterns of `run --exclude`: those cases are left out. */
+static char **xpat;
+static int nxpat;
+
+static bool matches_any(const char *name, int npat, char **pat)
 {
 	int i;
 
-	if (!npat)
-		return true;
 	for (i = 0; i < npat; i++)
 		if (!fnmatch(pat[i], name, 0) || strstr(name, pat[i]))
 			return true;
 	return false;
+}
+
+static bool matches(const char *name, int npat, char **pat)
+{
+	if (matches_any(name, nxpat, xpat))
+		return false;
+	return !npat || matches_any(name, npat, pat);
 }
 
 /* Why the current setup cannot run @tc, or NULL. */
@@ -141,7 +150,7 @@ static bool leak_check(struct hmm_dummy_stats *base)
 static void usage_run(void)
 {
 	fprintf(stderr,
-		"usage: hmm_test run [--list] [--timeout SECS] [PATTERN...]\n"
+		"usage: hmm_test run [--list] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n"
 		"  PATTERN is a glob or substring of case names.\n");
 }
 
@@ -157,11 +166,14 @@ int cmd_run(int argc, char **argv)
 	double t0 = now_sec();
 
 	pat = calloc(argc + 1, sizeof(*pat));
+	xpat = calloc(argc + 1, sizeof(*xpat));
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--list")) {
 			list = true;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--exclude") && i + 1 < argc) {
+			xpat[nxpat++] = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage_run();
 			return 0;
