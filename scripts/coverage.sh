@@ -12,10 +12,19 @@
 # of each file in each run is written and printed last.  Everything is in
 # results/coverage-KVER-DATE/ (coverage.txt, html-RUN/index.html).
 # Exit status 1 if the VM run failed or a run sent no counters.
+# coverage.sh --report DIR KBUILD STRESS_SECONDS: only the host part, on the
+# results DIR of a run of the kernel built in KBUILD.
 set -euo pipefail
-timeout=${1:?usage: coverage.sh TIMEOUT STRESS_SECONDS}
-stress=${2:?usage: coverage.sh TIMEOUT STRESS_SECONDS}
+usage="usage: coverage.sh TIMEOUT STRESS_SECONDS | --report DIR KBUILD STRESS_SECONDS"
+timeout=${1:?$usage}
 top=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$timeout" = --report ]; then
+	dir=${2:?$usage}
+	kb=${3:?$usage}
+	stress=${4:?$usage}
+else
+	stress=${2:?$usage}
+fi
 kver=${KVER:-7.3}
 files=(mm/migrate_device.c mm/hmm.c mm/memremap.c mm/huge_memory.c)
 runs=(test_hmm base suite suite+conf)
@@ -26,15 +35,17 @@ declare -A title=(
 	[suite+conf]="+ hmm-tests on hmm_dummy"
 )
 
-t0=$(date +%s)
-kb=$("$top/scripts/build-kernel.sh" gcov | tail -n 1)
-t1=$(date +%s)
 name=coverage-${KSRC:+ksrc-}$kver
 rc=0
-"$top/scripts/suite.sh" "$name" gcov "$timeout" 'sh /hmm/vm/coverage.sh' \
-	-e STRESS_SECONDS="$stress" || rc=$?
-t2=$(date +%s)
-dir=$(readlink -f "$top/results/$name-latest")
+t0=$(date +%s) t1=$t0 t2=$t0
+if [ "$timeout" != --report ]; then
+	kb=$("$top/scripts/build-kernel.sh" gcov | tail -n 1)
+	t1=$(date +%s)
+	"$top/scripts/suite.sh" "$name" gcov "$timeout" 'sh /hmm/vm/coverage.sh' \
+		-e STRESS_SECONDS="$stress" || rc=$?
+	t2=$(date +%s)
+	dir=$(readlink -f "$top/results/$name-latest")
+fi
 
 echo
 echo "===== coverage: lcov on the host ====="
@@ -71,7 +82,6 @@ for run in "${runs[@]}"; do
 		>>"$w/lcov.log" 2>&1 || { cat "$w/lcov.log" >&2; rc=1; continue; }
 	genhtml --quiet --title "$name: ${title[$run]}" --output-directory "$dir/html-$run" \
 		"$dir/$run.info" >>"$w/lcov.log" 2>&1 || { cat "$w/lcov.log" >&2; rc=1; }
-	rm -f "$dir"/gcda."$run".*.b64
 done
 
 # The table: per file, lines hit / lines found (LH/LF of the tracefiles).
@@ -86,7 +96,7 @@ pct() # RUN FILE: "NN.N% (hit/found)" or "-"
 	' "$dir/$1.info"
 }
 {
-	echo "Line coverage of the HMM core, Linux $(make -s -C "$("$top/scripts/kernel-tree.sh")" kernelversion)${KSRC:+ (KSRC=$KSRC)}, $(date -u +%F)"
+	echo "Line coverage of the HMM core, Linux $(sed -n 's/^# Linux\/x86 \([^ ]*\) Kernel Configuration/\1/p' "$kb/.config")${KSRC:+ (KSRC=$KSRC)}, $(date -u +%F)"
 	echo "(mm/huge_memory.c: whole file; only its device-private parts are HMM's)"
 	echo
 	printf '| %-22s |' "kernel file"
@@ -101,8 +111,8 @@ pct() # RUN FILE: "NN.N% (hit/found)" or "-"
 		echo
 	done
 	echo
-	echo "gcov kernel build: $(cat "$kb/.done" 2>/dev/null || echo "cached") (this call: $((t1 - t0)) s);" \
-		"VM runs: $((t2 - t1)) s"
+	echo "gcov kernel ($kb): $(cat "$kb/.done" 2>/dev/null)"
+	[ "$timeout" = --report ] || echo "this call: kernel $((t1 - t0)) s, VM $((t2 - t1)) s"
 	for run in "${runs[@]}"; do
 		[ ! -d "$dir/html-$run" ] || echo "HTML ($run): $dir/html-$run/index.html"
 	done
