@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "hmm_test.h"
@@ -312,6 +316,98 @@ static int t_write_during_insert(void)
 	return bad ? T_FAIL : T_PASS;
 }
 
+struct uffd_server {
+	int uffd;
+	char *base;	/* the registered area */
+	const char *src;	/* what its pages get */
+	int stop;
+	unsigned long served;
+};
+
+/* Answers the missing-page faults of the area with pages of src. */
+static void *uffd_serve(void *arg)
+{
+	struct uffd_server *u = arg;
+	struct pollfd pfd = { .fd = u->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+	struct uffdio_copy copy;
+	unsigned long off;
+
+	while (!__atomic_load_n(&u->stop, __ATOMIC_ACQUIRE)) {
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		if (read(u->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+		    msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		off = (msg.arg.pagefault.address - (uintptr_t)u->base) &
+		      ~(PS - 1);
+		copy = (struct uffdio_copy) {
+			.dst = (uintptr_t)u->base + off,
+			.src = (uintptr_t)u->src + off,
+			.len = PS,
+		};
+		if (!ioctl(u->uffd, UFFDIO_COPY, &copy) || errno == EEXIST)
+			u->served++;
+	}
+	return NULL;
+}
+
+/*
+ * READ_UNLOCKED of a range whose pages a userfaultfd thread supplies: the
+ * fault handler drops mmap_lock to wait for it.  Kernel path (7.3):
+ * hmm_range_fault_unlocked_timeout() and hmm_do_fault() seeing
+ * VM_FAULT_RETRY/VM_FAULT_COMPLETED, taking the lock again and walking
+ * once more.  -EOPNOTSUPP (6.1, 6.12: no such function) is a skip.
+ */
+static int t_read_unlocked_uffd(void)
+{
+	unsigned long npages = 16;
+	size_t size = npages * PS;
+	struct uffd_server u = { .uffd = -1 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	char *src = malloc(size), *m = malloc(size), *probe;
+	int fd = hmm_open(0), ret;
+	pthread_t t;
+
+	CHECK(src && m && fd >= 0);
+	probe = map_anon(PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(probe);
+	probe[0] = 1;
+	ret = hmm_cmd(fd, HMM_DMIRROR_READ_UNLOCKED, probe, m, 1, NULL);
+	munmap(probe, PS);
+	if (ret == -EOPNOTSUPP)
+		SKIP("READ_UNLOCKED: -EOPNOTSUPP (no hmm_range_fault_unlocked_timeout)");
+	CHECK_RET(ret, 0);
+	u.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u.uffd < 0)
+		SKIP("userfaultfd: %s", strerror(errno));
+	CHECK(ioctl(u.uffd, UFFDIO_API, &api) == 0);
+	u.base = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(u.base);
+	reg.range.start = (uintptr_t)u.base;
+	reg.range.len = size;
+	CHECK(ioctl(u.uffd, UFFDIO_REGISTER, &reg) == 0);
+	pat_fill(src, size, 74);
+	u.src = src;
+	CHECK(pthread_create(&t, NULL, uffd_serve, &u) == 0);
+
+	ret = hmm_cmd(fd, HMM_DMIRROR_READ_UNLOCKED, u.base, m, npages, NULL);
+	__atomic_store_n(&u.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	t_diag("%lu pages served by userfaultfd", u.served);
+	CHECK_RET(ret, 0);
+	CHECK_EQ(u.served, npages);
+	CHECK_PAT(m, size, 74);
+	CHECK_PAT(u.base, size, 74);
+	close(u.uffd);
+	close(fd);
+	munmap(u.base, size);
+	free(src);
+	free(m);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "paths_pinned_page", t_pinned_page, T_DUMMY,
 	  "a page referenced by a pipe stays behind (unmap restore path)" },
@@ -321,6 +417,8 @@ static const struct tcase cases[] = {
 	  "device READ racing THP migration (PMD migration entry in hmm_range_fault)" },
 	{ "paths_write_during_insert", t_write_during_insert, T_DUMMY,
 	  "CPU writes racing the insertion of device pages at pte_none" },
+	{ "paths_read_unlocked_uffd", t_read_unlocked_uffd, T_DUMMY,
+	  "READ_UNLOCKED of pages a userfaultfd thread supplies (fault drops mmap_lock)" },
 };
 
 const struct tgroup tests_paths = { cases, ARRAY_SIZE(cases) };
