@@ -14,9 +14,24 @@ KDIR ?=
 # The test kernel: 7.3 (default), 6.12 or 6.1, built from Debian's
 # linux-source package (scripts/kernel-source.sh, scripts/build-kernel.sh).
 KVER ?= 7.3
+# A kernel source tree of your own (git checkout or plain tree) instead of
+# Debian's: built out of tree into the cache (scripts/kernel-tree.sh), its
+# version replaces KVER, and `make check` runs on it alone (fast kernel, or
+# FLAVOUR=debug).
+KSRC ?=
+ifneq ($(KSRC),)
+export KSRC
+override KVER := $(shell MAKEFLAGS= make -s -C '$(KSRC)' kernelversion 2>/dev/null | cut -d. -f1,2)
+ifeq ($(KVER),)
+$(error KSRC=$(KSRC): `make kernelversion` failed there; is it a kernel source tree?)
+endif
+endif
 export KVER
 # Kernels and flavours `make check` runs the suite on, in this order.
 CHECK_KERNELS ?= 7.3:debug 6.12:fast 6.1:fast
+ifneq ($(KSRC),)
+override CHECK_KERNELS := $(KVER):$(or $(FLAVOUR),fast)
+endif
 # Kernel flavour for vm-run, vm-shell and conformance (fast|debug).
 FLAVOUR ?=
 # Seconds of `hmm_test stress`: in `make check` and in `make stress`.
@@ -24,6 +39,8 @@ CHECK_STRESS_SECONDS ?= 30
 # Calls of `hmm_test fuzz` in `make check` (empty: 100000).
 CHECK_FUZZ_CALLS ?=
 STRESS_SECONDS ?= 600
+# Seconds of `hmm_test stress` in `make coverage`.
+COVERAGE_STRESS_SECONDS ?= 30
 # Host-side time limits of the VM runs, in seconds.
 CHECK_TIMEOUT ?= 3600
 VM_TIMEOUT ?= 900
@@ -44,8 +61,8 @@ KSRC ?=
 DKMS_SRCDIR ?= /usr/src
 
 .PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
-	conformance bench profile stress vm-shell vm-run clean distclean clean-cache help \
-	install uninstall in-tree-patch dkms-source
+	conformance bench profile stress coverage vm-shell vm-run clean distclean \
+	clean-cache help install uninstall in-tree-patch dkms-source
 
 all: module tool
 
@@ -106,6 +123,11 @@ stress: deps
 	@$(S)/suite.sh stress debug $$(( $(STRESS_SECONDS) + $(CHECK_TIMEOUT) )) 'sh /hmm/vm/stress.sh' \
 		-e STRESS_SECONDS=$(STRESS_SECONDS)
 
+# Line coverage of the kernel's HMM core by each test run (gcov kernel;
+# not part of `make check`).  Report in results/coverage-KVER-latest/.
+coverage: deps
+	@$(S)/coverage.sh $(CHECK_TIMEOUT) $(COVERAGE_STRESS_SECONDS)
+
 vm-shell: deps
 	@$(S)/vm-run.sh -i -f $(or $(FLAVOUR),fast) -n shell -- 'setsid cttyhack sh -l'
 
@@ -128,6 +150,6 @@ clean-cache:
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: all module tool sparse demo check conformance bench profile stress vm-shell vm-run CMD=... kernel clean distclean clean-cache"
+	@echo "targets: all module tool sparse demo check conformance bench profile stress coverage vm-shell vm-run CMD=... kernel clean distclean clean-cache"
 	@echo "         install uninstall (PREFIX, DESTDIR) in-tree-patch KSRC=... dkms-source (DKMS_SRCDIR)"
-	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug"
+	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), KSRC=/path/to/linux, CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug|gcov"

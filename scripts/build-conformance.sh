@@ -3,8 +3,8 @@
 # build-conformance.sh OUT
 #
 # Builds the kernel's HMM selftest, hmm-tests.c, unmodified and statically
-# linked, from the source of the test kernel $KVER (7.3 by default; the
-# source is extracted into the cache by build-kernel.sh).  6.1 keeps it in
+# linked, from the source of the test kernel (scripts/kernel-tree.sh: $KSRC,
+# or Debian's source of $KVER, 7.3 by default).  6.1 keeps it in
 # tools/testing/selftests/vm, later kernels in selftests/mm.  7.3's needs
 # vm_util.c and hugepage_settings.c beside it and UAPI headers newer than
 # Debian 12's (struct procmap_query, struct pm_scan_arg), so it is built
@@ -14,13 +14,7 @@ set -euo pipefail
 out=${1:?usage: build-conformance.sh OUT}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
-kver=${KVER:-7.3}
-tarball=$("$top/scripts/kernel-source.sh" "$kver" | tail -n 1)
-src=$cache/src/$(basename "$tarball" .tar.xz)
-[ -f "$src/.extracted" ] || {
-	echo "!! kernel source not extracted in $src (run scripts/build-kernel.sh first)" >&2
-	exit 1
-}
+src=$("$top/scripts/kernel-tree.sh" | tail -n 1)
 st=$src/tools/testing/selftests
 dir=$st/mm
 [ -f "$dir/hmm-tests.c" ] || dir=$st/vm
@@ -35,7 +29,7 @@ if grep -q '"hugepage_settings.h"\|vm_util.h' "$c"; then
 			srcs+=("$dir/$f")
 		fi
 	done
-	hdr=$cache/uapi/$(basename "$src")
+	hdr=$cache/uapi/$("$top/scripts/kernel-tree.sh" --key)
 	if [ ! -f "$hdr/.done" ]; then
 		echo ">> make headers_install for $src (selftest UAPI headers)" >&2
 		rm -rf "$hdr"

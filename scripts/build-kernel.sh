@@ -1,49 +1,55 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the test kernel of one flavour (debug|fast) of kernel $KVER (7.3, the
-# default, 6.12 or 6.1) out of tree into the cache.  Prints the build
-# directory on stdout (last line).  Rebuilds only when the source package's
-# version or the config fragments change.
+# Build the test kernel of one flavour (debug|fast|gcov) out of tree into the
+# cache.  The source is Debian's package of kernel $KVER (7.3, the default,
+# 6.12 or 6.1) or, with KSRC set, the given tree (scripts/kernel-tree.sh).
+# Prints the build directory on stdout (last line).  Rebuilds only when the
+# source (package version; KSRC: its git describe and diff, or the hash of
+# its mm/ and include/) or the config fragments change.
+# The gcov flavour profiles only the files of $GCOV_OBJS (kernel objects,
+# default the HMM core), through kbuild's GCOV_PROFILE_<obj> variables given
+# on the make command line, so nothing in the tree is patched.
 set -euo pipefail
-flavour=${1:?usage: build-kernel.sh debug|fast}
+flavour=${1:?usage: build-kernel.sh debug|fast|gcov}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
 kver=${KVER:-7.3}
-tarball=$("$top/scripts/kernel-source.sh" "$kver" | tail -n 1)
-srcname=$(basename "$tarball" .tar.xz)
-src=$cache/src/$srcname
+src=$("$top/scripts/kernel-tree.sh" | tail -n 1)
 frags=("$top/kernel/base.config" "$top/kernel/$flavour.config")
 [ -f "${frags[1]}" ] || { echo "no such flavour: $flavour" >&2; exit 2; }
 
 # Builds of one cache, from any checkout, take turns (a second one waits and
 # then finds the kernel built).
 mkdir -p "$cache"
-exec {lockfd}>"$cache/.lock-$kver-$flavour"
+exec {lockfd}>"$cache/.lock-${KSRC:+ksrc-}$kver-$flavour"
 if ! flock -n "$lockfd"; then
 	echo ">> waiting for another build of the $flavour kernel to finish" >&2
 	flock "$lockfd"
 fi
-exec {srclock}>"$cache/.lock-src"
-flock "$srclock"
-if [ ! -f "$src/.extracted" ]; then
-	echo ">> extracting $tarball into $cache/src" >&2
-	mkdir -p "$cache/src"
-	rm -rf "$src"
-	mkdir -p "$src"
-	tar -C "$src" --strip-components=1 -xf "$tarball"
-	touch "$src/.extracted"
-fi
-flock -u "$srclock"
 ver=$(make -s -C "$src" kernelversion)
-key=$( (echo "$ver"; cat "${frags[@]}") | sha256sum | cut -c1-12)
-out=$cache/build/$flavour-$ver-$key
+# kbuild variables for the build itself (gcov: the objects to profile).
+kargs=()
+if [ "$flavour" = gcov ]; then
+	for o in ${GCOV_OBJS:-mm/migrate_device.o mm/hmm.o mm/memremap.o mm/huge_memory.o}; do
+		kargs+=("GCOV_PROFILE_$(basename "$o")=y")
+	done
+fi
+if [ -n "${KSRC:-}" ]; then
+	id=$("$top/scripts/kernel-tree.sh" --key)
+	key=$( (echo "$ver $id ${kargs[*]}"; cat "${frags[@]}") | sha256sum | cut -c1-12)
+	out=$cache/build/ksrc-$flavour-$ver-$id-$key
+else
+	key=$( (echo "$ver"; [ ${#kargs[@]} = 0 ] || echo "${kargs[*]}"; cat "${frags[@]}") |
+		sha256sum | cut -c1-12)
+	out=$cache/build/$flavour-$ver-$key
+fi
 if [ -f "$out/.done" ]; then
 	echo "$out"
 	exit 0
 fi
 mkdir -p "$out"
 log=$out/build.log
-echo ">> building the $flavour test kernel $ver in $out (log: $log)" >&2
+echo ">> building the $flavour test kernel $ver${KSRC:+ from $src} in $out (log: $log)" >&2
 start=$(date +%s)
 {
 	make -C "$src" O="$out" tinyconfig
@@ -63,7 +69,7 @@ for f in "${frags[@]}"; do
 done
 [ $missing = 0 ] || echo "!! (continuing; see above)" >&2
 jobs=$(( $(nproc) + 1 ))
-make -C "$src" O="$out" -j"$jobs" bzImage modules >>"$log" 2>&1 &
+make -C "$src" O="$out" -j"$jobs" "${kargs[@]}" bzImage modules >>"$log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
 	sleep 15
@@ -75,8 +81,7 @@ if ! wait $pid; then
 	echo "!! kernel build failed; full log: $log" >&2
 	exit 1
 fi
-make -C "$src" O="$out" modules_prepare >>"$log" 2>&1
-touch "$src/.extracted"
+make -C "$src" O="$out" "${kargs[@]}" modules_prepare >>"$log" 2>&1
 secs=$(( $(date +%s) - start ))
 echo ">> $flavour kernel built in ${secs}s" >&2
 echo "built in ${secs}s with -j$jobs on $(nproc) CPUs, $(date -u +%FT%TZ)" >"$out/.done"

@@ -67,7 +67,7 @@ for kf in "${kernels[@]}"; do
 	kver=${kf%%:*} flavour=${kf#*:}
 	[ "$flavour" != "$kf" ] || flavour=debug
 	echo
-	echo "===== make check: Linux $kver, $flavour kernel ====="
+	echo "===== make check: Linux $kver, $flavour kernel${KSRC:+ from $KSRC} ====="
 	t0=$(date +%s)
 	# The other ways in, built on the host for this kernel.
 	extra=()
@@ -102,10 +102,11 @@ for kf in "${kernels[@]}"; do
 			fi
 		fi
 	fi
-	KVER=$kver "$top/scripts/suite.sh" "check-$kver" "$flavour" "$timeout" \
+	name=check-${KSRC:+ksrc-}$kver
+	KVER=$kver "$top/scripts/suite.sh" "$name" "$flavour" "$timeout" \
 		'sh /hmm/vm/check.sh' "$@" "${extra[@]}"
 	t1=$(date +%s)
-	rdir=$top/results/check-$kver-latest
+	rdir=$top/results/$name-latest
 	cp "$fdir/dkms/status.txt" "$rdir/dkms-status.txt" 2>/dev/null || true
 	cp "$fdir/in-tree/0001-hmm_dummy.patch" "$fdir/in-tree/checkpatch.txt" "$rdir/" 2>/dev/null || true
 	# The kselftest run's output through the kernel's own KTAP parser.

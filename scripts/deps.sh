@@ -18,6 +18,7 @@ pkgs=(
 	git patch				# the in-tree patch (scripts/in-tree-patch.sh)
 	python3					# the kernel's KTAP parser (kunit.py parse)
 	gnuplot-nox				# `make bench`: the plot
+	lcov					# `make coverage` (lcov, genhtml)
 )
 
 missing=()

@@ -9,7 +9,7 @@
 # put into the initramfs: it never goes on the kernel command line).
 #
 #   -f  kernel flavour (default: $FLAVOUR or fast); the kernel version is
-#       $KVER (7.3, the default, 6.12 or 6.1)
+#       $KVER (7.3, the default, 6.12 or 6.1), or the tree $KSRC's own
 #   -t  host-side timeout in seconds (default 900); a VM that hangs is killed
 #   -n  name of the run: the console goes to build/logs/NAME.console.log and
 #       the results channel (the guest's second serial port) to
@@ -30,6 +30,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
 flavour=${FLAVOUR:-fast}
 export KVER=${KVER:-7.3}
+# A kernel tree of one's own: its version decides everything that depends
+# on KVER; its builds are kept apart from those of Debian's sources.
+tag=$KVER
+if [ -n "${KSRC:-}" ]; then
+	KSRC=$("$top/scripts/kernel-tree.sh" | tail -n 1)
+	KVER=$(make -s -C "$KSRC" kernelversion | cut -d. -f1,2)
+	export KSRC
+	tag=ksrc-$KVER
+fi
 timeout=900
 name=run
 interactive=0
@@ -55,7 +64,7 @@ die() { echo "!! $*" >&2; exit 2; }
 
 build=$top/build
 logs=$build/logs
-fdir=$build/$KVER-$flavour
+fdir=$build/$tag-$flavour
 mkdir -p "$logs" "$fdir"
 t0=$(date +%s)
 
@@ -90,7 +99,7 @@ elif [ -f "$top/tools/hmm_test/Makefile" ]; then
 else
 	say "no tools/hmm_test yet: continuing without hmm_test"
 fi
-conf=$("$top/scripts/build-conformance.sh" "$build/conformance/$KVER/hmm-tests")
+conf=$("$top/scripts/build-conformance.sh" "$build/conformance/$tag/hmm-tests")
 extra+=("hmm/bin/hmm-tests=$conf")
 for a in "${adds[@]}"; do
 	extra+=("$a")
@@ -157,7 +166,7 @@ log=$logs/$name.console.log
 res=$logs/$name.results
 rm -f "$log" "$res"
 tb=$(date +%s)
-say "setup $((tb - t0))s; booting the $KVER $flavour kernel ($accel, timeout ${timeout}s): $cmd"
+say "setup $((tb - t0))s; booting the $KVER $flavour kernel${KSRC:+ of $KSRC} ($accel, timeout ${timeout}s): $cmd"
 
 if [ $interactive = 1 ]; then
 	"${qemu[@]}" -serial mon:stdio -serial "file:$res"

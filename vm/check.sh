@@ -122,13 +122,7 @@ elif loaded hmm_dummy; then
 
 	step "stress ($STRESS_SECONDS s)"
 	loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko
-	src=0
-	run_logged /tmp/stress.txt $tool stress --seconds "$STRESS_SECONDS" || src=$?
-	if [ $src = 0 ]; then
-		result pass hmm_dummy.stress
-	else
-		result fail hmm_dummy.stress "hmm_test stress exit status $src"
-	fi
+	run_result hmm_dummy.stress /tmp/stress.txt $tool stress --seconds "$STRESS_SECONDS" || true
 
 	step "fuzz ($FUZZ_CALLS calls)"
 	frc=0

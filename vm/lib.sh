@@ -56,6 +56,21 @@ run_logged()
 	return "$rc"
 }
 
+# run_result NAME FILE CMD...: run_logged, then one result NAME: pass
+# when CMD exits 0, else fail with its exit status.
+run_result()
+{
+	local name=$1 rc=0
+	shift
+	run_logged "$@" || rc=$?
+	if [ $rc = 0 ]; then
+		result pass "$name"
+	else
+		result fail "$name" "$(basename "$2") exit status $rc"
+	fi
+	return $rc
+}
+
 note() # TEXT: a remark for the host's report (not a result)
 {
 	echo "NOTE $*" >>"$HMM_RESULTS"

@@ -14,13 +14,13 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "run", cmd_run,
-	  "[--list] [--ksft] [--timeout SECS] [PATTERN...]  functional suite (KTAP)" },
+	  "[--list] [--ksft] [--timeout SECS] [--exclude P]... [PATTERN...]  functional suite (KTAP)" },
 	{ "cycle", cmd_cycle,
 	  "[--size BYTES] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
 	{ "fuzz", cmd_fuzz,
 	  "[--calls N] [--seed S]  random ioctls while the address space changes" },
 	{ "faultinject", cmd_faultinject,
-	  "[--max N] [--load M.ko [--params P]]  fail each allocation of each command, or of a load, once" },
+	  "[--max N] [--load M.ko [--params P]]  fail each allocation (or init step) once" },
 	{ "exit-race", cmd_exit_race,
 	  "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N]" },

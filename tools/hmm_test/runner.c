@@ -29,7 +29,7 @@ static struct tresult *result;
 
 static const struct tgroup *groups[] = {
 	&tests_basic, &tests_migrate, &tests_mm, &tests_thp, &tests_evict,
-	&tests_memcg,
+	&tests_memcg, &tests_paths,
 };
 
 void t_diag(const char *fmt, ...)
@@ -68,16 +68,25 @@ int t_skip(const char *fmt, ...)
 	return T_SKIP;
 }
 
-static bool matches(const char *name, int npat, char **pat)
+/* Patterns of `run --exclude`: those cases are left out. */
+static char **xpat;
+static int nxpat;
+
+static bool matches_any(const char *name, int npat, char **pat)
 {
 	int i;
 
-	if (!npat)
-		return true;
 	for (i = 0; i < npat; i++)
 		if (!fnmatch(pat[i], name, 0) || strstr(name, pat[i]))
 			return true;
 	return false;
+}
+
+static bool matches(const char *name, int npat, char **pat)
+{
+	if (matches_any(name, nxpat, xpat))
+		return false;
+	return !npat || matches_any(name, npat, pat);
 }
 
 /* Why the current setup cannot run @tc, or NULL. */
@@ -142,8 +151,9 @@ static bool leak_check(struct hmm_dummy_stats *base)
 static void usage_run(void)
 {
 	fprintf(stderr,
-		"usage: hmm_test run [--list] [--ksft] [--timeout SECS] [PATTERN...]\n"
-		"  PATTERN is a glob or substring of case names.\n"
+		"usage: hmm_test run [--list] [--ksft] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n"
+		"  PATTERN is a glob or substring of case names; cases matching an\n"
+		"  --exclude PATTERN are left out.\n"
 		"  --ksft: kselftest mode (no device is a skip, no summary line)\n");
 }
 
@@ -159,6 +169,7 @@ int cmd_run(int argc, char **argv)
 	double t0 = now_sec();
 
 	pat = calloc(argc + 1, sizeof(*pat));
+	xpat = calloc(argc + 1, sizeof(*xpat));
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--list")) {
 			list = true;
@@ -166,6 +177,8 @@ int cmd_run(int argc, char **argv)
 			ksft = true;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--exclude") && i + 1 < argc) {
+			xpat[nxpat++] = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage_run();
 			return 0;
