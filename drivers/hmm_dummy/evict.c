@@ -240,7 +240,7 @@ static unsigned long evict_owner(struct hmm_dummy_device *hdev,
 	};
 	struct mm_struct *mm = v->mm;
 	unsigned long i, j, start, end, moved = 0;
-	long ret = 0;
+	long ret;
 
 	/* Exiting: exit_mmap() frees its pages, and folio_free takes them. */
 	if (!mmget_not_zero(mm))
@@ -252,7 +252,7 @@ static unsigned long evict_owner(struct hmm_dummy_device *hdev,
 			return 0;
 		}
 	}
-	for (i = 0; i < n && ret >= 0; i = j) {
+	for (i = 0; i < n; i = j) {
 		start = v[i].start;
 		end = v[i].end;
 		for (j = i + 1; j < n && v[j].start <= end; j++)

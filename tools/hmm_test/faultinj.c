@@ -45,18 +45,6 @@ static const char *const fi_name[FI_NR] = {
 
 static int fi_fd = -1;
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 static int fi_setup(void)
 {
 	static const char *const knobs[][2] = {
@@ -76,7 +64,7 @@ static int fi_setup(void)
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/debug/%s",
 			 knobs[i][0]);
-		ret = write_str(path, knobs[i][1]);
+		ret = write_file_str(path, knobs[i][1]);
 		if (ret) {
 			fprintf(stderr, "faultinject: %s: %s\n", path,
 				strerror(-ret));

@@ -62,6 +62,8 @@ void *map_aligned(size_t len, size_t align);
 double now_sec(void);
 void sleep_ms(unsigned int ms);
 int read_file_str(const char *path, char *buf, size_t len);
+int write_file_str(const char *path, const char *val);
+int write_file_in(const char *dir, const char *file, const char *val);
 long meminfo_value(const char *key);
 bool thp_enabled(void);
 bool hugetlb_available(long *free_pages, long *hpage_size, char *why,
@@ -71,6 +73,14 @@ void hugetlb_free(void *p, size_t len, const char *how);
 unsigned long parse_size(const char *s);
 int count_snapshot(int fd, void *addr, unsigned long npages, uint8_t val,
 		   uint8_t mask);
+
+/* Pages of [p, p + n pages) that sit on the device behind @fd. */
+static inline int n_local(int fd, void *p, unsigned long n)
+{
+	return count_snapshot(fd, p, n, HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
+			      0xf0);
+}
+
 int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
 		      struct hmm_dummy_stats *now, unsigned int ms);
 int report_unreturned_pages(const struct hmm_dummy_stats *base,
@@ -145,6 +155,9 @@ int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 			      pat_expected((seed), (off) + __o));	\
 } while (0)
 #define SKIP(...) return t_skip(__VA_ARGS__)
+/* The driver's counters, and how much one grew between two readings. */
+#define STATS(fd, st) CHECK_RET(hmm_stats((fd), (st)), 0)
+#define DELTA(a, b, f) ((long long)((b).f - (a).f))
 
 int cmd_run(int argc, char **argv);
 

@@ -674,20 +674,6 @@ static const char *trace_dir(void)
 	return NULL;
 }
 
-static int write_str(const char *dir, const char *file, const char *val)
-{
-	char path[160];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok ? 0 : -EIO;
-}
-
 /* Count the lines of the trace buffer that contain @needle. */
 static int trace_count(const char *dir, const char *needle)
 {
@@ -719,15 +705,15 @@ static int t_tracepoints(void)
 		SKIP("tracefs with events/hmm_dummy not mounted");
 	CHECK(p && fd >= 0);
 	pat_fill(p, size, 3);
-	CHECK_RET(write_str(dir, "trace", ""), 0);
-	CHECK_RET(write_str(dir, "events/hmm_dummy/enable", "1"), 0);
+	CHECK_RET(write_file_in(dir, "trace", ""), 0);
+	CHECK_RET(write_file_in(dir, "events/hmm_dummy/enable", "1"), 0);
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
 			  NULL), 0);
 	c = p[5 * PS];
 	(void)c;
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
 			  NULL), 0);
-	CHECK_RET(write_str(dir, "events/hmm_dummy/enable", "0"), 0);
+	CHECK_RET(write_file_in(dir, "events/hmm_dummy/enable", "0"), 0);
 	CHECK_PAT(p, size, 3);
 
 	snprintf(needle, sizeof(needle),

@@ -22,14 +22,6 @@
 
 #define PS	(cfg.page_size)
 #define HPS	(2UL << 20)
-#define LOCAL	HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL
-#define STATS(fd, st) CHECK_RET(hmm_stats((fd), (st)), 0)
-#define DELTA(a, b, f) ((long long)((b).f - (a).f))
-
-static int n_local(int fd, void *p, unsigned long n)
-{
-	return count_snapshot(fd, p, n, LOCAL, 0xf0);
-}
 
 /*
  * Three quarters of the device migrated, then moved elsewhere by mremap():

@@ -21,20 +21,6 @@
 #define PS	(cfg.page_size)
 #define CG_ROOT	"/sys/fs/cgroup"
 
-static int cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[256];
-	int fd, ok;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok ? 0 : -errno;
-}
-
 static long cg_read_long(const char *dir, const char *file)
 {
 	char path[256], buf[64];
@@ -61,14 +47,14 @@ static int memcg_enter(char *dir, size_t len)
 	if (read_file_str(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0 ||
 	    !strstr(buf, "memory"))
 		return -ENOENT;
-	r = cg_write(CG_ROOT, "cgroup.subtree_control", "+memory");
+	r = write_file_in(CG_ROOT, "cgroup.subtree_control", "+memory");
 	if (r)
 		return r;
 	snprintf(dir, len, CG_ROOT "/hmm_test.%d", getpid());
 	if (mkdir(dir, 0755))
 		return -errno;
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	r = cg_write(dir, "cgroup.procs", pid);
+	r = write_file_in(dir, "cgroup.procs", pid);
 	if (r)
 		rmdir(dir);
 	return r;
@@ -79,7 +65,7 @@ static void memcg_leave(const char *dir)
 	char pid[16];
 
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	cg_write(CG_ROOT, "cgroup.procs", pid);
+	write_file_in(CG_ROOT, "cgroup.procs", pid);
 	rmdir(dir);
 }
 

@@ -19,14 +19,6 @@
 #define PS	(cfg.page_size)
 #define LOCAL	HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL
 
-/* Pages of [p, p + n pages) that sit on the device behind @fd. */
-static int n_local(int fd, void *p, unsigned long n)
-{
-	return count_snapshot(fd, p, n, LOCAL, 0xf0);
-}
-
-#define STATS(fd, st) CHECK_RET(hmm_stats((fd), (st)), 0)
-
 static int wait_child(pid_t pid)
 {
 	int status;
@@ -41,7 +33,6 @@ static int wait_child(pid_t pid)
 		t_diag("child exit status %d", WEXITSTATUS(status));
 	return WEXITSTATUS(status);
 }
-#define DELTA(a, b, f) ((long long)((b).f - (a).f))
 
 /* Print the runs of pages of [p, p + n pages) that are not on the device. */
 static void diag_missing(int fd, char *p, unsigned long n)

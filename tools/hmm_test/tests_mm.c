@@ -22,13 +22,6 @@
 #define LOCAL	HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL
 #define HPS	(2UL << 20)
 
-static int n_local(int fd, void *p, unsigned long n)
-{
-	return count_snapshot(fd, p, n, LOCAL, 0xf0);
-}
-
-#define STATS(fd, st) CHECK_RET(hmm_stats((fd), (st)), 0)
-#define DELTA(a, b, f) ((long long)((b).f - (a).f))
 
 static int wait_child(pid_t pid)
 {

@@ -28,8 +28,6 @@
 #define MADV_COLLAPSE	25
 #endif
 
-#define STATS(fd, st) CHECK_RET(hmm_stats((fd), (st)), 0)
-#define DELTA(a, b, f) ((long long)((b).f - (a).f))
 
 /* AnonHugePages (kB) of the mapping that contains @p, -1 if not found. */
 static long vma_anon_huge_kb(const void *p)

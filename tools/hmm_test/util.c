@@ -115,6 +115,30 @@ int read_file_str(const char *path, char *buf, size_t len)
 	return n;
 }
 
+/* Write @val to @path (sysfs, tracefs, cgroupfs, debugfs); 0 or -errno. */
+int write_file_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? (int)n : n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/* write_file_str() of @dir/@file. */
+int write_file_in(const char *dir, const char *file, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return write_file_str(path, val);
+}
+
 /* A value from /proc/meminfo (in the unit the file uses), -1 if absent. */
 long meminfo_value(const char *key)
 {
