@@ -71,6 +71,10 @@ norm_awk='
 					s[a[1], a[2], "p4_two"], one ? v[a[1], a[2], "p4_two"] / one : 0
 			}
 		}' "$csv"
+	if grep -q '^P4 lock' "$dir/bench.txt" 2>/dev/null; then
+		echo "P4: hmm_dummy's allocator lock over each mode (taken, found held, time waited as a share of the processes' time)"
+		grep '^P4 lock' "$dir/bench.txt"
+	fi
 	echo
 	echo "P5: hmm_dummy pages/s, working set 2x vram, median [min-max]"
 	awk -F, '

@@ -226,10 +226,10 @@ void hmm_dummy_folio_free(struct folio *folio)
 	 * Refcount is zero: nobody can reach these pages any more, so their
 	 * state is ours alone until they are handed out again.
 	 */
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	WARN_ON_ONCE(dp->order != order);
 	owner = release_folio_pages(hdev, dp, order);
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 	/*
 	 * Often called under a page table lock (a zap), and ours may be the
 	 * last reference of an address space whose process is gone: mmdrop()
@@ -266,15 +266,15 @@ void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 	struct hmm_dummy_dpage *tdp;
 
 	if (!tail) {
-		spin_lock(&hdev->lock);
+		hmm_dummy_lock(hdev);
 		hdp->order = folio_order(head);
-		spin_unlock(&hdev->lock);
+		hmm_dummy_unlock(hdev);
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_SPLITS, 1);
 		return;
 	}
 	hmm_dummy_split_copy_pgmap(head, tail);
 	tdp = page_to_dpage(hdev, &tail->page);
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	WARN_ON_ONCE(!tdp->in_use || !list_empty(&tdp->link));
 	tdp->order = folio_order(tail);
 	list_add(&tdp->link, &hdp->link);
@@ -284,7 +284,7 @@ void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 		mmgrab(tdp->owner);
 		tdp->addr = hdp->addr + ((tdp - hdp) << PAGE_SHIFT);
 	}
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 }
 
 /**
@@ -309,7 +309,7 @@ void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 {
 	unsigned long i;
 
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	for (i = 0; i < n; i++) {
 		struct hmm_dummy_dpage *dp;
 
@@ -321,7 +321,7 @@ void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 		dp->owner = mm;
 		dp->addr = start + (i << PAGE_SHIFT);
 	}
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 }
 
 const struct dev_pagemap_ops hmm_dummy_pagemap_ops = {
@@ -336,14 +336,14 @@ static unsigned long take_free(struct hmm_dummy_device *hdev,
 {
 	unsigned long i;
 
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	for (i = 0; i < n; i++) {
 		dps[i] = take_page(hdev);
 		if (!dps[i])
 			break;
 		mark_in_use(hdev, dps[i], 0);
 	}
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 	return i;
 }
 
@@ -351,10 +351,10 @@ static unsigned long take_free(struct hmm_dummy_device *hdev,
 static void untake(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp,
 		   unsigned int order)
 {
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	/* Never mapped, so no owner yet. */
 	WARN_ON_ONCE(release_folio_pages(hdev, dp, order));
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 }
 
 /* Backing pages for @n device pages from @dp on; false if out of memory. */
@@ -471,7 +471,7 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 
 	if (!hmm_dummy_device_thp())
 		return NULL;
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	run = list_first_entry_or_null(&hdev->free_runs, struct hmm_dummy_run,
 				       link);
 	if (run) {
@@ -481,7 +481,7 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 		dp = &hdev->dpages[run->first];
 		mark_in_use(hdev, dp, HMM_DUMMY_LARGE_ORDER);
 	}
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 	if (!dp)
 		return NULL;
 	if (!get_backing(hdev, dp, HMM_DUMMY_RUN_PAGES)) {
@@ -511,19 +511,19 @@ void hmm_dummy_lru_touch(struct hmm_dummy_device *hdev, struct page *page)
 	struct hmm_dummy_dpage *dp =
 		page_to_dpage(hdev, folio_page(page_folio(page), 0));
 
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	if (dp->in_use && !list_empty(&dp->link))
 		list_move_tail(&dp->link, &hdev->lru);
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 }
 
 unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev)
 {
 	unsigned long in_use;
 
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	in_use = hdev->npages - hdev->nr_free;
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 	return in_use;
 }
 
@@ -533,11 +533,15 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 	atomic64_t *c = hdev->counters;
 
 	st->version = HMM_DUMMY_STATS_VERSION;
+	/* Not hmm_dummy_lock(): reading the counters must not change them. */
 	spin_lock(&hdev->lock);
 	st->capacity = hdev->npages;
 	st->free = hdev->nr_free;
 	st->in_use = hdev->npages - hdev->nr_free;
 	st->peak_in_use = hdev->peak_in_use;
+	st->alloc_lock_acquired = hdev->lock_acquired;
+	st->alloc_lock_contended = hdev->lock_contended;
+	st->alloc_lock_wait_ns = hdev->lock_wait_ns;
 	spin_unlock(&hdev->lock);
 	st->allocations = atomic64_read(&c[HMM_DUMMY_CNT_ALLOCATIONS]);
 	st->page_free_calls = atomic64_read(&c[HMM_DUMMY_CNT_PAGE_FREES]);

@@ -88,7 +88,7 @@ static unsigned long pick_victims(struct hmm_dummy_device *hdev,
 	struct hmm_dummy_dpage *dp, *first = NULL;
 	unsigned long n = 0, seen, pages = 0;
 
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	for (seen = 0; n < max && pages < want && seen < 4 * max; seen++) {
 		dp = list_first_entry_or_null(&hdev->lru,
 					      struct hmm_dummy_dpage, link);
@@ -108,7 +108,7 @@ static unsigned long pick_victims(struct hmm_dummy_device *hdev,
 		pages += 1UL << dp->order;
 		n++;
 	}
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 	sort(v, n, sizeof(*v), cmp_victim, NULL);
 	return n;
 }
@@ -156,9 +156,9 @@ static bool victim_stayed(struct hmm_dummy_device *hdev,
 	struct hmm_dummy_dpage *dp = &hdev->dpages[v->idx];
 	bool stayed;
 
-	spin_lock(&hdev->lock);
+	hmm_dummy_lock(hdev);
 	stayed = dp->in_use && dp->owner == v->mm && dp->addr == v->start;
-	spin_unlock(&hdev->lock);
+	hmm_dummy_unlock(hdev);
 	return stayed;
 }
 

@@ -19,6 +19,7 @@
 #include <linux/memremap.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/sched/clock.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
 #include <linux/hmm_dummy.h>
@@ -147,6 +148,9 @@ struct hmm_dummy_run {
  *               used first
  * @nr_free:     free device pages
  * @peak_in_use: highest number of in-use pages seen
+ * @lock_acquired:  times @lock was taken (hmm_dummy_lock())
+ * @lock_contended: times a taker found @lock held and had to wait
+ * @lock_wait_ns:   total time takers waited for @lock
  * @evict_lock:  serialises evictions so concurrent allocators do not all
  *               evict for the same shortage, and keeps new device folios
  *               from being initialised under the unload-time evictor
@@ -169,10 +173,44 @@ struct hmm_dummy_device {
 	struct list_head lru;
 	unsigned long nr_free;
 	unsigned long peak_in_use;
+	u64 lock_acquired;		/* the three under @lock */
+	u64 lock_contended;
+	u64 lock_wait_ns;
 	struct mutex evict_lock;	/* one eviction at a time */
 
 	atomic64_t counters[HMM_DUMMY_NR_COUNTERS];
 };
+
+/*
+ * The allocator lock is taken for every allocation and every folio_free,
+ * from every process migrating to the device, so it is the first place a
+ * scaling problem would show.  Its takers count themselves: how often it
+ * was taken, how often it was already held, and how long they waited
+ * (HMM_DUMMY_STATS version 3).  The counters are written with the lock
+ * held, so they need no atomics, and the clock is read only when a taker
+ * has to wait: the uncontended path costs one trylock and an increment.
+ */
+static inline void hmm_dummy_lock(struct hmm_dummy_device *hdev)
+	__acquires(&hdev->lock)
+{
+	u64 t;
+
+	if (likely(spin_trylock(&hdev->lock))) {
+		hdev->lock_acquired++;
+		return;
+	}
+	t = local_clock();
+	spin_lock(&hdev->lock);
+	hdev->lock_acquired++;
+	hdev->lock_contended++;
+	hdev->lock_wait_ns += local_clock() - t;
+}
+
+static inline void hmm_dummy_unlock(struct hmm_dummy_device *hdev)
+	__releases(&hdev->lock)
+{
+	spin_unlock(&hdev->lock);
+}
 
 /**
  * struct hmm_dummy_mirror - the device's view of one process (one open file)

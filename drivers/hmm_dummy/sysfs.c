@@ -55,6 +55,9 @@ STAT_ATTR(large_to_dev);
 STAT_ATTR(large_to_sys);
 STAT_ATTR(large_splits);
 STAT_ATTR(large_fallbacks);
+STAT_ATTR(alloc_lock_acquired);
+STAT_ATTR(alloc_lock_contended);
+STAT_ATTR(alloc_lock_wait_ns);
 
 static struct attribute *stats_attrs[] = {
 	&stat_attr_capacity.attr.attr,
@@ -77,6 +80,9 @@ static struct attribute *stats_attrs[] = {
 	&stat_attr_large_to_sys.attr.attr,
 	&stat_attr_large_splits.attr.attr,
 	&stat_attr_large_fallbacks.attr.attr,
+	&stat_attr_alloc_lock_acquired.attr.attr,
+	&stat_attr_alloc_lock_contended.attr.attr,
+	&stat_attr_alloc_lock_wait_ns.attr.attr,
 	NULL
 };
 

@@ -306,18 +306,49 @@ static const char *const p4path[P4_N] = { "p4_one", "p4_same", "p4_two" };
  * there are two).  Returns 0 or -errno; @out gets the three spreads (the
  * last one zero without a second device).
  */
+/*
+ * The allocator lock of hmm_dummy's devices over one P4 mode: every
+ * allocation and every free of a device page takes it, so if two processes
+ * slowed each other down there, it shows as waiting.  Prints how often it
+ * was taken and found held, and the time waited as a share of the time the
+ * processes ran (the mode's wall time, each rep and all of it, times the
+ * number of processes): the lock is no bottleneck while that share is small.
+ */
+static void p4_lock_report(const char *mode, const char *path, int nproc,
+			   const struct hmm_dummy_stats *a,
+			   const struct hmm_dummy_stats *b, double wall)
+{
+	unsigned long long taken = 0, cont = 0, wait = 0;
+	int d;
+
+	for (d = 0; d < 2 && d < cfg.ndev; d++) {
+		taken += b[d].alloc_lock_acquired - a[d].alloc_lock_acquired;
+		cont += b[d].alloc_lock_contended - a[d].alloc_lock_contended;
+		wait += b[d].alloc_lock_wait_ns - a[d].alloc_lock_wait_ns;
+	}
+	printf("P4 lock %-3s %-8s taken %10llu  contended %8llu (%.2f%%)  waited %9.3f ms = %.2f%% of %d x %.2f s\n",
+	       mode, path, taken, cont, taken ? 100.0 * cont / taken : 0,
+	       wait / 1e6, wall > 0 ? 100.0 * wait / 1e9 / (wall * nproc) : 0,
+	       nproc, wall);
+}
+
 static int bench_p4(const struct target *t, size_t size, int reps, bool thp,
 		    bool two_devs, struct spread *out)
 {
 	static const int devs[P4_N][2] = { { 0, 0 }, { 0, 0 }, { 0, 1 } };
 	static const int nproc[P4_N] = { 1, 2, 2 };
-	double v[MAX_REPS];
-	int m, k;
+	struct hmm_dummy_stats a[2] = {}, b[2] = {};
+	double v[MAX_REPS], t0;
+	int m, k, d;
 
 	memset(out, 0, sizeof(*out) * P4_N);
 	for (m = 0; m < P4_N; m++) {
 		if (m == P4_TWO && !two_devs)
 			break;
+		for (d = 0; t->dummy && d < 2 && d < cfg.ndev; d++)
+			if (hmm_stats_dev(d, &a[d]))
+				return -EIO;
+		t0 = now_sec();
 		for (k = 0; k < reps; k++) {
 			v[k] = p4_run(t, devs[m], nproc[m], size, thp);
 			if (v[k] < 0) {
@@ -327,6 +358,14 @@ static int bench_p4(const struct target *t, size_t size, int reps, bool thp,
 			}
 		}
 		out[m] = spread_of(v, reps);
+		if (!t->dummy)
+			continue;
+		t0 = now_sec() - t0;
+		for (d = 0; d < 2 && d < cfg.ndev; d++)
+			if (hmm_stats_dev(d, &b[d]))
+				return -EIO;
+		p4_lock_report(thp ? "thp" : "4k", p4path[m], nproc[m], a, b,
+			       t0);
 	}
 	return 0;
 }

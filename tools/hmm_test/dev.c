@@ -25,6 +25,7 @@ const struct stat_field stat_fields[] = {
 	F(migrated_to_sys_evict), F(cpu_faults), F(device_faults),
 	F(evictions), F(backing_pages), F(large_allocated), F(large_to_dev),
 	F(large_to_sys), F(large_splits), F(large_fallbacks),
+	F(alloc_lock_acquired), F(alloc_lock_contended), F(alloc_lock_wait_ns),
 };
 #undef F
 const size_t nr_stat_fields = ARRAY_SIZE(stat_fields);

@@ -89,7 +89,7 @@ enum {
  * Fields are only ever appended, never moved or resized.
  */
 
-#define HMM_DUMMY_STATS_VERSION	2
+#define HMM_DUMMY_STATS_VERSION	3
 /* Size of version 1: up to and including @backing_pages. */
 #define HMM_DUMMY_STATS_SIZE_V1	128
 
@@ -128,6 +128,12 @@ enum {
  * @large_fallbacks:       large allocations that failed (no free run of
  *                         device memory, no system THP, injected failure)
  *                         and fell back to single pages
+ *
+ * Since version 3 (contention of the device-memory allocator's lock, which
+ * every allocation and every page free of the device takes):
+ * @alloc_lock_acquired:   times the lock was taken
+ * @alloc_lock_contended:  times a taker found it held and waited
+ * @alloc_lock_wait_ns:    total nanoseconds takers waited for it
  */
 struct hmm_dummy_stats {
 	__u32	size;
@@ -152,6 +158,9 @@ struct hmm_dummy_stats {
 	__u64	large_to_sys;
 	__u64	large_splits;
 	__u64	large_fallbacks;
+	__u64	alloc_lock_acquired;
+	__u64	alloc_lock_contended;
+	__u64	alloc_lock_wait_ns;
 };
 
 #define HMM_DUMMY_INFO_VERSION	2
