@@ -7,17 +7,28 @@
 #                         hmm-tests benchmark_thp_migration figures and
 #                         the comparison with BASELINE
 #   DIR/bench.png, DIR/bench.svg  MiB/s against size (gnuplot)
-# and prints the report.  BASELINE (default results/bench-baseline.csv)
-# is the last committed run: each hmm_dummy figure, taken relative to
+# and prints the report.  BASELINE (default: the last committed run on the
+# same kernel version, results/bench-baseline.csv for 7.3 and
+# results/bench-baseline-KVER.csv for the others): each hmm_dummy figure,
+# taken relative to
 # memcpy in its own run (absolute times mean nothing under emulation), is
 # compared with the baseline's, and a drop of more than 20% is flagged
 # REGRESSION.  A report, never a failure: exit status 0 unless the input
 # is missing.  To make a run the new baseline:
-#   cp results/bench-latest/bench.csv results/bench-baseline.csv
+#   cp results/bench-latest/bench.csv results/bench-baseline.csv   (7.3)
+# HOST_LOAD_START (set by `make bench` before the VM starts) is the host's
+# load average at the start; without it the report shows the load now.
 set -euo pipefail
 dir=${1:?usage: bench-report.sh DIR [BASELINE]}
 top=$(cd "$(dirname "$0")/.." && pwd)
-base=${2:-$top/results/bench-baseline.csv}
+# "hmm_dummy VM: 6.12.117, flavour fast, ..." on the console: 6.12
+kver=$(tr -d '\r' <"$dir/console.log" 2>/dev/null |
+	sed -n 's/^hmm_dummy VM: \([0-9]*\.[0-9]*\).*/\1/p' | head -n 1)
+if [ -z "${kver:-}" ] || [ "$kver" = 7.3 ]; then
+	base=${2:-$top/results/bench-baseline.csv}
+else
+	base=${2:-$top/results/bench-baseline-$kver.csv}
+fi
 csv=$dir/bench.csv
 [ -s "$csv" ] || { echo "!! bench-report: no $csv" >&2; exit 1; }
 out=$dir/bench-report.txt
@@ -42,7 +53,12 @@ norm_awk='
 {
 	echo "make bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(tr -d '\r' <"$dir/console.log" 2>/dev/null |
 		sed -n 's/^hmm_dummy VM: \([^,]*\), flavour \([a-z]*\).*/kernel \1 (\2)/p' | head -n 1)"
-	echo "host load at the start: $(uptime | sed 's/.*load average/load average/')"
+	if [ -n "${HOST_LOAD_START:-}" ]; then
+		echo "host load at the start: ${HOST_LOAD_START#*load average}" | sed 's/start: :/start:/'
+	else
+		echo "host load now: $(uptime | sed 's/.*load average/load average/')"
+	fi
+	echo "host load at the end: $(uptime | sed 's/.*load average: //')"
 	[ ! -f "$dir/bench-load.txt" ] || sed 's/^/guest: /' "$dir/bench-load.txt"
 	echo
 	echo "P1-P3: hmm_dummy median [min-max] MiB/s; ratios of medians"
