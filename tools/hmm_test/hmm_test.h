@@ -114,17 +114,22 @@ void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Each CHECK* below counts every time it runs (run --count-checks). */
+void t_counted(void);
 
 #define CHECK(c) do {							\
+	t_counted();							\
 	if (!(c))							\
 		return t_fail(__FILE__, __LINE__, "%s", #c);		\
 } while (0)
 #define CHECKF(c, ...) do {						\
+	t_counted();							\
 	if (!(c))							\
 		return t_fail(__FILE__, __LINE__, __VA_ARGS__);		\
 } while (0)
 #define CHECK_EQ(a, b) do {						\
 	long long __a = (long long)(a), __b = (long long)(b);		\
+	t_counted();							\
 	if (__a != __b)							\
 		return t_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", \
 			      #a, #b, __a, __b);			\
@@ -132,12 +137,14 @@ int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* An ioctl wrapper call that must give this result (0 or -Exxx). */
 #define CHECK_RET(expr, want) do {					\
 	int __r = (expr), __w = (want);					\
+	t_counted();							\
 	if (__r != __w)							\
 		return t_fail(__FILE__, __LINE__, "%s: got %d (%s), want %d (%s)", \
 			      #expr, __r, strerror(-__r), __w, strerror(-__w)); \
 } while (0)
 #define CHECK_PAT(buf, len, seed) do {					\
 	long __o = pat_check((buf), (len), (seed));			\
+	t_counted();							\
 	if (__o >= 0)							\
 		return t_fail(__FILE__, __LINE__,			\
 			      "data mismatch at %p (+%ld): got 0x%02x want 0x%02x", \
@@ -147,6 +154,7 @@ int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 } while (0)
 #define CHECK_PAT_OFF(buf, len, seed, off) do {				\
 	long __o = pat_check_off((buf), (len), (seed), (off));		\
+	t_counted();							\
 	if (__o >= 0)							\
 		return t_fail(__FILE__, __LINE__,			\
 			      "data mismatch at %p (+%ld): got 0x%02x want 0x%02x", \
