@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# mutation.sh [-t SECONDS] [-o DIR] [SABOTAGE...]
+# mutation.sh [-t SECONDS] [-o DIR] [-p PATTERN] [SABOTAGE...]
 #
 # Does the suite catch a broken driver?  For each SABOTAGE (default: no-free
 # no-copy) a copy of drivers/hmm_dummy gets one small, named breakage, is
-# built against the cached test kernel ($KVER, default 7.3, fast flavour)
-# and `hmm_test run --count-checks` runs in the VM with it.  Prints, per
-# sabotage, how many and which cases fail; a case the run never reported
+# built against the cached test kernel ($KVER, default 7.3; $FLAVOUR,
+# default fast) and `hmm_test run --count-checks` runs in the VM with it.
+# Prints, per sabotage, how many and which cases fail; a case never reported
 # (the guest crashed or the VM timed out) counts as failing, and the line
 # says so.  `none` is the unbroken driver (the baseline, and the per-case
 # check counts).  Not part of `make check` (each run is a full suite run).
@@ -17,6 +17,7 @@
 #   no-copy  migration to and from the device skips the data copy
 #
 #   -t  VM timeout per sabotage in seconds (default 1800)
+#   -p  run only the cases matching PATTERN (as `hmm_test run PATTERN`)
 #   -o  where the outputs go (default build/mutation): NAME.ktap (the run's
 #       output), NAME.failed (failing cases), NAME.checks ("case N" lines)
 # Exit status: 0 when every sabotage made at least one case fail (and
@@ -25,13 +26,16 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export KVER=${KVER:-7.3}
+flavour=${FLAVOUR:-fast}
 timeout=1800
+pattern=
 out=$top/build/mutation
-while getopts 't:o:' o; do
+while getopts 't:o:p:' o; do
 	case $o in
 	t) timeout=$OPTARG ;;
+	p) pattern=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) sed -n '4,25s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,26s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -72,10 +76,13 @@ sabotage()
 	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
 }
 
-kb=$("$top/scripts/build-kernel.sh" fast | tail -n 1)
+kb=$("$top/scripts/build-kernel.sh" "$flavour" | tail -n 1)
 make -s -C "$top/tools/hmm_test"
-mapfile -t cases < <("$top/tools/hmm_test/hmm_test" run --list | awk '{ print $1 }')
+mapfile -t cases < <("$top/tools/hmm_test/hmm_test" run --list ${pattern:+"$pattern"} |
+	awk '{ print $1 }')
 [ ${#cases[@]} -gt 0 ] || die "hmm_test run --list lists no case"
+qpattern=
+[ -z "$pattern" ] || qpattern=$(printf '%q' "$pattern")
 
 summary=()
 rc=0
@@ -88,11 +95,11 @@ for s in "$@"; do
 	sabotage "$s" "$tmp"
 	ko=$("$tmp/scripts/build-module.sh" "$kb" "$tmp/out") ||
 		die "the driver with sabotage $s did not build"
-	echo ">> mutation $s: running the suite on $KVER fast" >&2
+	echo ">> mutation $s: running the suite on $KVER $flavour" >&2
 	vrc=0
-	"$top/scripts/vm-run.sh" -f fast -t "$timeout" -n "mutation-$s" \
+	"$top/scripts/vm-run.sh" -f "$flavour" -t "$timeout" -n "mutation-$s" \
 		-a "hmm/sab/hmm_dummy.ko=$ko" -- \
-		'insmod /hmm/sab/hmm_dummy.ko; /hmm/bin/hmm_test run --count-checks 2>&1 | tee -a "$HMM_RESULTS"' \
+		"insmod /hmm/sab/hmm_dummy.ko; /hmm/bin/hmm_test run --count-checks $qpattern 2>&1 | tee -a \"\$HMM_RESULTS\"" \
 		>/dev/null 2>"$out/$s.vm.log" || vrc=$?
 	rm -rf "$tmp"
 	res=$top/build/logs/mutation-$s.results
@@ -118,6 +125,6 @@ for s in "$@"; do
 	sed 's/^/   /' "$out/$s.failed"
 	if [ "$s" = none ]; then [ "$nf" = 0 ] || rc=1; else [ "$nf" -gt 0 ] || rc=1; fi
 done
-echo "== mutation summary ($KVER fast)"
+echo "== mutation summary ($KVER $flavour)"
 printf '%s\n' "${summary[@]}"
 exit $rc
