@@ -97,12 +97,12 @@ for s in "$@"; do
 		die "the driver with sabotage $s did not build"
 	echo ">> mutation $s: running the suite on $KVER $flavour" >&2
 	vrc=0
-	"$top/scripts/vm-run.sh" -f "$flavour" -t "$timeout" -n "mutation-$s" \
+	"$top/scripts/vm-run.sh" -f "$flavour" -t "$timeout" -n "mutation-$KVER-$flavour-$s" \
 		-a "hmm/sab/hmm_dummy.ko=$ko" -- \
 		"insmod /hmm/sab/hmm_dummy.ko; /hmm/bin/hmm_test run --count-checks $qpattern 2>&1 | tee -a \"\$HMM_RESULTS\"" \
 		>/dev/null 2>"$out/$s.vm.log" || vrc=$?
 	rm -rf "$tmp"
-	res=$top/build/logs/mutation-$s.results
+	res=$top/build/logs/mutation-$KVER-$flavour-$s.results
 	tr -d '\r' <"$res" >"$out/$s.ktap"
 	awk '$1 == "#" && $2 == "checks" { print $3, $4 }' "$out/$s.ktap" >"$out/$s.checks"
 	: >"$out/$s.failed"
