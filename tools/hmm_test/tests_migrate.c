@@ -87,6 +87,47 @@ static int pagemap_count(void *p, unsigned long n, int *present)
 	return swapped;
 }
 
+/*
+ * What a MIGRATE_TO_DEV of @n pages at @p, with result @r, did to the
+ * device's memory between the readings @s0 and @s1: for the diagnostics of
+ * the cases where it has to evict.
+ */
+static void diag_evict(int fd, char *p, unsigned long n, int r,
+		       unsigned long long cpages,
+		       const struct hmm_dummy_stats *s0,
+		       const struct hmm_dummy_stats *s1)
+{
+	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
+	       n, r, cpages, n_local(fd, p, n),
+	       (unsigned long long)s1->in_use, (unsigned long long)s1->free,
+	       DELTA(*s0, *s1, evictions),
+	       DELTA(*s0, *s1, migrated_to_sys_evict),
+	       DELTA(*s0, *s1, alloc_failures));
+	if (r)
+		diag_missing(fd, p, n);
+}
+
+/*
+ * One MIGRATE_TO_DEV of all @n pages at @p that has to evict older pages
+ * to make room: it must move every page.  The driver's counters before
+ * and after go to @s0 and @s1.
+ */
+static int migrate_evicting(int fd, char *p, unsigned long n,
+			    struct hmm_dummy_stats *s0,
+			    struct hmm_dummy_stats *s1)
+{
+	struct hmm_dmirror_cmd c;
+	int r;
+
+	STATS(fd, s0);
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, n, &c);
+	STATS(fd, s1);
+	diag_evict(fd, p, n, r, c.cpages, s0, s1);
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, n);
+	return T_PASS;
+}
+
 static int t_migrate(void)
 {
 	unsigned long npages = 64;
@@ -582,31 +623,17 @@ static int t_evict_one_call(void)
 {
 	unsigned long cap = cfg.info[0].capacity_pages;
 	unsigned long na = cap * 3 / 4, nb = cap / 2;
-	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *a = map_anon(na * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	char *b = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd = hmm_open(0), r;
+	struct hmm_dummy_stats s0, s1;
+	struct fx a;
 
-	CHECK(a && b && fd >= 0);
-	pat_fill(a, na * PS, 75);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, NULL),
-		  0);
+	FX(fx_setup(&a, na, FX_NOBUF, 75));
+	CHECK(b);
+	FX_TO_DEV(&a);
 	pat_fill(b, nb * PS, 76);
-	STATS(fd, &s0);
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, nb, &c);
-	STATS(fd, &s1);
-	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
-	       nb, r, (unsigned long long)c.cpages, n_local(fd, b, nb),
-	       (unsigned long long)s1.in_use, (unsigned long long)s1.free,
-	       DELTA(s0, s1, evictions), DELTA(s0, s1, migrated_to_sys_evict),
-	       DELTA(s0, s1, alloc_failures));
-	if (r)
-		diag_missing(fd, b, nb);
-	CHECK_RET(r, 0);
-	CHECK_EQ(c.cpages, nb);
+	FX(migrate_evicting(a.fd[0], b, nb, &s0, &s1));
 	CHECK(DELTA(s0, s1, migrated_to_sys_evict) >= (long long)(na + nb - cap));
-	CHECK_PAT(a, na * PS, 75);
+	FX_PAT(&a, 75);
 	CHECK_PAT(b, nb * PS, 76);
 	return T_PASS;
 }
@@ -621,32 +648,19 @@ static int t_evict_interleaved(void)
 {
 	unsigned long cap = cfg.info[0].capacity_pages;
 	unsigned long na = cap * 3 / 4, nb = cap / 2, i;
-	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *a = map_anon(na * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	char *b = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd = hmm_open(0), r;
+	struct hmm_dummy_stats s0, s1;
+	struct fx f;
+	char *a;
 
-	CHECK(a && b && fd >= 0);
-	pat_fill(a, na * PS, 77);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, NULL),
-		  0);
-	for (i = 0; i < na / 2; i += 2) {
+	FX(fx_setup(&f, na, FX_NOBUF, 77));
+	a = f.p;
+	CHECK(b);
+	FX_TO_DEV(&f);
+	for (i = 0; i < na / 2; i += 2)
 		CHECK(!madvise(a + i * PS, PS, MADV_DONTNEED));
-	}
 	pat_fill(b, nb * PS, 78);
-	STATS(fd, &s0);
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, nb, &c);
-	STATS(fd, &s1);
-	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
-	       nb, r, (unsigned long long)c.cpages, n_local(fd, b, nb),
-	       (unsigned long long)s1.in_use, (unsigned long long)s1.free,
-	       DELTA(s0, s1, evictions), DELTA(s0, s1, migrated_to_sys_evict),
-	       DELTA(s0, s1, alloc_failures));
-	if (r)
-		diag_missing(fd, b, nb);
-	CHECK_RET(r, 0);
-	CHECK_EQ(c.cpages, nb);
+	FX(migrate_evicting(f.fd[0], b, nb, &s0, &s1));
 	CHECK_PAT(b, nb * PS, 78);
 	for (i = 0; i < na; i++) {
 		if (i < na / 2 && !(i & 1)) {
@@ -893,15 +907,7 @@ static int other_process(bool evict)
 	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, nb, &c);
 	if (evict && r && cfg.dummy) {
 		STATS(fd, &s1);
-		t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
-		       nb, r, (unsigned long long)c.cpages,
-		       n_local(fd, q, nb),
-		       (unsigned long long)s1.in_use,
-		       (unsigned long long)s1.free,
-		       DELTA(s0, s1, evictions),
-		       DELTA(s0, s1, migrated_to_sys_evict),
-		       DELTA(s0, s1, alloc_failures));
-		diag_missing(fd, q, nb);
+		diag_evict(fd, q, nb, r, c.cpages, &s0, &s1);
 	}
 	CHECK_RET(r, 0);
 	CHECK_EQ(n_local(fd, q, nb), nb);
