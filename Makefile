@@ -61,8 +61,8 @@ KSRC ?=
 DKMS_SRCDIR ?= /usr/src
 
 .PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
-	conformance bench profile stress coverage vm-shell vm-run clean distclean \
-	clean-cache help install uninstall in-tree-patch dkms-source
+	conformance bench profile stress coverage vm-shell vm-run mutation clean \
+	distclean clean-cache help install uninstall in-tree-patch dkms-source
 
 all: module tool
 
@@ -138,6 +138,11 @@ vm-run: deps
 	@[ -n "$$CMD" ] || { echo "usage: make vm-run CMD='command' [FLAVOUR=fast|debug]" >&2; exit 2; }
 	@$(S)/vm-run.sh -f $(or $(FLAVOUR),fast) -t $(VM_TIMEOUT) -n vm-run -- "$$CMD"
 
+# Not part of check: the suite against deliberately broken drivers.
+# SABOTAGE='none no-free no-copy' picks them (default: no-free no-copy).
+mutation: deps
+	@$(S)/mutation.sh $(SABOTAGE)
+
 clean:
 	@k="$(KDIR)"; [ -n "$$k" ] || k=$$(ls -d $${XDG_CACHE_HOME:-$$HOME/.cache}/hmm_dummy/build/debug-$(KVER).* 2>/dev/null | head -n 1); \
 	if [ -n "$$k" ] && [ -f drivers/hmm_dummy/Kbuild ]; then $(MAKE) -s -C "$$k" M=$(CURDIR)/drivers/hmm_dummy clean; fi
@@ -153,6 +158,6 @@ clean-cache:
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: all module tool sparse demo check conformance bench profile stress coverage vm-shell vm-run CMD=... kernel clean distclean clean-cache"
+	@echo "targets: all module tool sparse demo check conformance bench profile stress coverage vm-shell vm-run CMD=... mutation kernel clean distclean clean-cache"
 	@echo "         install uninstall (PREFIX, DESTDIR) in-tree-patch KSRC=... dkms-source (DKMS_SRCDIR)"
 	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), KSRC=/path/to/linux, CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug|gcov"

@@ -114,17 +114,22 @@ void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Each CHECK* below counts every time it runs (run --count-checks). */
+void t_counted(void);
 
 #define CHECK(c) do {							\
+	t_counted();							\
 	if (!(c))							\
 		return t_fail(__FILE__, __LINE__, "%s", #c);		\
 } while (0)
 #define CHECKF(c, ...) do {						\
+	t_counted();							\
 	if (!(c))							\
 		return t_fail(__FILE__, __LINE__, __VA_ARGS__);		\
 } while (0)
 #define CHECK_EQ(a, b) do {						\
 	long long __a = (long long)(a), __b = (long long)(b);		\
+	t_counted();							\
 	if (__a != __b)							\
 		return t_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", \
 			      #a, #b, __a, __b);			\
@@ -132,12 +137,14 @@ int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* An ioctl wrapper call that must give this result (0 or -Exxx). */
 #define CHECK_RET(expr, want) do {					\
 	int __r = (expr), __w = (want);					\
+	t_counted();							\
 	if (__r != __w)							\
 		return t_fail(__FILE__, __LINE__, "%s: got %d (%s), want %d (%s)", \
 			      #expr, __r, strerror(-__r), __w, strerror(-__w)); \
 } while (0)
 #define CHECK_PAT(buf, len, seed) do {					\
 	long __o = pat_check((buf), (len), (seed));			\
+	t_counted();							\
 	if (__o >= 0)							\
 		return t_fail(__FILE__, __LINE__,			\
 			      "data mismatch at %p (+%ld): got 0x%02x want 0x%02x", \
@@ -147,6 +154,7 @@ int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 } while (0)
 #define CHECK_PAT_OFF(buf, len, seed, off) do {				\
 	long __o = pat_check_off((buf), (len), (seed), (off));		\
+	t_counted();							\
 	if (__o >= 0)							\
 		return t_fail(__FILE__, __LINE__,			\
 			      "data mismatch at %p (+%ld): got 0x%02x want 0x%02x", \
@@ -158,6 +166,59 @@ int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The driver's counters, and how much one grew between two readings. */
 #define STATS(fd, st) CHECK_RET(hmm_stats((fd), (st)), 0)
 #define DELTA(a, b, f) ((long long)((b).f - (a).f))
+
+/*
+ * fixture.c: what most cases start from.  fx_setup() opens device 0 (and 1
+ * with FX_TWO), maps @npages of anonymous read-write memory (p), allocates
+ * a host buffer as large (m) for the device's data and, unless @seed is
+ * FX_NOFILL, fills p with the pattern @seed.  fx_cmd() runs a command on
+ * pages [first, first + n) of p with m as its buffer and returns 0 or
+ * -errno (the result in c); fx_ok() is fx_cmd() that must succeed for all
+ * n pages (it checks both).  A case calls them through FX(), which makes
+ * their failure the case's.
+ */
+#define FX_TWO		0x1	/* open device 1 too: fd[1] */
+#define FX_NOBUF	0x2	/* no host buffer: m is NULL */
+#define FX_PROT_NONE	0x4	/* p mapped PROT_NONE */
+#define FX_ALIGN(shift)	((shift) << 8)	/* p aligned to 1 << shift bytes */
+#define FX_ALIGNED	FX_ALIGN(21)	/* p aligned to a THP boundary */
+#define FX_NOFILL	(-1)
+
+struct fx {
+	int fd[2];		/* device 0, device 1 (FX_TWO) or -1 */
+	char *p;		/* the memory under test */
+	char *m;		/* host buffer of the same size */
+	unsigned long npages;
+	size_t size;		/* npages * page size */
+	struct hmm_dmirror_cmd c;	/* of the last fx_cmd()/fx_ok() */
+};
+
+int fx_setup(struct fx *f, unsigned long npages, unsigned int flags,
+	     int seed);
+int fx_cmd(struct fx *f, int dev, unsigned long req, unsigned long first,
+	   unsigned long n);
+int fx_ok(struct fx *f, int dev, unsigned long req, unsigned long first,
+	  unsigned long n);
+void fx_teardown(struct fx *f);
+
+#define FX(step) do {							\
+	int __s = (step);						\
+	if (__s != T_PASS) {						\
+		if (__s == T_FAIL)					\
+			t_diag("  in %s at %s:%d", #step, __FILE__, __LINE__); \
+		return __s;						\
+	}								\
+} while (0)
+/* The commands over the whole of p, on device 0. */
+int fx_all(struct fx *f, unsigned long req);
+#define FX_TO_DEV(f)	FX(fx_all((f), HMM_DMIRROR_MIGRATE_TO_DEV))
+#define FX_TO_SYS(f)	FX(fx_all((f), HMM_DMIRROR_MIGRATE_TO_SYS))
+#define FX_READ(f)	FX(fx_all((f), HMM_DMIRROR_READ))
+#define FX_WRITE(f)	FX(fx_all((f), HMM_DMIRROR_WRITE))
+/* p (FX_PAT) or m (FX_PAT_M) holds the pattern @seed throughout. */
+int fx_pat(const struct fx *f, bool host, uint64_t seed);
+#define FX_PAT(f, seed)		FX(fx_pat((f), false, (seed)))
+#define FX_PAT_M(f, seed)	FX(fx_pat((f), true, (seed)))
 
 int cmd_run(int argc, char **argv);
 

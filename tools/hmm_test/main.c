@@ -14,7 +14,7 @@ static const struct {
 	const char *help;
 } cmds[] = {
 	{ "run", cmd_run,
-	  "[--list] [--ksft] [--timeout SECS] [--exclude P]... [PATTERN...]  functional suite (KTAP)" },
+	  "[--list] [--ksft] [--count-checks] [--timeout SECS] [--exclude P]... [PATTERN...]  functional suite (KTAP)" },
 	{ "cycle", cmd_cycle,
 	  "[--size BYTES] [--cycles N] [--threads N] [--device N] [--pattern random|seq]" },
 	{ "fuzz", cmd_fuzz,

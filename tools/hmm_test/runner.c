@@ -23,6 +23,7 @@
 
 struct tresult {
 	char skip[256];
+	unsigned long checks;	/* CHECK*s run by the case and its children */
 };
 
 static struct tresult *result;
@@ -66,6 +67,12 @@ int t_skip(const char *fmt, ...)
 		vsnprintf(result->skip, sizeof(result->skip), fmt, ap);
 	va_end(ap);
 	return T_SKIP;
+}
+
+void t_counted(void)
+{
+	if (result)
+		__atomic_add_fetch(&result->checks, 1, __ATOMIC_RELAXED);
 }
 
 /* Patterns of `run --exclude`: those cases are left out. */
@@ -151,10 +158,12 @@ static bool leak_check(struct hmm_dummy_stats *base)
 static void usage_run(void)
 {
 	fprintf(stderr,
-		"usage: hmm_test run [--list] [--ksft] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n"
+		"usage: hmm_test run [--list] [--ksft] [--count-checks] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n"
 		"  PATTERN is a glob or substring of case names; cases matching an\n"
 		"  --exclude PATTERN are left out.\n"
-		"  --ksft: kselftest mode (no device is a skip, no summary line)\n");
+		"  --ksft: kselftest mode (no device is a skip, no summary line)\n"
+		"  --count-checks: after each case a line '# checks NAME N': the\n"
+		"  number of checks the case ran\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -162,7 +171,7 @@ int cmd_run(int argc, char **argv)
 	unsigned int passed = 0, failed = 0, skipped = 0, total = 0, n = 0;
 	unsigned int timeout = 0;
 	struct hmm_dummy_stats base[MAX_DEVICES];
-	bool list = false, ksft = false;
+	bool list = false, ksft = false, count = false;
 	char **pat;
 	int npat = 0, i;
 	size_t g, c;
@@ -175,6 +184,8 @@ int cmd_run(int argc, char **argv)
 			list = true;
 		} else if (!strcmp(argv[i], "--ksft")) {
 			ksft = true;
+		} else if (!strcmp(argv[i], "--count-checks")) {
+			count = true;
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			timeout = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--exclude") && i + 1 < argc) {
@@ -287,6 +298,10 @@ int cmd_run(int argc, char **argv)
 				ret = T_FAIL;
 			if (cfg.verbose)
 				printf("# %s: %.2f s\n", tc->name, now_sec() - t1);
+			if (count)
+				printf("# checks %s %lu\n", tc->name,
+				       __atomic_load_n(&result->checks,
+						       __ATOMIC_RELAXED));
 			if (ret == T_PASS) {
 				printf("ok %u %s\n", n, tc->name);
 				passed++;

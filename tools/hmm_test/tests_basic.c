@@ -170,45 +170,36 @@ static int t_info_size(void)
 
 static int t_anon_read(void)
 {
-	unsigned long npages = 100;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 1);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_EQ(c.faults, 1);
-	CHECK_PAT(m, size, 1);
+	FX(fx_setup(&f, 100, 0, 1));
+	FX_READ(&f);
+	CHECK_EQ(f.c.faults, 1);
+	FX_PAT_M(&f, 1);
 	/* Mirror already populated: no fault. */
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_EQ(c.faults, 0);
-	CHECK_PAT(m, size, 1);
+	memset(f.m, 0, f.size);
+	FX_READ(&f);
+	CHECK_EQ(f.c.faults, 0);
+	FX_PAT_M(&f, 1);
 	/* CPU stores to mapped pages need no fault: same physical pages. */
-	pat_fill(p, size, 2);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_EQ(c.faults, 0);
-	CHECK_PAT(m, size, 2);
+	pat_fill(f.p, f.size, 2);
+	FX_READ(&f);
+	CHECK_EQ(f.c.faults, 0);
+	FX_PAT_M(&f, 2);
 	/* A PTE change invalidates the mirror: the device faults again. */
-	CHECK(!mprotect(p, size, PROT_READ));
-	CHECK(!mprotect(p, size, PROT_READ | PROT_WRITE));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK(c.faults >= 1);
-	CHECK_PAT(m, size, 2);
-	CHECK(!madvise(p, size, MADV_DONTNEED));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK(c.faults >= 1);
-	pat_fill(p, size, 2);
+	CHECK(!mprotect(f.p, f.size, PROT_READ));
+	CHECK(!mprotect(f.p, f.size, PROT_READ | PROT_WRITE));
+	FX_READ(&f);
+	CHECK(f.c.faults >= 1);
+	FX_PAT_M(&f, 2);
+	CHECK(!madvise(f.p, f.size, MADV_DONTNEED));
+	FX_READ(&f);
+	CHECK(f.c.faults >= 1);
+	pat_fill(f.p, f.size, 2);
 	/* A sub-range in the middle. */
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p + 10 * PS, m, 7, &c), 0);
-	CHECK_EQ(c.cpages, 7);
-	CHECK(!memcmp(m, p + 10 * PS, 7 * PS));
+	memset(f.m, 0, f.size);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_READ, 10, 7));
+	CHECK(!memcmp(f.m, f.p + 10 * PS, 7 * PS));
 	return T_PASS;
 }
 
@@ -276,152 +267,117 @@ static int t_mirror_regions(void)
  */
 static int t_mirror_munmap_remap(void)
 {
-	unsigned long npages = 8192;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_aligned(size, 16UL << 20);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 21);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_PAT(m, size, 21);
-	CHECK(!munmap(p, size));
-	CHECK(mmap(p, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p);
-	pat_fill(p, size, 22);
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_PAT(m, size, 22);
-	munmap(p, size);
-	close(fd);
-	free(m);
+	FX(fx_setup(&f, 8192, FX_ALIGN(24), 21));
+	FX_READ(&f);
+	FX_PAT_M(&f, 21);
+	CHECK(!munmap(f.p, f.size));
+	CHECK(mmap(f.p, f.size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == f.p);
+	pat_fill(f.p, f.size, 22);
+	memset(f.m, 0, f.size);
+	FX_READ(&f);
+	FX_PAT_M(&f, 22);
+	fx_teardown(&f);
 	return T_PASS;
 }
 
 static int t_anon_read_zero(void)
 {
-	unsigned long npages = 16, i;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	unsigned char *m = malloc(size);
-	int fd = hmm_open(0);
+	unsigned char *m;
+	unsigned long i;
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	memset(m, 0x5a, size);
+	FX(fx_setup(&f, 16, 0, FX_NOFILL));
+	m = (unsigned char *)f.m;
+	memset(m, 0x5a, f.size);
 	/* pte_none: the device read faults in the zero page. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	for (i = 0; i < size; i++)
+	FX_READ(&f);
+	for (i = 0; i < f.size; i++)
 		CHECKF(!m[i], "byte %lu of untouched memory is 0x%02x", i, m[i]);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, &c), 0);
-	for (i = 0; i < npages; i++)
+	FX(fx_ok(&f, 0, HMM_DMIRROR_SNAPSHOT, 0, f.npages));
+	for (i = 0; i < f.npages; i++)
 		CHECKF(m[i] == (HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ),
 		       "page %lu snapshot 0x%02x, want ZERO|READ", i, m[i]);
 	/* The CPU then writes: copy-on-write from the zero page. */
-	pat_fill(p, size, 3);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_PAT(m, size, 3);
+	pat_fill(f.p, f.size, 3);
+	FX_READ(&f);
+	FX_PAT_M(&f, 3);
 	return T_PASS;
 }
 
 static int t_anon_write(void)
 {
-	unsigned long npages = 100;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(m, size, 4);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_EQ(c.faults, 1);
-	CHECK_PAT(p, size, 4);
-	pat_fill(m, size, 5);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
-	CHECK_EQ(c.faults, 0);
-	CHECK_PAT(p, size, 5);
+	FX(fx_setup(&f, 100, 0, FX_NOFILL));
+	pat_fill(f.m, f.size, 4);
+	FX_WRITE(&f);
+	CHECK_EQ(f.c.faults, 1);
+	FX_PAT(&f, 4);
+	pat_fill(f.m, f.size, 5);
+	FX_WRITE(&f);
+	CHECK_EQ(f.c.faults, 0);
+	FX_PAT(&f, 5);
 	/* Partial write in the middle leaves the neighbours alone. */
-	pat_fill(m, 3 * PS, 6);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p + 50 * PS, m, 3, &c), 0);
-	CHECK_EQ(c.cpages, 3);
-	CHECK_PAT(p + 50 * PS, 3 * PS, 6);
-	CHECK_PAT(p, 50 * PS, 5);
-	pat_fill(m, size, 5);
-	CHECK(!memcmp(p + 53 * PS, m + 53 * PS, 47 * PS));
+	pat_fill(f.m, 3 * PS, 6);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_WRITE, 50, 3));
+	CHECK_PAT(f.p + 50 * PS, 3 * PS, 6);
+	CHECK_PAT(f.p, 50 * PS, 5);
+	pat_fill(f.m, f.size, 5);
+	CHECK(!memcmp(f.p + 53 * PS, f.m + 53 * PS, 47 * PS));
 	return T_PASS;
 }
 
 static int t_prot_none(void)
 {
-	unsigned long npages = 8;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 7);
-	CHECK(!mprotect(p, size, PROT_NONE));
-	pat_fill(m, size, 8);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), -EFAULT);
-	CHECK_PAT(m, size, 8);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EFAULT);
-	CHECK(!mprotect(p, size, PROT_READ));
-	CHECK_PAT(p, size, 7);
+	FX(fx_setup(&f, 8, 0, 7));
+	CHECK(!mprotect(f.p, f.size, PROT_NONE));
+	pat_fill(f.m, f.size, 8);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_READ, 0, 8), -EFAULT);
+	FX_PAT_M(&f, 8);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, 8), -EFAULT);
+	CHECK(!mprotect(f.p, f.size, PROT_READ));
+	FX_PAT(&f, 7);
 	return T_PASS;
 }
 
 static int t_read_only(void)
 {
-	unsigned long npages = 8;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 9);
-	CHECK(!mprotect(p, size, PROT_READ));
-	pat_fill(m, size, 10);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
-	CHECK_PAT(p, size, 9);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_PAT(m, size, 9);
-	CHECK(!mprotect(p, size, PROT_READ | PROT_WRITE));
-	pat_fill(m, size, 10);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
-	CHECK_PAT(p, size, 10);
+	FX(fx_setup(&f, 8, 0, 9));
+	CHECK(!mprotect(f.p, f.size, PROT_READ));
+	pat_fill(f.m, f.size, 10);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, 8), -EPERM);
+	FX_PAT(&f, 9);
+	FX_READ(&f);
+	FX_PAT_M(&f, 9);
+	CHECK(!mprotect(f.p, f.size, PROT_READ | PROT_WRITE));
+	pat_fill(f.m, f.size, 10);
+	FX_WRITE(&f);
+	FX_PAT(&f, 10);
 	/* Read-only again after the device had write access. */
-	CHECK(!mprotect(p, size, PROT_READ));
-	pat_fill(m, size, 11);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
-	CHECK_PAT(p, size, 10);
+	CHECK(!mprotect(f.p, f.size, PROT_READ));
+	pat_fill(f.m, f.size, 11);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, 8), -EPERM);
+	FX_PAT(&f, 10);
 	return T_PASS;
 }
 
 static int t_unmapped(void)
 {
-	unsigned long npages = 8;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 12);
-	CHECK(!munmap(p + 4 * PS, PS));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), -EFAULT);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EFAULT);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p + 4 * PS, m, 1, NULL),
-		  -EFAULT);
-	CHECK_PAT(p, 4 * PS, 12);
+	FX(fx_setup(&f, 8, 0, 12));
+	CHECK(!munmap(f.p + 4 * PS, PS));
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_READ, 0, 8), -EFAULT);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, 8), -EFAULT);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_READ, 4, 1), -EFAULT);
+	CHECK_PAT(f.p, 4 * PS, 12);
 	return T_PASS;
 }
 
@@ -434,15 +390,15 @@ static const unsigned long range_cmds[] = {
 static int t_bad_input(void)
 {
 	unsigned long npages = 4;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
-	size_t i;
-	int r;
+	size_t size = npages * PS, i;
+	struct fx f;
+	char *p, *m;
+	int fd, r;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 13);
+	FX(fx_setup(&f, npages, 0, 13));
+	p = f.p;
+	m = f.m;
+	fd = f.fd[0];
 	for (i = 0; i < ARRAY_SIZE(range_cmds); i++) {
 		unsigned long req = range_cmds[i];
 		const char *n = hmm_cmd_name(req);
@@ -507,8 +463,8 @@ static int t_bad_input(void)
 		       r, strerror(errno));
 	}
 	/* After all that the fd still works. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
-	CHECK_PAT(m, size, 13);
+	FX_READ(&f);
+	FX_PAT_M(&f, 13);
 	return T_PASS;
 }
 
@@ -517,15 +473,16 @@ static int t_fd_other_mm(void)
 {
 	unsigned long npages = 4;
 	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0), status;
+	struct fx f;
+	char *p, *m;
+	int fd, status;
 	pid_t pid;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 14);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, npages, 0, 14));
+	p = f.p;
+	m = f.m;
+	fd = f.fd[0];
+	FX_TO_DEV(&f);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (!pid) {
@@ -557,24 +514,23 @@ static int t_fd_other_mm(void)
 	 * Still usable by its owner.  (The child's reads migrated the shared
 	 * copy-on-write pages back for both processes: rmap moves them all.)
 	 */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
-	CHECK_PAT(m, size, 14);
-	CHECK_PAT(p, size, 14);
+	FX_READ(&f);
+	FX_PAT_M(&f, 14);
+	FX_PAT(&f, 14);
 	return T_PASS;
 }
 
 /* The classic snapshot layout: hole, zero page, RO, RW, local, remote. */
 static int t_snapshot(void)
 {
-	unsigned long npages = 8, i;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	unsigned char *p = map_anon(size, PROT_NONE, MAP_PRIVATE);
-	unsigned char *m = malloc(size);
-	int fd0 = hmm_open(0), fd1 = hmm_open(1);
+	unsigned long i;
+	unsigned char *p, *m;
 	volatile unsigned char *v;
+	struct fx f;
 
-	CHECK(p && m && fd0 >= 0 && fd1 >= 0);
+	FX(fx_setup(&f, 8, FX_TWO | FX_PROT_NONE, FX_NOFILL));
+	p = (unsigned char *)f.p;
+	m = (unsigned char *)f.m;
 	/* 0: PROT_NONE, 1: hole */
 	CHECK(!munmap(p + PS, PS));
 	/* 2: read-only zero page */
@@ -590,16 +546,11 @@ static int t_snapshot(void)
 	p[4 * PS] = 2;
 	p[5 * PS] = 3;
 	p[6 * PS] = 4;
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p + 5 * PS, m, 1,
-			  &c), 0);
-	CHECK_EQ(c.cpages, 1);
-	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV, p + 6 * PS, m, 1,
-			  &c), 0);
-	CHECK_EQ(c.cpages, 1);
-	memset(m, 0xee, npages);
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_SNAPSHOT, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	for (i = 0; i < npages; i++)
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 5, 1));
+	FX(fx_ok(&f, 1, HMM_DMIRROR_MIGRATE_TO_DEV, 6, 1));
+	memset(m, 0xee, f.npages);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_SNAPSHOT, 0, f.npages));
+	for (i = 0; i < f.npages; i++)
 		t_diag("page %lu: 0x%02x", i, m[i]);
 	CHECK_EQ(m[0], HMM_DMIRROR_PROT_ERROR);
 	CHECK_EQ(m[1], HMM_DMIRROR_PROT_ERROR);
@@ -615,7 +566,7 @@ static int t_snapshot(void)
 	       "page on the peer device: 0x%02x", m[6]);
 	CHECK_EQ(m[7], HMM_DMIRROR_PROT_NONE);
 	/* The view from device 1 mirrors that. */
-	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_SNAPSHOT, p + 5 * PS, m, 2, &c), 0);
+	CHECK_RET(fx_cmd(&f, 1, HMM_DMIRROR_SNAPSHOT, 5, 2), 0);
 	CHECKF(m[0] == HMM_DMIRROR_PROT_NONE ||
 	       m[0] == (HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE |
 			HMM_DMIRROR_PROT_WRITE),
@@ -633,23 +584,21 @@ static int t_snapshot(void)
 /* SNAPSHOT must not fault anything in, nor count a device fault. */
 static int t_snapshot_nofault(void)
 {
-	unsigned long npages = 32, i;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	unsigned char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	unsigned char *m = malloc(size);
-	unsigned char vec[32];
-	int fd = hmm_open(0);
+	unsigned char vec[32], *m;
+	unsigned long i;
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	CHECK_RET(hmm_stats(fd, &s0), 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, m, npages, NULL), 0);
-	CHECK_RET(hmm_stats(fd, &s1), 0);
-	for (i = 0; i < npages; i++)
+	FX(fx_setup(&f, 32, 0, FX_NOFILL));
+	m = (unsigned char *)f.m;
+	STATS(f.fd[0], &s0);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_SNAPSHOT, 0, f.npages));
+	STATS(f.fd[0], &s1);
+	for (i = 0; i < f.npages; i++)
 		CHECKF(m[i] == HMM_DMIRROR_PROT_NONE, "page %lu: 0x%02x",
 		       i, m[i]);
-	CHECK(!mincore(p, size, vec));
-	for (i = 0; i < npages; i++)
+	CHECK(!mincore(f.p, f.size, vec));
+	for (i = 0; i < f.npages; i++)
 		CHECKF(!(vec[i] & 1), "page %lu became resident", i);
 	CHECK_EQ(s1.device_faults, s0.device_faults);
 	CHECK_EQ(s1.allocations, s0.allocations);
@@ -693,28 +642,25 @@ static int trace_count(const char *dir, const char *needle)
 
 static int t_tracepoints(void)
 {
-	unsigned long npages = 64;
-	size_t size = npages * PS;
 	const char *dir = trace_dir();
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char needle[128];
-	int fd = hmm_open(0), n;
+	char needle[128], *p;
 	volatile char c;
+	struct fx f;
+	int n;
 
 	if (!dir)
 		SKIP("tracefs with events/hmm_dummy not mounted");
-	CHECK(p && fd >= 0);
-	pat_fill(p, size, 3);
+	FX(fx_setup(&f, 64, FX_NOBUF, 3));
+	p = f.p;
 	CHECK_RET(write_file_in(dir, "trace", ""), 0);
 	CHECK_RET(write_file_in(dir, "events/hmm_dummy/enable", "1"), 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
-			  NULL), 0);
+	FX_TO_DEV(&f);
 	c = p[5 * PS];
 	(void)c;
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
-			  NULL), 0);
+	/* Not all 64 pages: the fault brought some back. */
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, f.npages), 0);
 	CHECK_RET(write_file_in(dir, "events/hmm_dummy/enable", "0"), 0);
-	CHECK_PAT(p, size, 3);
+	FX_PAT(&f, 3);
 
 	snprintf(needle, sizeof(needle),
 		 "hmm_dummy_migrate_to_dev: dev=0 range=%#lx-",

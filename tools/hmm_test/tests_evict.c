@@ -37,18 +37,18 @@ static int t_evict_mremap(void)
 	size_t sa = na * PS;
 	struct hmm_dummy_stats s0, s1;
 	struct hmm_dmirror_cmd c;
-	char *a = map_aligned(sa, HPS), *res, *dst, *b;
-	int fd = hmm_open(0), r;
+	char *res, *dst, *b;
+	struct fx f;
+	int fd, r;
 
-	CHECK(a && fd >= 0);
+	FX(fx_setup(&f, na, FX_ALIGNED | FX_NOBUF, 151));
+	fd = f.fd[0];
 	/* A PMD-aligned destination, well away from the source. */
 	res = map_anon(sa + HPS, PROT_NONE, MAP_PRIVATE);
 	CHECK(res);
 	dst = (char *)(((unsigned long)res + HPS - 1) & ~(HPS - 1));
-	pat_fill(a, sa, 151);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, &c), 0);
-	CHECK_EQ(c.cpages, na);
-	CHECK(mremap(a, sa, sa, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst);
+	FX_TO_DEV(&f);
+	CHECK(mremap(f.p, sa, sa, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst);
 	CHECK_EQ(n_local(fd, dst, na), na);
 
 	b = map_aligned(nb * PS, HPS);
@@ -84,17 +84,17 @@ static int t_evict_fork_orphan(void)
 	unsigned long na = cap * 3 / 4, nb = cap / 2;
 	struct hmm_dummy_stats s0, s1, base;
 	struct hmm_dmirror_cmd c;
-	int go[2], fd = hmm_open(0), r, status;
+	int go[2], fd, r, status;
 	char *a, *b, x = 0;
+	struct fx f;
 	pid_t pid;
 
-	CHECK(fd >= 0);
+	FX(fx_setup(&f, na, FX_NOBUF, 153));
+	a = f.p;
+	fd = f.fd[0];
 	STATS(fd, &base);
-	a = map_anon(na * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	CHECK(a && !pipe(go));
-	pat_fill(a, na * PS, 153);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, NULL),
-		  0);
+	CHECK(!pipe(go));
+	FX_TO_DEV(&f);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (!pid) {

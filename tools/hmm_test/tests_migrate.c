@@ -87,28 +87,64 @@ static int pagemap_count(void *p, unsigned long n, int *present)
 	return swapped;
 }
 
+/*
+ * What a MIGRATE_TO_DEV of @n pages at @p, with result @r, did to the
+ * device's memory between the readings @s0 and @s1: for the diagnostics of
+ * the cases where it has to evict.
+ */
+static void diag_evict(int fd, char *p, unsigned long n, int r,
+		       unsigned long long cpages,
+		       const struct hmm_dummy_stats *s0,
+		       const struct hmm_dummy_stats *s1)
+{
+	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
+	       n, r, cpages, n_local(fd, p, n),
+	       (unsigned long long)s1->in_use, (unsigned long long)s1->free,
+	       DELTA(*s0, *s1, evictions),
+	       DELTA(*s0, *s1, migrated_to_sys_evict),
+	       DELTA(*s0, *s1, alloc_failures));
+	if (r)
+		diag_missing(fd, p, n);
+}
+
+/*
+ * One MIGRATE_TO_DEV of all @n pages at @p that has to evict older pages
+ * to make room: it must move every page.  The driver's counters before
+ * and after go to @s0 and @s1.
+ */
+static int migrate_evicting(int fd, char *p, unsigned long n,
+			    struct hmm_dummy_stats *s0,
+			    struct hmm_dummy_stats *s1)
+{
+	struct hmm_dmirror_cmd c;
+	int r;
+
+	STATS(fd, s0);
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, n, &c);
+	STATS(fd, s1);
+	diag_evict(fd, p, n, r, c.cpages, s0, s1);
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, n);
+	return T_PASS;
+}
+
 static int t_migrate(void)
 {
 	unsigned long npages = 64;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0), present;
+	int present, fd;
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 20);
+	FX(fx_setup(&f, npages, 0, 20));
+	fd = f.fd[0];
 	if (cfg.dummy)
 		STATS(fd, &s0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c),
-		  0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 20);
-	CHECK_EQ(n_local(fd, p, npages), npages);
-	CHECK_EQ(count_snapshot(fd, p, npages, LOCAL | HMM_DMIRROR_PROT_WRITE,
+	FX_TO_DEV(&f);
+	FX_PAT_M(&f, 20);
+	CHECK_EQ(n_local(fd, f.p, npages), npages);
+	CHECK_EQ(count_snapshot(fd, f.p, npages, LOCAL | HMM_DMIRROR_PROT_WRITE,
 				0xff), npages);
-	CHECK_EQ(pagemap_count(p, npages, &present), npages);
+	CHECK_EQ(pagemap_count(f.p, npages, &present), npages);
 	CHECK_EQ(present, 0);
 	if (cfg.dummy) {
 		STATS(fd, &s1);
@@ -119,18 +155,17 @@ static int t_migrate(void)
 		CHECK(s1.peak_in_use >= s1.in_use);
 	}
 	/* The device reads its own memory without moving it. */
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	if (c.faults)
+	memset(f.m, 0, f.size);
+	FX_READ(&f);
+	if (f.c.faults)
 		t_diag("note: READ after MIGRATE_TO_DEV needed %llu faults",
-		       (unsigned long long)c.faults);
-	CHECK_PAT(m, size, 20);
-	CHECK_EQ(n_local(fd, p, npages), npages);
+		       (unsigned long long)f.c.faults);
+	FX_PAT_M(&f, 20);
+	CHECK_EQ(n_local(fd, f.p, npages), npages);
 	/* The CPU gets its data back. */
-	CHECK_PAT(p, size, 20);
-	CHECK_EQ(n_local(fd, p, npages), 0);
-	CHECK_EQ(pagemap_count(p, npages, &present), 0);
+	FX_PAT(&f, 20);
+	CHECK_EQ(n_local(fd, f.p, npages), 0);
+	CHECK_EQ(pagemap_count(f.p, npages, &present), 0);
 	CHECK_EQ(present, npages);
 	return T_PASS;
 }
@@ -139,16 +174,15 @@ static int t_migrate(void)
 static int fault_back(bool write)
 {
 	unsigned long npages = 256, i;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
+	char *p;
+	int fd;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 21);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, npages, 0, 21));
+	p = f.p;
+	fd = f.fd[0];
+	FX_TO_DEV(&f);
 	CHECK_EQ(n_local(fd, p, npages), npages);
 	if (cfg.dummy)
 		STATS(fd, &s0);
@@ -165,7 +199,7 @@ static int fault_back(bool write)
 			*w = ~*w;
 		}
 	}
-	CHECK_PAT(p, size, 21);
+	FX_PAT(&f, 21);
 	CHECK_EQ(n_local(fd, p, npages), 0);
 	if (cfg.dummy) {
 		STATS(fd, &s1);
@@ -181,8 +215,8 @@ static int fault_back(bool write)
 		CHECK_EQ(DELTA(s0, s1, page_free_calls), npages);
 	}
 	/* The device mirror sees the CPU's data. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
-	CHECK_PAT(m, size, 21);
+	FX_READ(&f);
+	FX_PAT_M(&f, 21);
 	return T_PASS;
 }
 
@@ -200,23 +234,22 @@ static int t_fault_write(void)
 static int t_fault_window(void)
 {
 	unsigned long npages = 64, win = cfg.info[0].fault_window;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	volatile char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0), back;
+	volatile char *p;
+	struct fx f;
+	int fd, back;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill((char *)p, size, 22);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, (char *)p, m,
-			  npages, NULL), 0);
+	FX(fx_setup(&f, npages, 0, 22));
+	p = f.p;
+	fd = f.fd[0];
+	FX_TO_DEV(&f);
 	STATS(fd, &s0);
 	CHECK_EQ(p[20 * PS], (char)pat_expected(22, 20 * PS));
 	STATS(fd, &s1);
-	back = npages - n_local(fd, (char *)p, npages);
+	back = npages - n_local(fd, f.p, npages);
 	t_diag("fault at page 20 brought back %d pages (window %lu)",
 	       back, win);
-	CHECK_EQ(n_local(fd, (char *)p + 20 * PS, 1), 0);
+	CHECK_EQ(n_local(fd, f.p + 20 * PS, 1), 0);
 	CHECK(back >= 1);
 	CHECK(back <= (int)win);
 	CHECK_EQ(DELTA(s0, s1, cpu_faults), 1);
@@ -224,18 +257,18 @@ static int t_fault_window(void)
 	if (win > 1 && back == 1)
 		t_diag("note: fault_window %lu but a single page came back",
 		       win);
-	CHECK_PAT((char *)p, size, 22);
+	FX_PAT(&f, 22);
 
 	/*
 	 * Two adjacent VMAs of 8 pages (A read-write, B read-only): a fault
 	 * in A must not pull B's pages and the window is clipped to A.
 	 */
-	CHECK(!munmap((char *)p, size));
+	CHECK(!munmap(f.p, f.size));
 	p = map_anon(16 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	CHECK(p);
 	pat_fill((char *)p, 16 * PS, 23);
 	CHECK(!mprotect((char *)p + 8 * PS, 8 * PS, PROT_READ));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, (char *)p, m, 16,
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, (char *)p, f.m, 16,
 			  NULL), 0);
 	CHECK_EQ(n_local(fd, (char *)p, 16), 16);
 	CHECK_EQ(p[7 * PS + 5], (char)pat_expected(23, 7 * PS + 5));
@@ -252,23 +285,17 @@ static int t_fault_window(void)
 static int t_migrate_back(void)
 {
 	unsigned long npages = 128;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
+	int fd;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 24);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, npages, 0, 24));
+	fd = f.fd[0];
+	FX_TO_DEV(&f);
 	if (cfg.dummy)
 		STATS(fd, &s0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
-			  &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_EQ(n_local(fd, p, npages), 0);
+	FX_TO_SYS(&f);
+	CHECK_EQ(n_local(fd, f.p, npages), 0);
 	if (cfg.dummy) {
 		STATS(fd, &s1);
 		CHECK_EQ(DELTA(s0, s1, migrated_to_sys_ioctl), npages);
@@ -277,24 +304,20 @@ static int t_migrate_back(void)
 		CHECK_EQ(DELTA(s0, s1, in_use), -(long long)npages);
 	}
 	/* Already in system memory: nothing to do. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
-			  &c), 0);
-	CHECK_EQ(c.cpages, 0);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, npages), 0);
+	CHECK_EQ(f.c.cpages, 0);
 	if (cfg.dummy) {
 		STATS(fd, &s0);
-		CHECK_PAT(p, size, 24);
+		FX_PAT(&f, 24);
 		STATS(fd, &s1);
 		CHECK_EQ(DELTA(s0, s1, cpu_faults), 0);
 	}
-	CHECK_PAT(p, size, 24);
+	FX_PAT(&f, 24);
 	/* Half of it back, the other half faulted. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p + 32 * PS, NULL,
-			  64, &c), 0);
-	CHECK_EQ(c.cpages, 64);
-	CHECK_EQ(n_local(fd, p, npages), npages - 64);
-	CHECK_PAT(p, size, 24);
+	FX_TO_DEV(&f);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 32, 64));
+	CHECK_EQ(n_local(fd, f.p, npages), npages - 64);
+	FX_PAT(&f, 24);
 	return T_PASS;
 }
 
@@ -306,15 +329,16 @@ static int t_migrate_back(void)
 static int t_migrate_holes(void)
 {
 	unsigned long npages = 32, i;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	unsigned char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	unsigned char *m = malloc(size);
-	unsigned char *snap = malloc(npages);
+	unsigned char *p, *m, *snap = malloc(npages);
 	volatile unsigned char *v;
-	int fd = hmm_open(0);
+	struct fx f;
+	int fd;
 
-	CHECK(p && m && snap && fd >= 0);
+	FX(fx_setup(&f, npages, 0, FX_NOFILL));
+	CHECK(snap);
+	p = (unsigned char *)f.p;
+	m = (unsigned char *)f.m;
+	fd = f.fd[0];
 	/* 0-7 pte_none, 8-15 zero page, 16-23 written, 24-31 read-only. */
 	for (i = 8; i < 16; i++) {
 		v = p + i * PS;
@@ -322,8 +346,7 @@ static int t_migrate_holes(void)
 	}
 	pat_fill(p + 16 * PS, 16 * PS, 25);
 	CHECK(!mprotect(p + 24 * PS, 8 * PS, PROT_READ));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
+	FX_TO_DEV(&f);
 	for (i = 0; i < 16 * PS; i++)
 		CHECKF(!m[i], "device copy of an empty page: byte %lu = 0x%02x",
 		       i, m[i]);
@@ -337,34 +360,28 @@ static int t_migrate_holes(void)
 		       "read-only page %lu: snapshot 0x%02x (write permission not kept)",
 		       i, snap[i]);
 	/* Device write of the read-only part is still refused. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p + 24 * PS, m, 8, NULL),
-		  -EPERM);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 24, 8), -EPERM);
 	for (i = 0; i < 16 * PS; i++)
 		CHECKF(!p[i], "empty page: byte %lu = 0x%02x", i, p[i]);
 	CHECK_PAT(p + 16 * PS, 16 * PS, 25);
 	CHECK(!mprotect(p + 24 * PS, 8 * PS, PROT_READ | PROT_WRITE));
-	pat_fill(p, size, 26);
-	CHECK_PAT(p, size, 26);
+	pat_fill(p, f.size, 26);
+	FX_PAT(&f, 26);
 	return T_PASS;
 }
 
 static int t_migrate_partial(void)
 {
 	unsigned long npages = 32, i;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
 	unsigned char *snap = malloc(npages);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && snap && fd >= 0);
-	pat_fill(p, size, 27);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + 3 * PS, m, 7,
-			  &c), 0);
-	CHECK_EQ(c.cpages, 7);
-	CHECK_PAT_OFF(m, 7 * PS, 27, 3 * PS);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	FX(fx_setup(&f, npages, 0, 27));
+	CHECK(snap);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 3, 7));
+	CHECK_PAT_OFF(f.m, 7 * PS, 27, 3 * PS);
+	CHECK_RET(hmm_cmd(f.fd[0], HMM_DMIRROR_SNAPSHOT, f.p, snap, npages,
+			  NULL), 0);
 	for (i = 0; i < npages; i++) {
 		bool dev = (snap[i] & 0xf0) == LOCAL;
 
@@ -372,102 +389,73 @@ static int t_migrate_partial(void)
 		       i, snap[i]);
 	}
 	/* A last single page. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + 31 * PS, m, 1,
-			  &c), 0);
-	CHECK_EQ(c.cpages, 1);
-	CHECK_EQ(n_local(fd, p, npages), 8);
-	CHECK_PAT(p, size, 27);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 31, 1));
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), 8);
+	FX_PAT(&f, 27);
 	return T_PASS;
 }
 
 /* Holes and PROT_NONE VMAs inside the range: -EINVAL, data untouched. */
 static int t_migrate_bad_range(void)
 {
-	unsigned long npages = 16;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 28);
-	CHECK(!munmap(p + 8 * PS, PS));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  -EINVAL);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + 8 * PS, m, 2,
-			  NULL), -EINVAL);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, m, npages, NULL),
-		  -EINVAL);
-	CHECK(!mprotect(p + 4 * PS, PS, PROT_NONE));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, 8, NULL),
-		  -EINVAL);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + 4 * PS, m, 1,
-			  NULL), -EINVAL);
-	CHECK(!mprotect(p + 4 * PS, PS, PROT_READ | PROT_WRITE));
-	CHECK_PAT(p, 8 * PS, 28);
-	pat_fill(m, size, 28);
-	CHECK(!memcmp(p + 9 * PS, m + 9 * PS, 7 * PS));
+	FX(fx_setup(&f, 16, 0, 28));
+	CHECK(!munmap(f.p + 8 * PS, PS));
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, 16), -EINVAL);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 8, 2), -EINVAL);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, 16), -EINVAL);
+	CHECK(!mprotect(f.p + 4 * PS, PS, PROT_NONE));
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, 8), -EINVAL);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 4, 1), -EINVAL);
+	CHECK(!mprotect(f.p + 4 * PS, PS, PROT_READ | PROT_WRITE));
+	CHECK_PAT(f.p, 8 * PS, 28);
+	pat_fill(f.m, f.size, 28);
+	CHECK(!memcmp(f.p + 9 * PS, f.m + 9 * PS, 7 * PS));
 	/* The valid part still migrates. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, 8, NULL), 0);
-	CHECK_PAT(p, 8 * PS, 28);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, 8));
+	CHECK_PAT(f.p, 8 * PS, 28);
 	return T_PASS;
 }
 
 static int t_migrate_twice(void)
 {
-	unsigned long npages = 32;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 29);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, 32, 0, 29));
+	FX_TO_DEV(&f);
 	if (cfg.dummy)
-		STATS(fd, &s0);
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 29);
+		STATS(f.fd[0], &s0);
+	memset(f.m, 0, f.size);
+	FX_TO_DEV(&f);
+	FX_PAT_M(&f, 29);
 	if (cfg.dummy) {
-		STATS(fd, &s1);
+		STATS(f.fd[0], &s1);
 		CHECK_EQ(DELTA(s0, s1, allocations), 0);
 		CHECK_EQ(DELTA(s0, s1, migrated_to_dev), 0);
 	}
 	/* Overlapping: half already there. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, 16, NULL),
-		  0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 29);
-	CHECK_PAT(p, size, 29);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, 16));
+	FX_TO_DEV(&f);
+	FX_PAT_M(&f, 29);
+	FX_PAT(&f, 29);
 	return T_PASS;
 }
 
 static int t_migrate_multiple(void)
 {
-	unsigned long npages = 64, i;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	unsigned long i;
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
+	FX(fx_setup(&f, 64, 0, FX_NOFILL));
 	for (i = 0; i < 20; i++) {
-		pat_fill(p, size, 30 + i);
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages,
-				  &c), 0);
-		CHECK_EQ(c.cpages, npages);
-		CHECK_PAT(m, size, 30 + i);
+		pat_fill(f.p, f.size, 30 + i);
+		FX_TO_DEV(&f);
+		FX_PAT_M(&f, 30 + i);
 		if (i & 1)
-			CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p,
-					  NULL, npages, NULL), 0);
-		CHECK_PAT(p, size, 30 + i);
+			FX_TO_SYS(&f);
+		FX_PAT(&f, 30 + i);
 	}
 	return T_PASS;
 }
@@ -476,52 +464,45 @@ static int t_migrate_multiple(void)
 static int t_migrate_peer(void)
 {
 	unsigned long npages = 64;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats a0, a1, b0, b1;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd0 = hmm_open(0), fd1 = hmm_open(1), r;
 	bool peer = cfg.dummy && cfg.info[1].peer_migration;
+	struct fx f;
+	int r;
 
-	CHECK(p && m && fd0 >= 0 && fd1 >= 0);
-	pat_fill(p, size, 60);
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, npages, FX_TWO, 60));
+	FX_TO_DEV(&f);
 	if (cfg.dummy) {
-		STATS(fd0, &a0);
-		STATS(fd1, &a1);
+		STATS(f.fd[0], &a0);
+		STATS(f.fd[1], &a1);
 	}
-	memset(m, 0, size);
-	r = hmm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c);
+	memset(f.m, 0, f.size);
+	r = fx_cmd(&f, 1, HMM_DMIRROR_MIGRATE_TO_DEV, 0, npages);
 	if (!peer) {
 		t_diag("peer_migration off: pages stay on device 0");
 		CHECK_RET(r, -ENOENT);
 		if (cfg.dummy)
-			CHECK_EQ(c.cpages, 0);
-		CHECK_EQ(n_local(fd0, p, npages), npages);
-		CHECK_PAT(p, size, 60);
+			CHECK_EQ(f.c.cpages, 0);
+		CHECK_EQ(n_local(f.fd[0], f.p, npages), npages);
+		FX_PAT(&f, 60);
 		return T_PASS;
 	}
 	CHECK_RET(r, 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 60);
-	CHECK_EQ(n_local(fd1, p, npages), npages);
-	CHECK_EQ(n_local(fd0, p, npages), 0);
-	STATS(fd0, &b0);
-	STATS(fd1, &b1);
+	CHECK_EQ(f.c.cpages, npages);
+	FX_PAT_M(&f, 60);
+	CHECK_EQ(n_local(f.fd[1], f.p, npages), npages);
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), 0);
+	STATS(f.fd[0], &b0);
+	STATS(f.fd[1], &b1);
 	CHECK_EQ(DELTA(a1, b1, migrated_to_dev), npages);
 	CHECK_EQ(DELTA(a1, b1, allocations), npages);
 	CHECK_EQ(DELTA(a0, b0, page_free_calls), npages);
 	CHECK_EQ(DELTA(a0, b0, in_use), -(long long)npages);
 	/* And back, half the range. */
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages / 2,
-			  &c), 0);
-	CHECK_EQ(c.cpages, npages / 2);
-	CHECK_PAT(m, size / 2, 60);
-	CHECK_EQ(n_local(fd0, p, npages), npages / 2);
-	CHECK_EQ(n_local(fd1, p, npages), npages / 2);
-	CHECK_PAT(p, size, 60);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, npages / 2));
+	CHECK_PAT(f.m, f.size / 2, 60);
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), npages / 2);
+	CHECK_EQ(n_local(f.fd[1], f.p, npages), npages / 2);
+	FX_PAT(&f, 60);
 	return T_PASS;
 }
 
@@ -529,61 +510,45 @@ static int t_migrate_peer(void)
 static int t_read_peer_pages(void)
 {
 	unsigned long npages = 32;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats a, b;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd0 = hmm_open(0), fd1 = hmm_open(1);
+	struct fx f;
 
-	CHECK(p && m && fd0 >= 0 && fd1 >= 0);
-	pat_fill(p, size, 61);
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, npages, FX_TWO, 61));
+	FX_TO_DEV(&f);
 	if (cfg.dummy)
-		STATS(fd0, &a);
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 61);
-	CHECK_EQ(n_local(fd0, p, npages), 0);
+		STATS(f.fd[0], &a);
+	memset(f.m, 0, f.size);
+	FX(fx_ok(&f, 1, HMM_DMIRROR_READ, 0, npages));
+	FX_PAT_M(&f, 61);
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), 0);
 	if (cfg.dummy) {
-		STATS(fd0, &b);
+		STATS(f.fd[0], &b);
 		CHECK_EQ(DELTA(a, b, migrated_to_sys_fault), npages);
 		CHECK_EQ(DELTA(a, b, in_use), -(long long)npages);
 	}
 	/* Device 1 writing dev0's pages the same way. */
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	pat_fill(m, size, 62);
-	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
-	CHECK_EQ(n_local(fd0, p, npages), 0);
-	CHECK_PAT(p, size, 62);
+	FX_TO_DEV(&f);
+	pat_fill(f.m, f.size, 62);
+	FX(fx_ok(&f, 1, HMM_DMIRROR_WRITE, 0, npages));
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), 0);
+	FX_PAT(&f, 62);
 	return T_PASS;
 }
 
 /* The device writes pages that live in its own memory: they stay there. */
 static int t_write_device_pages(void)
 {
-	unsigned long npages = 32;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 63);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	pat_fill(m, size, 64);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_EQ(n_local(fd, p, npages), npages);
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_PAT(m, size, 64);
-	CHECK_PAT(p, size, 64);
+	FX(fx_setup(&f, 32, 0, 63));
+	FX_TO_DEV(&f);
+	pat_fill(f.m, f.size, 64);
+	FX_WRITE(&f);
+	CHECK_EQ(n_local(f.fd[0], f.p, f.npages), f.npages);
+	memset(f.m, 0, f.size);
+	FX_READ(&f);
+	FX_PAT_M(&f, 64);
+	FX_PAT(&f, 64);
 	return T_PASS;
 }
 
@@ -658,31 +623,17 @@ static int t_evict_one_call(void)
 {
 	unsigned long cap = cfg.info[0].capacity_pages;
 	unsigned long na = cap * 3 / 4, nb = cap / 2;
-	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *a = map_anon(na * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	char *b = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd = hmm_open(0), r;
+	struct hmm_dummy_stats s0, s1;
+	struct fx a;
 
-	CHECK(a && b && fd >= 0);
-	pat_fill(a, na * PS, 75);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, NULL),
-		  0);
+	FX(fx_setup(&a, na, FX_NOBUF, 75));
+	CHECK(b);
+	FX_TO_DEV(&a);
 	pat_fill(b, nb * PS, 76);
-	STATS(fd, &s0);
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, nb, &c);
-	STATS(fd, &s1);
-	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
-	       nb, r, (unsigned long long)c.cpages, n_local(fd, b, nb),
-	       (unsigned long long)s1.in_use, (unsigned long long)s1.free,
-	       DELTA(s0, s1, evictions), DELTA(s0, s1, migrated_to_sys_evict),
-	       DELTA(s0, s1, alloc_failures));
-	if (r)
-		diag_missing(fd, b, nb);
-	CHECK_RET(r, 0);
-	CHECK_EQ(c.cpages, nb);
+	FX(migrate_evicting(a.fd[0], b, nb, &s0, &s1));
 	CHECK(DELTA(s0, s1, migrated_to_sys_evict) >= (long long)(na + nb - cap));
-	CHECK_PAT(a, na * PS, 75);
+	FX_PAT(&a, 75);
 	CHECK_PAT(b, nb * PS, 76);
 	return T_PASS;
 }
@@ -697,32 +648,19 @@ static int t_evict_interleaved(void)
 {
 	unsigned long cap = cfg.info[0].capacity_pages;
 	unsigned long na = cap * 3 / 4, nb = cap / 2, i;
-	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *a = map_anon(na * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	char *b = map_anon(nb * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd = hmm_open(0), r;
+	struct hmm_dummy_stats s0, s1;
+	struct fx f;
+	char *a;
 
-	CHECK(a && b && fd >= 0);
-	pat_fill(a, na * PS, 77);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, na, NULL),
-		  0);
-	for (i = 0; i < na / 2; i += 2) {
+	FX(fx_setup(&f, na, FX_NOBUF, 77));
+	a = f.p;
+	CHECK(b);
+	FX_TO_DEV(&f);
+	for (i = 0; i < na / 2; i += 2)
 		CHECK(!madvise(a + i * PS, PS, MADV_DONTNEED));
-	}
 	pat_fill(b, nb * PS, 78);
-	STATS(fd, &s0);
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, nb, &c);
-	STATS(fd, &s1);
-	t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
-	       nb, r, (unsigned long long)c.cpages, n_local(fd, b, nb),
-	       (unsigned long long)s1.in_use, (unsigned long long)s1.free,
-	       DELTA(s0, s1, evictions), DELTA(s0, s1, migrated_to_sys_evict),
-	       DELTA(s0, s1, alloc_failures));
-	if (r)
-		diag_missing(fd, b, nb);
-	CHECK_RET(r, 0);
-	CHECK_EQ(c.cpages, nb);
+	FX(migrate_evicting(f.fd[0], b, nb, &s0, &s1));
 	CHECK_PAT(b, nb * PS, 78);
 	for (i = 0; i < na; i++) {
 		if (i < na / 2 && !(i & 1)) {
@@ -738,112 +676,88 @@ static int t_evict_interleaved(void)
 static int t_release(void)
 {
 	unsigned long npages = 64;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 66);
+	FX(fx_setup(&f, npages, 0, 66));
 	if (cfg.dummy)
-		STATS(fd, &s0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_RELEASE, p, NULL, npages, &c), 0);
-	CHECK_EQ(n_local(fd, p, npages), 0);
+		STATS(f.fd[0], &s0);
+	FX_TO_DEV(&f);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_RELEASE, 0, npages), 0);
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), 0);
 	if (cfg.dummy) {
-		STATS(fd, &s1);
+		STATS(f.fd[0], &s1);
 		CHECK_EQ(DELTA(s0, s1, in_use), 0);
 		CHECK_EQ(DELTA(s0, s1, migrated_to_sys_ioctl), npages);
 		CHECK_EQ(DELTA(s0, s1, cpu_faults), 0);
 	}
-	CHECK_PAT(p, size, 66);
+	FX_PAT(&f, 66);
 	/* The device is usable afterwards. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 66);
-	CHECK_PAT(p, size, 66);
+	FX_TO_DEV(&f);
+	FX_PAT_M(&f, 66);
+	FX_PAT(&f, 66);
 	return T_PASS;
 }
 
 static int t_exclusive(void)
 {
 	unsigned long npages = 16, i;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 67);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 67);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
-			  NULL), -EPERM);
+	FX(fx_setup(&f, npages, 0, 67));
+	FX(fx_ok(&f, 0, HMM_DMIRROR_EXCLUSIVE, 0, npages));
+	FX_PAT_M(&f, 67);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages),
+		  -EPERM);
 	/* CPU access to some pages only: still exclusive somewhere. */
-	CHECK_PAT(p, 8 * PS, 67);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, 8, NULL),
-		  0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
-			  NULL), -EPERM);
+	CHECK_PAT(f.p, 8 * PS, 67);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, 8), 0);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages),
+		  -EPERM);
 	for (i = 8; i < npages; i++)
-		p[i * PS] ^= 0xff;
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
-			  NULL), 0);
+		f.p[i * PS] ^= 0xff;
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages), 0);
 	for (i = 8; i < npages; i++)
-		p[i * PS] ^= 0xff;
-	CHECK_PAT(p, size, 67);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
-	CHECK_PAT(m, size, 67);
+		f.p[i * PS] ^= 0xff;
+	FX_PAT(&f, 67);
+	FX_READ(&f);
+	FX_PAT_M(&f, 67);
 	return T_PASS;
 }
 
 static int t_exclusive_mprotect(void)
 {
-	unsigned long npages = 16;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 68);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, m, npages, NULL), 0);
-	CHECK(!mprotect(p, size, PROT_READ));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
-	CHECK_PAT(p, size, 68);
+	FX(fx_setup(&f, 16, 0, 68));
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_EXCLUSIVE, 0, 16), 0);
+	CHECK(!mprotect(f.p, f.size, PROT_READ));
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, 16), -EPERM);
+	FX_PAT(&f, 68);
 	return T_PASS;
 }
 
 static int t_exclusive_cow(void)
 {
-	unsigned long npages = 16;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0), status;
+	struct fx f;
+	int status;
 	pid_t pid;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 69);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, m, npages, NULL), 0);
+	FX(fx_setup(&f, 16, 0, 69));
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_EXCLUSIVE, 0, 16), 0);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (!pid) {
-		if (pat_check(p, size, 69) >= 0)
+		if (pat_check(f.p, f.size, 69) >= 0)
 			_exit(1);
-		pat_fill(p, size, 70);
-		_exit(pat_check(p, size, 70) >= 0);
+		pat_fill(f.p, f.size, 70);
+		_exit(pat_check(f.p, f.size, 70) >= 0);
 	}
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status) && !WEXITSTATUS(status));
-	CHECK_PAT(p, size, 69);
-	pat_fill(p, size, 71);
-	CHECK_PAT(p, size, 71);
+	FX_PAT(&f, 69);
+	pat_fill(f.p, f.size, 71);
+	FX_PAT(&f, 71);
 	return T_PASS;
 }
 
@@ -858,60 +772,50 @@ enum excl_how { EXCL_ZERO, EXCL_MIGRATED, EXCL_TWICE };
 static int exclusive_state(enum excl_how how)
 {
 	unsigned long npages = 16, i;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size), *z = calloc(1, size);
-	int fd = hmm_open(0);
+	char *z = calloc(1, npages * PS);
 	volatile char sink = 0;
+	struct fx f;
 
-	CHECK(p && m && z && fd >= 0);
+	FX(fx_setup(&f, npages, 0, how == EXCL_ZERO ? FX_NOFILL : 130));
+	CHECK(z);
 	if (how == EXCL_ZERO) {
 		for (i = 0; i < npages; i++)
-			sink += p[i * PS];
+			sink += f.p[i * PS];
 		CHECK(!sink);
-	} else {
-		pat_fill(p, size, 130);
 	}
-	if (how == EXCL_MIGRATED) {
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL,
-				  npages, &c), 0);
-		CHECK_EQ(c.cpages, npages);
-	}
+	if (how == EXCL_MIGRATED)
+		FX_TO_DEV(&f);
 	if (how == EXCL_TWICE)
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, NULL, npages,
-				  &c), 0);
-	memset(m, 0x5a, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
+		CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_EXCLUSIVE, 0, npages), 0);
+	memset(f.m, 0x5a, f.size);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_EXCLUSIVE, 0, npages));
 	if (how == EXCL_ZERO)
-		CHECK(!memcmp(m, z, size));
+		CHECK(!memcmp(f.m, z, f.size));
 	else
-		CHECK_PAT(m, size, 130);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
-			  NULL), -EPERM);
+		FX_PAT_M(&f, 130);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages),
+		  -EPERM);
 	/* The device reads through its atomic mapping; still exclusive. */
-	memset(m, 0x5a, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	memset(f.m, 0x5a, f.size);
+	FX_READ(&f);
 	if (how == EXCL_ZERO)
-		CHECK(!memcmp(m, z, size));
+		CHECK(!memcmp(f.m, z, f.size));
 	else
-		CHECK_PAT(m, size, 130);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
-			  NULL), -EPERM);
+		FX_PAT_M(&f, 130);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages),
+		  -EPERM);
 	/* CPU reads of half the range: the other half is still exclusive. */
 	for (i = 0; i < npages / 2; i++)
-		sink += p[i * PS];
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL,
-			  npages / 2, NULL), 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
-			  NULL), -EPERM);
+		sink += f.p[i * PS];
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages / 2),
+		  0);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages),
+		  -EPERM);
 	if (how == EXCL_ZERO)
-		CHECK(!memcmp(p, z, size));
+		CHECK(!memcmp(f.p, z, f.size));
 	else
-		CHECK_PAT(p, size, 130);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
-			  NULL), 0);
+		FX_PAT(&f, 130);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages), 0);
 	return T_PASS;
 }
 
@@ -934,22 +838,16 @@ static int t_exclusive_twice(void)
 static int t_migrate_back_other(void)
 {
 	unsigned long npages = 16;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd0 = hmm_open(0), fd1 = hmm_open(1);
+	struct fx f;
 
-	CHECK(p && fd0 >= 0 && fd1 >= 0);
-	pat_fill(p, size, 72);
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
-			  NULL), 0);
-	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
-			  &c), 0);
-	CHECK_EQ(c.cpages, 0);
-	CHECK_EQ(n_local(fd0, p, npages), npages);
-	CHECK_RET(hmm_cmd(fd1, HMM_DMIRROR_RELEASE, p, NULL, npages, NULL), 0);
-	CHECK_EQ(n_local(fd0, p, npages), npages);
-	CHECK_PAT(p, size, 72);
+	FX(fx_setup(&f, npages, FX_TWO | FX_NOBUF, 72));
+	FX_TO_DEV(&f);
+	CHECK_RET(fx_cmd(&f, 1, HMM_DMIRROR_MIGRATE_TO_SYS, 0, npages), 0);
+	CHECK_EQ(f.c.cpages, 0);
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), npages);
+	CHECK_RET(fx_cmd(&f, 1, HMM_DMIRROR_RELEASE, 0, npages), 0);
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), npages);
+	FX_PAT(&f, 72);
 	return T_PASS;
 }
 
@@ -1009,15 +907,7 @@ static int other_process(bool evict)
 	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, q, NULL, nb, &c);
 	if (evict && r && cfg.dummy) {
 		STATS(fd, &s1);
-		t_diag("MIGRATE_TO_DEV of %lu pages: %d, cpages %llu, on device %d; in_use %llu, free %llu, evictions +%lld, evicted +%lld, alloc_failures +%lld",
-		       nb, r, (unsigned long long)c.cpages,
-		       n_local(fd, q, nb),
-		       (unsigned long long)s1.in_use,
-		       (unsigned long long)s1.free,
-		       DELTA(s0, s1, evictions),
-		       DELTA(s0, s1, migrated_to_sys_evict),
-		       DELTA(s0, s1, alloc_failures));
-		diag_missing(fd, q, nb);
+		diag_evict(fd, q, nb, r, c.cpages, &s0, &s1);
 	}
 	CHECK_RET(r, 0);
 	CHECK_EQ(n_local(fd, q, nb), nb);

@@ -58,18 +58,17 @@ static void pipe_wait(int fd)
  */
 static int fork_cow(bool child_first)
 {
-	unsigned long npages = 64;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0), to_child[2], to_parent[2];
+	int to_child[2], to_parent[2];
+	struct fx f;
+	char *p;
+	size_t size;
 	pid_t pid;
 
-	CHECK(p && m && fd >= 0);
+	FX(fx_setup(&f, 64, 0, 80));
+	p = f.p;
+	size = f.size;
 	CHECK(!pipe(to_child) && !pipe(to_parent));
-	pat_fill(p, size, 80);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX_TO_DEV(&f);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (!pid) {
@@ -93,25 +92,23 @@ static int fork_cow(bool child_first)
 	close(to_parent[1]);
 	if (child_first) {
 		pipe_wait(to_parent[0]);
-		CHECK_PAT(p, size, 80);
+		FX_PAT(&f, 80);
 		pat_fill(p, size, 82);
 	} else {
 		/* Half of it written while still on the device, via the mirror. */
-		pat_fill(m, size, 82);
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages / 2, NULL),
-			  0);
+		pat_fill(f.m, size, 82);
+		FX(fx_ok(&f, 0, HMM_DMIRROR_WRITE, 0, f.npages / 2));
 		pat_fill(p + size / 2, size / 2, 82);
 		pat_fill(p, size, 82);
 		pipe_signal(to_child[1]);
 		pipe_wait(to_parent[0]);
 	}
 	CHECK_EQ(wait_child(pid), 0);
-	CHECK_PAT(p, size, 82);
+	FX_PAT(&f, 82);
 	/* The parent's copy migrates again after the child left. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	CHECK_PAT(m, size, 82);
-	CHECK_PAT(p, size, 82);
+	FX_TO_DEV(&f);
+	FX_PAT_M(&f, 82);
+	FX_PAT(&f, 82);
 	return T_PASS;
 }
 
@@ -129,16 +126,17 @@ static int t_fork_cow_child(void)
 static int t_fork_then_migrate(void)
 {
 	unsigned long npages = 64;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0), to_child[2], to_parent[2], r, local;
+	int to_child[2], to_parent[2], r, local;
+	struct fx f;
+	size_t size;
+	char *p, *m;
 	pid_t pid;
 
-	CHECK(p && m && fd >= 0);
+	FX(fx_setup(&f, npages, 0, 83));
+	p = f.p;
+	m = f.m;
+	size = f.size;
 	CHECK(!pipe(to_child) && !pipe(to_parent));
-	pat_fill(p, size, 83);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (!pid) {
@@ -167,19 +165,19 @@ static int t_fork_then_migrate(void)
 	}
 	close(to_child[0]);
 	close(to_parent[1]);
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c);
-	local = n_local(fd, p, npages);
+	r = fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, npages);
+	local = n_local(f.fd[0], p, npages);
 	t_diag("migrating COW-shared pages: %d, %d pages moved", r, local);
 	CHECKF(r == 0 || r == -ENOENT, "migrate: %d", r);
 	if (cfg.dummy)
-		CHECK_EQ(c.cpages, local);
+		CHECK_EQ(f.c.cpages, local);
 	if (!r && cfg.dummy)
 		CHECK_EQ(local, npages);
 	pat_fill(p, size, 85);
 	pipe_signal(to_child[1]);
 	pipe_wait(to_parent[0]);
 	CHECK_EQ(wait_child(pid), 0);
-	CHECK_PAT(p, size, 85);
+	FX_PAT(&f, 85);
 	return T_PASS;
 }
 
@@ -311,48 +309,42 @@ static long smaps_anon_huge_kb(void)
 static int t_thp(void)
 {
 	unsigned long npages = 2 * HPS / PS;
-	size_t size = 2 * HPS;
-	struct hmm_dmirror_cmd c;
 	unsigned char *snap = malloc(npages);
-	char *p, *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
 	long huge;
+	int fd;
 
 	if (!thp_enabled())
 		SKIP("THP disabled in /sys/kernel/mm/transparent_hugepage/enabled");
-	CHECK(snap && m && fd >= 0);
-	p = map_aligned(size, HPS);
-	CHECK(p);
-	CHECK(!madvise(p, size, MADV_HUGEPAGE));
-	pat_fill(p, size, 92);
+	FX(fx_setup(&f, npages, FX_ALIGNED, FX_NOFILL));
+	CHECK(snap);
+	fd = f.fd[0];
+	CHECK(!madvise(f.p, f.size, MADV_HUGEPAGE));
+	pat_fill(f.p, f.size, 92);
 	huge = smaps_anon_huge_kb();
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, f.p, snap, npages, NULL),
+		  0);
 	t_diag("AnonHugePages %ld kB, snapshot[0] 0x%02x", huge, snap[0]);
-	if (huge >= (long)(size >> 10))
+	if (huge >= (long)(f.size >> 10))
 		CHECK_EQ(snap[0], HMM_DMIRROR_PROT_PMD | HMM_DMIRROR_PROT_WRITE);
 	else
 		t_diag("note: no THP was allocated; testing small pages");
 	/* Device read of the huge mapping. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_PAT(m, size, 92);
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c), 0);
-	CHECK_EQ(c.cpages, npages);
-	CHECK_PAT(m, size, 92);
-	CHECK_EQ(n_local(fd, p, npages), npages);
+	FX_READ(&f);
+	FX_PAT_M(&f, 92);
+	memset(f.m, 0, f.size);
+	FX_TO_DEV(&f);
+	FX_PAT_M(&f, 92);
+	CHECK_EQ(n_local(fd, f.p, npages), npages);
 	/* Fault back half, migrate back the other half. */
-	CHECK_PAT(p, HPS, 92);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p + HPS, NULL,
-			  HPS / PS, &c), 0);
-	CHECK_EQ(c.cpages, HPS / PS);
-	CHECK_EQ(n_local(fd, p, npages), 0);
-	CHECK_PAT(p, size, 92);
+	CHECK_PAT(f.p, HPS, 92);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, HPS / PS, HPS / PS));
+	CHECK_EQ(n_local(fd, f.p, npages), 0);
+	FX_PAT(&f, 92);
 	/* A THP-backed range where only a part is migrated. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + 16 * PS, m, 8,
-			  &c), 0);
-	CHECK_EQ(c.cpages, 8);
-	pat_fill(p, size, 93);
-	CHECK_PAT(p, size, 93);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 16, 8));
+	pat_fill(f.p, f.size, 93);
+	FX_PAT(&f, 93);
 	return T_PASS;
 }
 
@@ -403,31 +395,32 @@ static int t_hugetlbfs(void)
 static int t_mremap(void)
 {
 	unsigned long npages = 32;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *dst = map_anon(4 * size, PROT_NONE, MAP_PRIVATE);
-	char *m = malloc(size), *q;
-	int fd = hmm_open(0);
+	char *dst, *p, *q;
+	struct fx f;
+	size_t size;
+	int fd;
 
-	CHECK(p && dst && m && fd >= 0);
-	pat_fill(p, size, 96);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	q = mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, dst + size);
+	FX(fx_setup(&f, npages, 0, 96));
+	size = f.size;
+	fd = f.fd[0];
+	dst = map_anon(4 * size, PROT_NONE, MAP_PRIVATE);
+	CHECK(dst);
+	FX_TO_DEV(&f);
+	q = mremap(f.p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, dst + size);
 	CHECK(q == dst + size);
 	CHECK_EQ(n_local(fd, q, npages), npages);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, 1, NULL), -EFAULT);
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, q, m, npages, NULL), 0);
-	CHECK_PAT(m, size, 96);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_READ, 0, 1), -EFAULT);
+	memset(f.m, 0, size);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, q, f.m, npages, NULL), 0);
+	FX_PAT_M(&f, 96);
 	/* Grow in place or move: the pages follow. */
 	p = mremap(q, size, 2 * size, MREMAP_MAYMOVE);
 	CHECK(p != MAP_FAILED);
 	CHECK_EQ(n_local(fd, p, npages), npages);
 	CHECK_PAT(p, size, 96);
 	/* Shrink a migrated mapping: the cut pages are freed. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, f.m, npages,
+			  NULL), 0);
 	q = mremap(p, 2 * size, size / 2, 0);
 	CHECK(q == p);
 	CHECK_PAT(q, size / 2, 96);
@@ -437,64 +430,57 @@ static int t_mremap(void)
 static int t_mprotect(void)
 {
 	unsigned long npages = 32;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
+	int fd;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 97);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	CHECK(!mprotect(p, size, PROT_READ));
-	CHECK_EQ(count_snapshot(fd, p, npages, LOCAL | HMM_DMIRROR_PROT_READ,
+	FX(fx_setup(&f, npages, 0, 97));
+	fd = f.fd[0];
+	FX_TO_DEV(&f);
+	CHECK(!mprotect(f.p, f.size, PROT_READ));
+	CHECK_EQ(count_snapshot(fd, f.p, npages, LOCAL | HMM_DMIRROR_PROT_READ,
 				0xff), npages);
-	pat_fill(m, size, 98);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, &c), 0);
-	CHECK_PAT(m, size, 97);
+	pat_fill(f.m, f.size, 98);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, npages), -EPERM);
+	FX_READ(&f);
+	FX_PAT_M(&f, 97);
 	/* Read-only migrated pages fault back on a CPU read. */
-	CHECK_PAT(p, size / 2, 97);
-	CHECK(!mprotect(p, size, PROT_READ | PROT_WRITE));
-	pat_fill(p, size, 99);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	CHECK_PAT(f.p, f.size / 2, 97);
+	CHECK(!mprotect(f.p, f.size, PROT_READ | PROT_WRITE));
+	pat_fill(f.p, f.size, 99);
+	FX_TO_DEV(&f);
 	/* Half PROT_NONE: VMA split, device pages on both sides. */
-	CHECK(!mprotect(p + size / 2, size / 2, PROT_NONE));
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), -EFAULT);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
+	CHECK(!mprotect(f.p + f.size / 2, f.size / 2, PROT_NONE));
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_READ, 0, npages), -EFAULT);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, npages),
 		  -EINVAL);
-	CHECK_EQ(n_local(fd, p, npages / 2), npages / 2);
-	CHECK(!mprotect(p + size / 2, size / 2, PROT_READ | PROT_WRITE));
-	CHECK_EQ(n_local(fd, p, npages), npages);
-	CHECK_PAT(p, size, 99);
+	CHECK_EQ(n_local(fd, f.p, npages / 2), npages / 2);
+	CHECK(!mprotect(f.p + f.size / 2, f.size / 2, PROT_READ | PROT_WRITE));
+	CHECK_EQ(n_local(fd, f.p, npages), npages);
+	FX_PAT(&f, 99);
 	return T_PASS;
 }
 
 static int t_dontneed(void)
 {
 	unsigned long npages = 256, i;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
+	int fd;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 100);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, npages, 0, 100));
+	fd = f.fd[0];
+	FX_TO_DEV(&f);
 	STATS(fd, &s0);
-	CHECK(!madvise(p, size / 2, MADV_DONTNEED));
+	CHECK(!madvise(f.p, f.size / 2, MADV_DONTNEED));
 	STATS(fd, &s1);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), npages / 2);
 	CHECK_EQ(DELTA(s0, s1, in_use), -(long long)npages / 2);
 	CHECK_EQ(DELTA(s0, s1, cpu_faults), 0);
-	CHECK_EQ(n_local(fd, p, npages), npages / 2);
-	for (i = 0; i < size / 2; i++)
-		CHECKF(!p[i], "byte %lu after MADV_DONTNEED: 0x%02x", i, p[i]);
-	CHECK(!madvise(p, size, MADV_DONTNEED));
+	CHECK_EQ(n_local(fd, f.p, npages), npages / 2);
+	for (i = 0; i < f.size / 2; i++)
+		CHECKF(!f.p[i], "byte %lu after MADV_DONTNEED: 0x%02x", i,
+		       f.p[i]);
+	CHECK(!madvise(f.p, f.size, MADV_DONTNEED));
 	STATS(fd, &s1);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), npages);
 	CHECK_EQ(DELTA(s0, s1, in_use), -(long long)npages);
@@ -505,16 +491,15 @@ static int t_dontneed(void)
 static int t_munmap(void)
 {
 	unsigned long npages = 256;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0);
+	struct fx f;
+	char *p;
+	int fd;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 101);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
+	FX(fx_setup(&f, npages, 0, 101));
+	p = f.p;
+	fd = f.fd[0];
+	FX_TO_DEV(&f);
 	STATS(fd, &s0);
 	CHECK(!munmap(p + 64 * PS, 64 * PS));
 	STATS(fd, &s1);
@@ -523,10 +508,9 @@ static int t_munmap(void)
 	CHECK_EQ(n_local(fd, p, 64), 64);
 	CHECK_EQ(n_local(fd, p + 128 * PS, 128), 128);
 	/* The rest is intact (device read: nothing moves). */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p + 128 * PS, m, 128, NULL),
-		  0);
-	CHECK_PAT_OFF(m, 128 * PS, 101, 128 * PS);
-	CHECK(!munmap(p, size));
+	FX(fx_ok(&f, 0, HMM_DMIRROR_READ, 128, 128));
+	CHECK_PAT_OFF(f.m, 128 * PS, 101, 128 * PS);
+	CHECK(!munmap(p, f.size));
 	STATS(fd, &s1);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), npages);
 	CHECK_EQ(DELTA(s0, s1, in_use), -(long long)npages);
@@ -594,37 +578,33 @@ static int t_exit_frees(void)
 static int t_close_fd(void)
 {
 	unsigned long npages = 64;
-	size_t size = npages * PS;
 	struct hmm_dummy_stats s0, s1;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *m = malloc(size);
-	int fd = hmm_open(0), fd2, local;
+	struct fx f;
+	int fd, local;
 
-	CHECK(p && m && fd >= 0);
-	pat_fill(p, size, 103);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, NULL),
-		  0);
-	CHECK(!close(fd));
-	fd2 = hmm_open(0);
-	CHECK(fd2 >= 0);
-	local = n_local(fd2, p, npages);
+	FX(fx_setup(&f, npages, 0, 103));
+	FX_TO_DEV(&f);
+	CHECK(!close(f.fd[0]));
+	/* A new fd of the same device can still read and write them. */
+	f.fd[0] = hmm_open(0);
+	CHECK(f.fd[0] >= 0);
+	local = n_local(f.fd[0], f.p, npages);
 	t_diag("%d of %lu pages still on the device after close", local,
 	       npages);
-	/* A new fd of the same device can still read and write them. */
-	memset(m, 0, size);
-	CHECK_RET(hmm_cmd(fd2, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
-	CHECK_PAT(m, size, 103);
-	CHECK_PAT(p, size / 2, 103);
-	CHECK(!close(fd2));
+	memset(f.m, 0, f.size);
+	FX_READ(&f);
+	FX_PAT_M(&f, 103);
+	CHECK_PAT(f.p, f.size / 2, 103);
+	CHECK(!close(f.fd[0]));
 	/* Without any fd open: CPU faults still work. */
-	CHECK_PAT(p, size, 103);
+	FX_PAT(&f, 103);
 	if (cfg.dummy) {
 		CHECK_RET(hmm_stats_dev(0, &s0), 0);
 		fd = hmm_open(0);
-		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages,
-				  NULL), 0);
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, f.p, f.m,
+				  npages, NULL), 0);
 		close(fd);
-		CHECK(!munmap(p, size));
+		CHECK(!munmap(f.p, f.size));
 		CHECK_RET(hmm_stats_dev(0, &s1), 0);
 		CHECK_EQ(DELTA(s0, s1, in_use), 0);
 		CHECK_EQ(DELTA(s0, s1, page_free_calls), npages);
@@ -675,20 +655,17 @@ static int t_threads(void)
 {
 	enum { NTHR = 8 };
 	unsigned long npages = 1024, i;
-	size_t size = npages * PS;
 	pthread_barrier_t bar;
 	pthread_t th[NTHR];
 	struct thr t[NTHR];
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd = hmm_open(0), k;
+	struct fx f;
+	int k;
 
-	CHECK(p && fd >= 0);
-	pat_fill(p, size, 104);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
-			  NULL), 0);
+	FX(fx_setup(&f, npages, FX_NOBUF, 104));
+	FX_TO_DEV(&f);
 	CHECK(!pthread_barrier_init(&bar, NULL, NTHR));
 	for (k = 0; k < NTHR; k++) {
-		t[k] = (struct thr){ .bar = &bar, .p = p, .size = size,
+		t[k] = (struct thr){ .bar = &bar, .p = f.p, .size = f.size,
 				     .idx = k, .nthr = NTHR };
 		CHECK(!pthread_create(&th[k], NULL, thr_read, &t[k]));
 	}
@@ -696,16 +673,15 @@ static int t_threads(void)
 		pthread_join(th[k], NULL);
 		CHECKF(!t[k].bad, "reader %d saw %ld bad pages", k, t[k].bad);
 	}
-	CHECK_PAT(p, size, 104);
+	FX_PAT(&f, 104);
 	/* Concurrent write faults to the same pages, distinct words. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
-			  NULL), 0);
+	FX_TO_DEV(&f);
 	for (k = 0; k < NTHR; k++)
 		CHECK(!pthread_create(&th[k], NULL, thr_write, &t[k]));
 	for (k = 0; k < NTHR; k++)
 		pthread_join(th[k], NULL);
 	for (i = 0; i < npages; i++) {
-		uint64_t *w = (uint64_t *)(p + i * PS);
+		uint64_t *w = (uint64_t *)(f.p + i * PS);
 
 		for (k = 0; k < (int)(PS / 8); k++) {
 			uint64_t want = pat_word(k < NTHR ? 105 : 104,
@@ -747,22 +723,19 @@ static void *thr_migrator(void *arg)
 static int t_threads_race(void)
 {
 	enum { NTHR = 4 };
-	unsigned long npages = 256;
-	size_t size = npages * PS;
 	pthread_barrier_t bar;
 	pthread_t th[NTHR + 1];
 	struct thr t[NTHR + 1];
 	volatile int stop = 0;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd = hmm_open(0), k;
+	struct fx f;
 	double end;
+	int k;
 
-	CHECK(p && fd >= 0);
-	pat_fill(p, size, 104);
+	FX(fx_setup(&f, 256, FX_NOBUF, 104));
 	CHECK(!pthread_barrier_init(&bar, NULL, NTHR + 2));
 	for (k = 0; k <= NTHR; k++) {
-		t[k] = (struct thr){ .bar = &bar, .p = p, .size = size,
-				     .idx = k, .nthr = NTHR, .fd = fd,
+		t[k] = (struct thr){ .bar = &bar, .p = f.p, .size = f.size,
+				     .idx = k, .nthr = NTHR, .fd = f.fd[0],
 				     .stop = &stop };
 		CHECK(!pthread_create(&th[k], NULL,
 				      k == NTHR ? thr_migrator : thr_read,
@@ -774,7 +747,7 @@ static int t_threads_race(void)
 		pthread_join(th[k], NULL);
 	/* Keep the readers going until the time is up. */
 	while (now_sec() < end) {
-		struct thr r = { .p = p, .size = size, .nthr = 1 };
+		struct thr r = { .p = f.p, .size = f.size, .nthr = 1 };
 		pthread_barrier_t b1;
 
 		pthread_barrier_init(&b1, NULL, 1);
@@ -786,7 +759,7 @@ static int t_threads_race(void)
 	pthread_join(th[NTHR], NULL);
 	for (k = 0; k <= NTHR; k++)
 		CHECKF(!t[k].bad, "thread %d saw %ld errors", k, t[k].bad);
-	CHECK_PAT(p, size, 104);
+	FX_PAT(&f, 104);
 	return T_PASS;
 }
 
@@ -848,57 +821,48 @@ static int t_remote_access(void)
 /* The kernel itself touching migrated memory: write(2) from, read(2) into. */
 static int t_syscall_access(void)
 {
-	unsigned long npages = 8;
-	size_t size = npages * PS;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	char *buf = malloc(size);
-	int fd = hmm_open(0), pfd[2];
+	struct fx f;
+	int pfd[2];
 
-	CHECK(p && buf && fd >= 0);
+	FX(fx_setup(&f, 8, 0, FX_NOFILL));
 	CHECK(!pipe(pfd));
-	CHECK(fcntl(pfd[1], F_SETPIPE_SZ, 4 * size) >= (int)size);
-	pat_fill(p, size, 108);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
-			  NULL), 0);
-	CHECK_EQ(write(pfd[1], p, size), size);
-	CHECK_EQ(read(pfd[0], buf, size), size);
-	CHECK_PAT(buf, size, 108);
+	CHECK(fcntl(pfd[1], F_SETPIPE_SZ, 4 * f.size) >= (int)f.size);
+	pat_fill(f.p, f.size, 108);
+	FX_TO_DEV(&f);
+	CHECK_EQ(write(pfd[1], f.p, f.size), f.size);
+	CHECK_EQ(read(pfd[0], f.m, f.size), f.size);
+	FX_PAT_M(&f, 108);
 	/* read(2) into migrated pages. */
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
-			  NULL), 0);
-	pat_fill(buf, size, 109);
-	CHECK_EQ(write(pfd[1], buf, size), size);
-	CHECK_EQ(read(pfd[0], p, size), size);
-	CHECK_PAT(p, size, 109);
+	FX_TO_DEV(&f);
+	pat_fill(f.m, f.size, 109);
+	CHECK_EQ(write(pfd[1], f.m, f.size), f.size);
+	CHECK_EQ(read(pfd[0], f.p, f.size), f.size);
+	FX_PAT(&f, 109);
 	return T_PASS;
 }
 
 static int t_mlock(void)
 {
 	unsigned long npages = 32;
-	size_t size = npages * PS;
-	struct hmm_dmirror_cmd c;
-	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int fd = hmm_open(0), r, local;
+	struct fx f;
+	int r, local;
 
-	CHECK(p && fd >= 0);
-	pat_fill(p, size, 110);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
-			  NULL), 0);
+	FX(fx_setup(&f, npages, FX_NOBUF, 110));
+	FX_TO_DEV(&f);
 	/* mlock populates: the pages come back. */
-	CHECK(!mlock(p, size));
-	CHECK_EQ(n_local(fd, p, npages), 0);
-	CHECK_PAT(p, size, 110);
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, &c);
-	local = n_local(fd, p, npages);
+	CHECK(!mlock(f.p, f.size));
+	CHECK_EQ(n_local(f.fd[0], f.p, npages), 0);
+	FX_PAT(&f, 110);
+	r = fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, npages);
+	local = n_local(f.fd[0], f.p, npages);
 	t_diag("migrating mlocked pages: %d, %d moved", r, local);
 	CHECKF(r == 0 || r == -ENOENT, "migrate: %d", r);
 	if (cfg.dummy)
-		CHECK_EQ(c.cpages, local);
+		CHECK_EQ(f.c.cpages, local);
 	if (!r && cfg.dummy)
 		CHECK_EQ(local, npages);
-	CHECK_PAT(p, size, 110);
-	CHECK(!munlock(p, size));
+	FX_PAT(&f, 110);
+	CHECK(!munlock(f.p, f.size));
 	return T_PASS;
 }
 

@@ -89,29 +89,26 @@ static const char *thp_unsupported(void)
 }
 
 /*
- * A PMD-aligned private anonymous area of @n THPs filled with pattern
- * @seed, each 2 MiB backed by one THP (MADV_HUGEPAGE, else MADV_COLLAPSE).
- * NULL with *@why set when the system gives no THP.
+ * The fixture over a PMD-aligned area of @n THPs filled with pattern
+ * @seed, each 2 MiB backed by one THP (MADV_HUGEPAGE, else MADV_COLLAPSE);
+ * skips when the kernel or the system gives no THP.
  */
-static char *thp_area(unsigned long n, uint64_t seed, const char **why)
+static int thp_setup(struct fx *f, unsigned long n, unsigned int flags,
+		     uint64_t seed)
 {
-	size_t size = n * HPS;
-	char *p = map_aligned(size, HPS);
+	const char *why = thp_unsupported();
 
-	*why = "mmap failed";
-	if (!p)
-		return NULL;
-	if (madvise(p, size, MADV_HUGEPAGE))
-		return NULL;
-	pat_fill(p, size, seed);
-	if (vma_anon_huge_kb(p) < (long)(size >> 10))
-		madvise(p, size, MADV_COLLAPSE);
-	if (vma_anon_huge_kb(p) < (long)(size >> 10)) {
-		*why = "no THP could be allocated for the test area";
-		munmap(p, size);
-		return NULL;
-	}
-	return p;
+	if (why)
+		SKIP("%s", why);
+	FX(fx_setup(f, n * HNP, flags | FX_ALIGNED, FX_NOFILL));
+	if (madvise(f->p, f->size, MADV_HUGEPAGE))
+		SKIP("MADV_HUGEPAGE: %s", strerror(errno));
+	pat_fill(f->p, f->size, seed);
+	if (vma_anon_huge_kb(f->p) < (long)(f->size >> 10))
+		madvise(f->p, f->size, MADV_COLLAPSE);
+	if (vma_anon_huge_kb(f->p) < (long)(f->size >> 10))
+		SKIP("no THP could be allocated for the test area");
+	return T_PASS;
 }
 
 /* Entries of a SNAPSHOT of [p, p + n pages) equal to @val. */
@@ -119,15 +116,6 @@ static long snap_count(int fd, void *p, unsigned long n, uint8_t val)
 {
 	return count_snapshot(fd, p, n, val, 0xff);
 }
-
-#define THP_SETUP(p, n, seed) do {					\
-	const char *__why = thp_unsupported();				\
-	if (__why)							\
-		SKIP("%s", __why);					\
-	(p) = thp_area((n), (seed), &__why);				\
-	if (!(p))							\
-		SKIP("%s", __why);					\
-} while (0)
 
 /* Migrate one THP to the device: one device folio, PMD in the snapshot. */
 static int to_dev_one_folio(int fd, char *p, uint64_t seed)
@@ -158,13 +146,15 @@ static int t_thp_to_dev(void)
 {
 	struct hmm_dummy_stats s0, s1;
 	struct hmm_dmirror_cmd c;
-	int fd = hmm_open(0), fd2;
-	char *p, *m = malloc(HPS);
+	struct fx f;
+	char *p, *m;
+	int fd, fd2;
 
-	THP_SETUP(p, 1, 200);
-	CHECK(fd >= 0 && m);
-	if (to_dev_one_folio(fd, p, 200))
-		return T_FAIL;
+	FX(thp_setup(&f, 1, 0, 200));
+	p = f.p;
+	m = f.m;
+	fd = f.fd[0];
+	FX(to_dev_one_folio(fd, p, 200));
 	/*
 	 * Through a new file (an empty device page table, so that the
 	 * mirror asks hmm_range_fault()): a part of the folio that starts
@@ -187,24 +177,22 @@ static int t_thp_to_dev(void)
 	close(fd2);
 	CHECK_EQ(snap_count(fd, p, HNP, LOCAL | WRITE | PMD), HNP);
 	pat_fill(m, HPS, 200);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, HNP, &c), 0);
+	FX_WRITE(&f);
 	/* A PMD-aligned hole moves as one device folio too. */
 	STATS(fd, &s0);
 	CHECK(!madvise(p, HPS, MADV_DONTNEED));
 	STATS(fd, &s1);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), HNP);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, HNP, &c), 0);
+	FX_TO_DEV(&f);
 	STATS(fd, &s0);
 	CHECK_EQ(DELTA(s1, s0, large_to_dev), 1);
 	CHECK_EQ(snap_count(fd, p, HNP, LOCAL | WRITE | PMD), HNP);
 	CHECK(m[0] == 0 && !memcmp(m, m + 1, HPS - 1));
 	/* Back with MIGRATE_TO_SYS, as one THP. */
 	pat_fill(m, HPS, 201);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, HNP, &c), 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, HNP, &c),
-		  0);
+	FX_WRITE(&f);
+	FX_TO_SYS(&f);
 	STATS(fd, &s1);
-	CHECK_EQ(c.cpages, HNP);
 	CHECK_EQ(DELTA(s0, s1, large_to_sys), 1);
 	CHECK_EQ(DELTA(s0, s1, migrated_to_sys_ioctl), HNP);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), HNP);
@@ -216,13 +204,14 @@ static int t_thp_to_dev(void)
 static int t_thp_fault_back(void)
 {
 	struct hmm_dummy_stats s0, s1;
-	int fd = hmm_open(0);
+	struct fx f;
 	char *p;
+	int fd;
 
-	THP_SETUP(p, 1, 202);
-	CHECK(fd >= 0);
-	if (to_dev_one_folio(fd, p, 202))
-		return T_FAIL;
+	FX(thp_setup(&f, 1, FX_NOBUF, 202));
+	p = f.p;
+	fd = f.fd[0];
+	FX(to_dev_one_folio(fd, p, 202));
 	STATS(fd, &s0);
 	/* One CPU fault in the middle brings the whole folio back. */
 	CHECK_EQ(p[HPS / 2 + 3], (char)pat_expected(202, HPS / 2 + 3));
@@ -277,13 +266,14 @@ static int check_split(int fd, char *p, size_t len, uint64_t seed,
 static int t_thp_split_munmap(void)
 {
 	struct hmm_dummy_stats s0, s1;
-	int fd = hmm_open(0);
+	struct fx f;
 	char *p;
+	int fd;
 
-	THP_SETUP(p, 1, 203);
-	CHECK(fd >= 0);
-	if (to_dev_one_folio(fd, p, 203))
-		return T_FAIL;
+	FX(thp_setup(&f, 1, FX_NOBUF, 203));
+	p = f.p;
+	fd = f.fd[0];
+	FX(to_dev_one_folio(fd, p, 203));
 	STATS(fd, &s0);
 	/* Unmap the second half: its pages go through folio_free now. */
 	CHECK(!munmap(p + HPS / 2, HPS / 2));
@@ -292,8 +282,7 @@ static int t_thp_split_munmap(void)
 	       DELTA(s0, s1, large_splits), DELTA(s0, s1, page_free_calls),
 	       (unsigned long long)s1.in_use);
 	CHECK_EQ(count_snapshot(fd, p, HNP / 2, LOCAL, 0xf0), HNP / 2);
-	if (check_split(fd, p, HPS / 2, 203, &s0, HPS / 2))
-		return T_FAIL;
+	FX(check_split(fd, p, HPS / 2, 203, &s0, HPS / 2));
 	STATS(fd, &s1);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), HNP);
 	return T_PASS;
@@ -302,13 +291,14 @@ static int t_thp_split_munmap(void)
 static int t_thp_split_mprotect(void)
 {
 	struct hmm_dummy_stats s0;
-	int fd = hmm_open(0);
+	struct fx f;
 	char *p;
+	int fd;
 
-	THP_SETUP(p, 1, 205);
-	CHECK(fd >= 0);
-	if (to_dev_one_folio(fd, p, 205))
-		return T_FAIL;
+	FX(thp_setup(&f, 1, FX_NOBUF, 205));
+	p = f.p;
+	fd = f.fd[0];
+	FX(to_dev_one_folio(fd, p, 205));
 	STATS(fd, &s0);
 	/* Read-only tail: the PMD must be split at 1 MiB + 4 KiB. */
 	CHECK(!mprotect(p + HPS / 2 + PS, HPS / 2 - PS, PROT_READ));
@@ -321,15 +311,16 @@ static int t_thp_split_mprotect(void)
 static int t_thp_split_mremap(void)
 {
 	struct hmm_dummy_stats s0;
-	int fd = hmm_open(0);
 	char *p, *dst, *q;
+	struct fx f;
+	int fd;
 
-	THP_SETUP(p, 1, 207);
-	CHECK(fd >= 0);
+	FX(thp_setup(&f, 1, FX_NOBUF, 207));
+	p = f.p;
+	fd = f.fd[0];
 	dst = map_anon(3 * HPS, PROT_NONE, MAP_PRIVATE);
 	CHECK(dst);
-	if (to_dev_one_folio(fd, p, 207))
-		return T_FAIL;
+	FX(to_dev_one_folio(fd, p, 207));
 	STATS(fd, &s0);
 	/* A destination that is not PMD-aligned: the PMD is split. */
 	q = (char *)(((unsigned long)dst + HPS - 1) & ~(HPS - 1)) + 3 * PS;
@@ -342,15 +333,15 @@ static int t_thp_split_mremap(void)
 static int t_thp_fork_cow(void)
 {
 	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	int fd = hmm_open(0), status;
-	char *p, *m = malloc(HPS);
+	struct fx f;
+	int fd, status;
+	char *p;
 	pid_t pid;
 
-	THP_SETUP(p, 1, 209);
-	CHECK(fd >= 0 && m);
-	if (to_dev_one_folio(fd, p, 209))
-		return T_FAIL;
+	FX(thp_setup(&f, 1, 0, 209));
+	p = f.p;
+	fd = f.fd[0];
+	FX(to_dev_one_folio(fd, p, 209));
 	STATS(fd, &s0);
 	pid = fork();
 	CHECK(pid >= 0);
@@ -367,12 +358,12 @@ static int t_thp_fork_cow(void)
 	/* The child's writes did not reach the parent's copy. */
 	CHECK_EQ(count_snapshot(fd, p, HNP, LOCAL, 0xf0) +
 		 count_snapshot(fd, p, HNP, 0, 0xf0), HNP);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, HNP, &c), 0);
-	CHECK_PAT(m, HPS, 209);
+	FX_READ(&f);
+	FX_PAT_M(&f, 209);
 	/* A device write in the parent breaks its side of the COW. */
-	pat_fill(m, HPS, 211);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, HNP, &c), 0);
-	CHECK_PAT(p, HPS, 211);
+	pat_fill(f.m, HPS, 211);
+	FX_WRITE(&f);
+	FX_PAT(&f, 211);
 	STATS(fd, &s1);
 	t_diag("after fork: large_to_sys +%lld, large_splits +%lld, to_sys_fault +%lld, page_free_calls +%lld",
 	       DELTA(s0, s1, large_to_sys), DELTA(s0, s1, large_splits),
@@ -394,11 +385,13 @@ static int t_thp_evict_mix(void)
 	unsigned long i, done_s = 0, n;
 	struct hmm_dummy_stats s0, s1;
 	struct hmm_dmirror_cmd c;
-	int fd = hmm_open(0);
 	char *h, *s, *t;
+	struct fx f;
+	int fd;
 
-	THP_SETUP(h, nh, 212);
-	CHECK(fd >= 0);
+	FX(thp_setup(&f, nh, FX_NOBUF, 212));
+	h = f.p;
+	fd = f.fd[0];
 	s = map_anon(ns * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	t = map_anon(nt * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	CHECK(s && t);
@@ -464,13 +457,14 @@ static int t_thp_evict_mix(void)
 static int t_thp_fail_alloc(void)
 {
 	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	int fd = hmm_open(0);
-	char *p, *q, *m = malloc(HPS);
+	struct fx f;
+	char *p, *q;
+	int fd;
 
 	/* Two THPs: one for each direction. */
-	THP_SETUP(p, 2, 215);
-	CHECK(fd >= 0 && m);
+	FX(thp_setup(&f, 2, 0, 215));
+	p = f.p;
+	fd = f.fd[0];
 	q = p + HPS;
 	pat_fill(q, HPS, 216);
 	CHECK_EQ(vma_anon_huge_kb(p), 2 * HPS >> 10);
@@ -479,10 +473,9 @@ static int t_thp_fail_alloc(void)
 	STATS(fd, &s0);
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL,
 			  HMM_DMIRROR_FLAG_FAIL_ALLOC, NULL), 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, HNP, &c), 0);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, HNP));
 	STATS(fd, &s1);
-	CHECK_EQ(c.cpages, HNP);
-	CHECK_PAT(m, HPS, 215);
+	CHECK_PAT(f.m, HPS, 215);
 	CHECK_EQ(DELTA(s0, s1, large_fallbacks), 1);
 	CHECK_EQ(DELTA(s0, s1, large_allocated), 0);
 	CHECK_EQ(DELTA(s0, s1, allocations), HNP);
@@ -490,15 +483,12 @@ static int t_thp_fail_alloc(void)
 	CHECK_PAT(p, HPS, 215);
 
 	/* One device folio; the system THP on the way back fails. */
-	if (to_dev_one_folio(fd, q, 216))
-		return T_FAIL;
+	FX(to_dev_one_folio(fd, q, 216));
 	STATS(fd, &s0);
 	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL,
 			  HMM_DMIRROR_FLAG_FAIL_ALLOC, NULL), 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, q, NULL, HNP, &c),
-		  0);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, HNP, HNP));
 	STATS(fd, &s1);
-	CHECK_EQ(c.cpages, HNP);
 	CHECK_EQ(DELTA(s0, s1, large_fallbacks), 1);
 	CHECK_EQ(DELTA(s0, s1, large_to_sys), 0);
 	CHECK_EQ(DELTA(s0, s1, large_splits), 1);
@@ -510,25 +500,18 @@ static int t_thp_fail_alloc(void)
 
 static int t_thp_exclusive(void)
 {
-	struct hmm_dmirror_cmd c;
-	int fd = hmm_open(0);
-	char *p, *m = malloc(HPS);
+	struct fx f;
 
-	THP_SETUP(p, 1, 217);
-	CHECK(fd >= 0 && m);
-	if (to_dev_one_folio(fd, p, 217))
-		return T_FAIL;
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p + 7 * PS, m, 40, &c), 0);
-	CHECK_EQ(c.cpages, 40);
-	CHECK_PAT_OFF(m, 40 * PS, 217, 7 * PS);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p + 7 * PS, NULL,
-			  40, NULL), -EPERM);
-	CHECK_PAT(p, HPS, 217);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, p + 7 * PS, NULL,
-			  40, NULL), 0);
-	pat_fill(p, HPS, 218);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, HNP, &c), 0);
-	CHECK_PAT(m, HPS, 218);
+	FX(thp_setup(&f, 1, 0, 217));
+	FX(to_dev_one_folio(f.fd[0], f.p, 217));
+	FX(fx_ok(&f, 0, HMM_DMIRROR_EXCLUSIVE, 7, 40));
+	CHECK_PAT_OFF(f.m, 40 * PS, 217, 7 * PS);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 7, 40), -EPERM);
+	FX_PAT(&f, 217);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 7, 40), 0);
+	pat_fill(f.p, HPS, 218);
+	FX_READ(&f);
+	FX_PAT_M(&f, 218);
 	return T_PASS;
 }
 
@@ -536,25 +519,25 @@ static int t_thp_exclusive(void)
 static int t_thp_peer(void)
 {
 	struct hmm_dummy_stats s0, s1;
-	struct hmm_dmirror_cmd c;
-	int fd0 = hmm_open(0), fd1 = hmm_open(1);
-	char *p, *m = malloc(HPS);
+	struct fx f;
+	int fd0, fd1;
+	char *p;
 
-	THP_SETUP(p, 1, 219);
-	CHECK(fd0 >= 0 && fd1 >= 0 && m);
+	FX(thp_setup(&f, 1, FX_TWO, 219));
+	p = f.p;
+	fd0 = f.fd[0];
+	fd1 = f.fd[1];
 	if (!cfg.info[0].peer_migration)
 		SKIP("peer_migration=0");
-	if (to_dev_one_folio(fd1, p, 219))
-		return T_FAIL;
+	FX(to_dev_one_folio(fd1, p, 219));
 	/* Not an error: the peer's page, PMD-mapped. */
 	CHECK_EQ(count_snapshot(fd0, p, HNP,
 				HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE, 0xf0),
 		 HNP);
 	STATS(fd1, &s0);
-	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, HNP, &c), 0);
+	FX_TO_DEV(&f);
 	STATS(fd1, &s1);
-	CHECK_EQ(c.cpages, HNP);
-	CHECK_PAT(m, HPS, 219);
+	FX_PAT_M(&f, 219);
 	CHECK_EQ(count_snapshot(fd0, p, HNP, LOCAL, 0xf0), HNP);
 	CHECK_EQ(DELTA(s0, s1, page_free_calls), HNP);
 	CHECK_PAT(p, HPS, 219);

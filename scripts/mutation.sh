@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# mutation.sh [-t SECONDS] [-o DIR] [-p PATTERN] [SABOTAGE...]
+#
+# Does the suite catch a broken driver?  For each SABOTAGE (default: no-free
+# no-copy) a copy of drivers/hmm_dummy gets one small, named breakage, is
+# built against the cached test kernel ($KVER, default 7.3; $FLAVOUR,
+# default fast) and `hmm_test run --count-checks` runs in the VM with it.
+# Prints, per sabotage, how many and which cases fail; a case never reported
+# (the guest crashed or the VM timed out) counts as failing, and the line
+# says so.  `none` is the unbroken driver (the baseline, and the per-case
+# check counts).  Not part of `make check` (each run is a full suite run).
+#
+#   no-free  the dev_pagemap free callback (folio_free, page_free before
+#            6.19) does not give the pages back to the driver's allocator
+#   no-copy  migration to and from the device skips the data copy
+#
+#   -t  VM timeout per sabotage in seconds (default 1800)
+#   -p  run only the cases matching PATTERN (as `hmm_test run PATTERN`)
+#   -o  where the outputs go (default build/mutation): NAME.ktap (the run's
+#       output), NAME.failed (failing cases), NAME.checks ("case N" lines)
+# Exit status: 0 when every sabotage made at least one case fail (and
+# `none` none), 1 otherwise, 2 when a sabotage no longer applies or does not
+# build.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+export KVER=${KVER:-7.3}
+flavour=${FLAVOUR:-fast}
+timeout=1800
+pattern=
+out=$top/build/mutation
+while getopts 't:o:p:' o; do
+	case $o in
+	t) timeout=$OPTARG ;;
+	p) pattern=$OPTARG ;;
+	o) out=$OPTARG ;;
+	*) sed -n '4,26s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -gt 0 ] || set -- no-free no-copy
+mkdir -p "$out"
+die() { echo "!! mutation: $*" >&2; exit 2; }
+
+# subst FILE OLD NEW: replace the one line of FILE that contains the fixed
+# string OLD by NEW; dies when OLD is not there exactly once.
+subst()
+{
+	local n
+	n=$(grep -cF -- "$2" "$1" || true)
+	[ "$n" = 1 ] || die "sabotage no longer applies: '$2' is in $(basename "$1") $n times, not once"
+	OLD=$2 NEW=$3 perl -i -pe 'if (index($_, $ENV{OLD}) >= 0) { $_ = "$ENV{NEW}\n" }' "$1"
+}
+
+# sabotage NAME DIR: break the driver sources in DIR/drivers/hmm_dummy.
+sabotage()
+{
+	local d=$2/drivers/hmm_dummy last
+	case $1 in
+	none) ;;
+	no-free)
+		subst "$d/devmem.c" 'owner = release_folio_pages(hdev, dp, order);' \
+			'	owner = 0 ? release_folio_pages(hdev, dp, order) : NULL; /* sabotage no-free */'
+		;;
+	no-copy)
+		grep -q 'copy_highpage(' "$d/migrate.c" ||
+			die "sabotage no longer applies: migrate.c has no copy_highpage()"
+		last=$(grep -n '^#include' "$d/migrate.c" | tail -n 1 | cut -d: -f1)
+		[ -n "$last" ] || die "sabotage no longer applies: no #include in migrate.c"
+		sed -i "${last}a #define copy_highpage(to, from) do { (void)(to); (void)(from); } while (0) /* sabotage no-copy */" \
+			"$d/migrate.c"
+		;;
+	*) die "unknown sabotage '$1' (none, no-free, no-copy)" ;;
+	esac
+	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
+}
+
+kb=$("$top/scripts/build-kernel.sh" "$flavour" | tail -n 1)
+make -s -C "$top/tools/hmm_test"
+mapfile -t cases < <("$top/tools/hmm_test/hmm_test" run --list ${pattern:+"$pattern"} |
+	awk '{ print $1 }')
+[ ${#cases[@]} -gt 0 ] || die "hmm_test run --list lists no case"
+qpattern=
+[ -z "$pattern" ] || qpattern=$(printf '%q' "$pattern")
+
+summary=()
+rc=0
+for s in "$@"; do
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmm_dummy-mutation.XXXXXX")
+	mkdir -p "$tmp/drivers" "$tmp/scripts"
+	cp -r "$top/drivers/hmm_dummy" "$tmp/drivers/"
+	cp -r "$top/include" "$tmp/"
+	cp "$top/scripts/build-module.sh" "$tmp/scripts/"
+	sabotage "$s" "$tmp"
+	ko=$("$tmp/scripts/build-module.sh" "$kb" "$tmp/out") ||
+		die "the driver with sabotage $s did not build"
+	echo ">> mutation $s: running the suite on $KVER $flavour" >&2
+	vrc=0
+	"$top/scripts/vm-run.sh" -f "$flavour" -t "$timeout" -n "mutation-$KVER-$flavour-$s" \
+		-a "hmm/sab/hmm_dummy.ko=$ko" -- \
+		"insmod /hmm/sab/hmm_dummy.ko; /hmm/bin/hmm_test run --count-checks $qpattern 2>&1 | tee -a \"\$HMM_RESULTS\"" \
+		>/dev/null 2>"$out/$s.vm.log" || vrc=$?
+	rm -rf "$tmp"
+	res=$top/build/logs/mutation-$KVER-$flavour-$s.results
+	tr -d '\r' <"$res" >"$out/$s.ktap"
+	awk '$1 == "#" && $2 == "checks" { print $3, $4 }' "$out/$s.ktap" >"$out/$s.checks"
+	: >"$out/$s.failed"
+	missing=0
+	for c in "${cases[@]}"; do
+		if grep -qE "^ok [0-9]+ $c( |\$)" "$out/$s.ktap"; then
+			continue
+		elif grep -qE "^not ok [0-9]+ $c( |\$)" "$out/$s.ktap"; then
+			echo "$c" >>"$out/$s.failed"
+		else
+			echo "$c (not reported)" >>"$out/$s.failed"
+			missing=$((missing + 1))
+		fi
+	done
+	nf=$(wc -l <"$out/$s.failed")
+	line="$s: $nf of ${#cases[@]} cases fail"
+	[ $missing = 0 ] || line+=" ($missing not reported: the VM crashed or timed out, vm-run status $vrc)"
+	summary+=("$line")
+	echo "== $line"
+	sed 's/^/   /' "$out/$s.failed"
+	if [ "$s" = none ]; then [ "$nf" = 0 ] || rc=1; else [ "$nf" -gt 0 ] || rc=1; fi
+done
+echo "== mutation summary ($KVER $flavour)"
+printf '%s\n' "${summary[@]}"
+exit $rc

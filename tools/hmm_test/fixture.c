@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_test: the fixture most cases start from.  fx_setup() opens the
+ * device(s), maps the buffer under test and a host buffer of the same size
+ * and fills the first with a pattern; fx_ok() runs one command that must
+ * succeed on every page it names.  Each step CHECKs what it did, so a case
+ * that uses them keeps those checks (and counts them, run --count-checks)
+ * while stating only what it is about.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "hmm_test.h"
+
+static void fx_clear(struct fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd[0] = -1;
+	f->fd[1] = -1;
+}
+
+int fx_setup(struct fx *f, unsigned long npages, unsigned int flags,
+	     int seed)
+{
+	int i;
+
+	fx_clear(f);
+	f->npages = npages;
+	f->size = npages * cfg.page_size;
+	for (i = 0; i < ((flags & FX_TWO) ? 2 : 1); i++) {
+		f->fd[i] = hmm_open(i);
+		CHECKF(f->fd[i] >= 0, "open %s%d: %s", cfg.prefix, i,
+		       strerror(-f->fd[i]));
+	}
+	if (flags >> 8)
+		f->p = map_aligned(f->size, 1UL << (flags >> 8));
+	else
+		f->p = map_anon(f->size, (flags & FX_PROT_NONE) ? PROT_NONE :
+				PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECKF(f->p, "map %lu pages", npages);
+	if (!(flags & FX_NOBUF)) {
+		f->m = malloc(f->size);
+		CHECKF(f->m, "host buffer of %lu pages", npages);
+	}
+	if (seed >= 0)
+		pat_fill(f->p, f->size, seed);
+	return T_PASS;
+}
+
+int fx_cmd(struct fx *f, int dev, unsigned long req, unsigned long first,
+	   unsigned long n)
+{
+	return hmm_cmd(f->fd[dev], req, f->p + first * cfg.page_size, f->m,
+		       n, &f->c);
+}
+
+int fx_ok(struct fx *f, int dev, unsigned long req, unsigned long first,
+	  unsigned long n)
+{
+	int r = fx_cmd(f, dev, req, first, n);
+
+	CHECKF(!r, "%s of pages %lu..%lu on device %d: %d (%s)",
+	       hmm_cmd_name(req), first, first + n - 1, dev, r, strerror(-r));
+	CHECKF(f->c.cpages == n, "%s of pages %lu..%lu on device %d: cpages %llu",
+	       hmm_cmd_name(req), first, first + n - 1, dev,
+	       (unsigned long long)f->c.cpages);
+	return T_PASS;
+}
+
+int fx_all(struct fx *f, unsigned long req)
+{
+	return fx_ok(f, 0, req, 0, f->npages);
+}
+
+int fx_pat(const struct fx *f, bool host, uint64_t seed)
+{
+	CHECK_PAT(host ? f->m : f->p, f->size, seed);
+	return T_PASS;
+}
+
+void fx_teardown(struct fx *f)
+{
+	int i;
+
+	if (f->p)
+		munmap(f->p, f->size);
+	free(f->m);
+	for (i = 0; i < 2; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+	fx_clear(f);
+}
