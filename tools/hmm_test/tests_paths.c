@@ -17,6 +17,7 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -138,20 +139,25 @@ struct race {
 	unsigned long rounds;
 };
 
-/* Device READs of the whole area until told to stop; data must match. */
+/*
+ * Device READs of the whole area until told to stop, every fourth one a
+ * SNAPSHOT (no fault wanted: hmm_range_fault() reports a PMD migration
+ * entry as empty instead of waiting); READ data must match.
+ */
 static void *reader(void *arg)
 {
 	struct race *r = arg;
 	char *m = malloc(r->size);
-	int ret;
+	int ret, snap;
 
 	while (m && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE) &&
 	       !__atomic_load_n(&r->err, __ATOMIC_ACQUIRE)) {
-		ret = hmm_cmd(r->fd, HMM_DMIRROR_READ, r->p, m,
-			      r->size / PS, NULL);
+		snap = (r->rounds & 3) == 3;
+		ret = hmm_cmd(r->fd, snap ? HMM_DMIRROR_SNAPSHOT :
+			      HMM_DMIRROR_READ, r->p, m, r->size / PS, NULL);
 		if (ret == -EBUSY)
 			continue;
-		if (!ret && pat_check(m, r->size, 73) >= 0)
+		if (!ret && !snap && pat_check(m, r->size, 73) >= 0)
 			ret = -EIO;
 		if (ret)
 			__atomic_store_n(&r->err, ret, __ATOMIC_RELEASE);
@@ -164,10 +170,10 @@ static void *reader(void *arg)
 /*
  * hmm_range_fault() while another thread moves a THP to the device and
  * back.  Kernel path: hmm_vma_walk_pmd() meeting a PMD migration entry
- * (pmd_migration_entry_wait()) on kernels that migrate a THP whole (7.3
- * with device-private THP); elsewhere the fault path meeting the PTE
- * migration entries of the split pages.  Every device READ must see the
- * pattern.
+ * (pmd_migration_entry_wait() for a READ, an empty answer for a SNAPSHOT)
+ * on kernels that migrate a THP whole (7.3 with device-private THP);
+ * elsewhere the fault path meeting the PTE migration entries of the split
+ * pages.  Every device READ must see the pattern.
  */
 static int t_read_during_thp_migration(void)
 {
@@ -408,6 +414,344 @@ static int t_read_unlocked_uffd(void)
 	return T_PASS;
 }
 
+/* Every byte of [p, p + len) is zero. */
+static bool all_zero(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* MIGRATE_TO_DEV of @n pages at @p: every one must reach the device. */
+static int migrate_all(int fd, char *p, unsigned long n)
+{
+	struct hmm_dmirror_cmd c;
+
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, n, &c), 0);
+	CHECK_EQ(c.cpages, n);
+	CHECK_EQ(on_device(fd, p, n), n);
+	return T_PASS;
+}
+
+/*
+ * Never-touched memory in PMDs of its own (no page table below them), and
+ * the huge zero page.  Kernel paths: hmm_vma_walk_hole() inside a VMA, for
+ * a SNAPSHOT (no fault: empty entries) and a READ (faults the zero page
+ * in); migrate_vma_collect_hole() for a hole that is not PMD-aligned (one
+ * entry per page).  With THP, a PMD mapping the huge zero page (a CPU read
+ * of untouched THP memory): migrated whole, migrate_vma_insert_huge_pmd_page()
+ * replaces the zero PMD (7.3); migrated in part, migrate_vma_insert_page()
+ * splits the zero PMD first.  Everything reads back as zero.
+ */
+static int t_holes(void)
+{
+	unsigned long npages = HPS / PS, sub = 16, i;
+	size_t size = 4 * HPS;
+	char *p = map_aligned(size, HPS);
+	unsigned char *snap = malloc(npages);
+	char *m = malloc(HPS);
+	int fd = hmm_open(0), ret;
+
+	CHECK(p && snap && m && fd >= 0);
+	/* PMD 0: SNAPSHOT, then READ. */
+	memset(snap, 0xee, npages);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF(snap[i] == HMM_DMIRROR_PROT_NONE,
+		       "page %lu of untouched memory: snapshot 0x%02x", i,
+		       snap[i]);
+	memset(m, 0x5a, HPS);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	CHECK(all_zero(m, HPS));
+	/* PMD 1: pages 1..16 of a hole. */
+	ret = migrate_all(fd, p + HPS + PS, sub);
+	if (ret)
+		return ret;
+	if (thp_enabled()) {
+		CHECK(madvise(p + 2 * HPS, 2 * HPS, MADV_HUGEPAGE) == 0);
+		/* CPU reads: the huge zero page (if use_zero_page is set). */
+		CHECK(__atomic_load_n(p + 2 * HPS, __ATOMIC_RELAXED) == 0);
+		CHECK(__atomic_load_n(p + 3 * HPS, __ATOMIC_RELAXED) == 0);
+		/* PMD 2 whole, PMD 3 in part. */
+		ret = migrate_all(fd, p + 2 * HPS, npages);
+		if (!ret)
+			ret = migrate_all(fd, p + 3 * HPS + PS, sub);
+		if (ret)
+			return ret;
+	} else {
+		t_diag("THP disabled: no huge zero page part");
+	}
+	CHECK(all_zero(p, size));
+	CHECK_EQ(on_device(fd, p, size / PS), 0);
+	close(fd);
+	munmap(p, size);
+	free(snap);
+	free(m);
+	return T_PASS;
+}
+
+/*
+ * MIGRATE_TO_DEV of never-touched pages of an area registered with
+ * userfaultfd for missing pages: the core must not fill them behind the
+ * handler's back.  Kernel paths: the userfaultfd_missing() checks of
+ * migrate_vma_insert_huge_pmd_page() (a whole PMD hole, 7.3) and of
+ * migrate_vma_insert_page() (part of one), which leave the page where it
+ * is.  Nothing may reach the device, and no fault may reach the handler
+ * (nobody would answer it).
+ */
+static int t_uffd_missing_hole(void)
+{
+	unsigned long npages = HPS / PS, sub = 16;
+	size_t size = 2 * HPS;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_range range;
+	struct hmm_dmirror_cmd c;
+	char *p = map_aligned(size, HPS);
+	int fd = hmm_open(0), uffd, ret;
+
+	CHECK(p && fd >= 0);
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP("userfaultfd: %s", strerror(errno));
+	CHECK(ioctl(uffd, UFFDIO_API, &api) == 0);
+	if (thp_enabled())
+		CHECK(madvise(p, size, MADV_HUGEPAGE) == 0);
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = size;
+	CHECK(ioctl(uffd, UFFDIO_REGISTER, &reg) == 0);
+
+	ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, &c);
+	CHECKF(ret == 0 || ret == -ENOENT, "MIGRATE_TO_DEV (PMD): %d", ret);
+	CHECK_EQ(c.cpages, 0);
+	ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + HPS + PS, NULL, sub,
+		      &c);
+	CHECKF(ret == 0 || ret == -ENOENT, "MIGRATE_TO_DEV (part): %d", ret);
+	CHECK_EQ(c.cpages, 0);
+	CHECK_EQ(on_device(fd, p, size / PS), 0);
+
+	range.start = (uintptr_t)p;
+	range.len = size;
+	CHECK(ioctl(uffd, UFFDIO_UNREGISTER, &range) == 0);
+	CHECK(all_zero(p, size));
+	close(uffd);
+	close(fd);
+	munmap(p, size);
+	return T_PASS;
+}
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
+
+/*
+ * A guard page (MADV_GUARD_INSTALL, 6.13+: a PTE marker that makes any
+ * access fault with SIGSEGV) in the middle of a range.  Kernel path:
+ * hmm_vma_handle_pte() meeting a non-present PTE that is neither swap, nor
+ * device, nor migration: a READ fails with -EFAULT; a SNAPSHOT reports it
+ * empty; MIGRATE_TO_DEV skips it.  Once the guard is removed the page
+ * reads zero and the others kept their data.
+ */
+static int t_guard_page(void)
+{
+	unsigned long npages = 8, guard = 3;
+	size_t size = npages * PS;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	unsigned char *snap = malloc(npages);
+	struct hmm_dmirror_cmd c;
+	int fd = hmm_open(0);
+
+	CHECK(p && m && snap && fd >= 0);
+	pat_fill(p, size, 75);
+	if (madvise(p + guard * PS, PS, MADV_GUARD_INSTALL))
+		SKIP("MADV_GUARD_INSTALL: %s (Linux < 6.13)", strerror(errno));
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), -EFAULT);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, guard, NULL), 0);
+	CHECK_PAT(m, guard * PS, 75);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	CHECKF(snap[guard] == HMM_DMIRROR_PROT_NONE, "guard page: 0x%02x",
+	       snap[guard]);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, &c),
+		  -ENOENT);
+	CHECK_EQ(c.cpages, npages - 1);
+	CHECK_EQ(on_device(fd, p, npages), npages - 1);
+
+	CHECK(madvise(p + guard * PS, PS, MADV_GUARD_REMOVE) == 0);
+	CHECK(all_zero(p + guard * PS, PS));
+	CHECK_PAT(p, guard * PS, 75);
+	CHECK_PAT_OFF(p + (guard + 1) * PS, size - (guard + 1) * PS, 75,
+		      (guard + 1) * PS);
+	close(fd);
+	munmap(p, size);
+	free(m);
+	free(snap);
+	return T_PASS;
+}
+
+/*
+ * A device READ of a shared file mapping past the end of the file: the
+ * CPU fault handler answers SIGBUS.  Kernel path: the VM_FAULT_ERROR
+ * branch after handle_mm_fault() in hmm_do_fault() (7.3) or
+ * hmm_vma_fault() (6.1, 6.12), turned into -EFAULT.  The page inside the
+ * file reads fine.
+ */
+static int t_fault_sigbus(void)
+{
+	char *p, *m = malloc(2 * PS);
+	int fd = hmm_open(0), mfd;
+
+	CHECK(m && fd >= 0);
+	mfd = memfd_create("hmm_test_sigbus", MFD_CLOEXEC);
+	if (mfd < 0)
+		SKIP("memfd_create: %s", strerror(errno));
+	CHECK(ftruncate(mfd, PS) == 0);
+	p = mmap(NULL, 2 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	CHECK(p != MAP_FAILED);
+	pat_fill(p, PS, 76);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, 2, NULL), -EFAULT);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, 1, NULL), 0);
+	CHECK_PAT(m, PS, 76);
+	munmap(p, 2 * PS);
+	close(mfd);
+	close(fd);
+	free(m);
+	return T_PASS;
+}
+
+/*
+ * MIGRATE_TO_DEV of a file mapping (a memfd, mapped privately) in a PMD of
+ * its own, first untouched, then with its pages read in.  Kernel paths:
+ * migrate_vma_collect_hole() for a hole in a VMA that is not anonymous
+ * (migrate_vma_collect_skip(): nothing can be inserted there), then the
+ * collect and unmap checks that refuse page cache pages.  Nothing moves,
+ * the data stays.
+ */
+static int t_file_hole(void)
+{
+	unsigned long npages = HPS / PS;
+	char *area = map_aligned(HPS, HPS), *p;
+	struct hmm_dmirror_cmd c;
+	int fd = hmm_open(0), mfd, ret, pass;
+
+	CHECK(area && fd >= 0);
+	mfd = memfd_create("hmm_test_file_hole", MFD_CLOEXEC);
+	if (mfd < 0)
+		SKIP("memfd_create: %s", strerror(errno));
+	CHECK(ftruncate(mfd, HPS) == 0);
+	p = mmap(area, HPS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+		 mfd, 0);
+	CHECK(p == area);
+	for (pass = 0; pass < 2; pass++) {
+		ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
+			      &c);
+		CHECKF(ret == -ENOENT, "MIGRATE_TO_DEV (pass %d): %d", pass,
+		       ret);
+		CHECK_EQ(c.cpages, 0);
+		CHECK(all_zero(p, HPS));
+	}
+	CHECK_EQ(on_device(fd, p, npages), 0);
+	munmap(p, HPS);
+	close(mfd);
+	close(fd);
+	return T_PASS;
+}
+
+/*
+ * A device WRITE to hugetlb memory mapped read-only.  Kernel path:
+ * hmm_vma_walk_hugetlb_entry() finding that a write fault is needed
+ * (hmm_record_fault(); the fault then fails with -EPERM, the VMA is not
+ * writable).  Writable again, the WRITE goes through.
+ */
+static int t_hugetlb_readonly(void)
+{
+	long free_pages, hsize;
+	char why[128], *p, *m;
+	const char *how;
+	unsigned long npages;
+	int fd = hmm_open(0);
+
+	CHECK(fd >= 0);
+	if (!hugetlb_available(&free_pages, &hsize, why, sizeof(why)))
+		SKIP("%s", why);
+	npages = hsize / PS;
+	p = hugetlb_alloc(hsize, &how);
+	CHECKF(p, "no hugetlb memory from libhugetlbfs or MAP_HUGETLB");
+	m = malloc(hsize);
+	CHECK(m);
+	pat_fill(p, hsize, 77);
+	pat_fill(m, hsize, 78);
+	CHECK(mprotect(p, hsize, PROT_READ) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
+	CHECK_PAT(p, hsize, 77);
+	CHECK(mprotect(p, hsize, PROT_READ | PROT_WRITE) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), 0);
+	CHECK_PAT(p, hsize, 78);
+	hugetlb_free(p, hsize, how);
+	close(fd);
+	free(m);
+	return T_PASS;
+}
+
+/*
+ * A THP on device 1, seen from device 0.  Kernel paths (7.3, where the
+ * THP moves as one device folio behind a PMD device-private entry): the
+ * skip in migrate_vma_collect_huge_pmd() of a device entry when only
+ * system memory is selected (device 0's first pass), the peer pass taking
+ * it (split by the core: no SELECT_COMPOUND there); a SNAPSHOT through
+ * hmm_vma_handle_absent_pmd() for a PMD entry of another owner; a READ
+ * there, which needs a fault (hmm_record_fault(), then
+ * do_huge_pmd_device_private() and device 1's migrate_to_ram).  On other
+ * kernels the same at PTE level.  Data intact throughout.
+ */
+static int t_peer_thp(void)
+{
+	unsigned long npages = HPS / PS, i;
+	char *p = map_aligned(HPS, HPS);
+	char *m = malloc(HPS);
+	unsigned char *snap = malloc(npages);
+	int fd0 = hmm_open(0), fd1 = hmm_open(1), ret;
+	struct hmm_dmirror_cmd c;
+
+	CHECK(p && m && snap && fd0 >= 0 && fd1 >= 0);
+	if (thp_enabled())
+		CHECK(madvise(p, HPS, MADV_HUGEPAGE) == 0);
+	pat_fill(p, HPS, 79);
+	ret = migrate_all(fd1, p, npages);
+	if (ret)
+		return ret;
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF((snap[i] & 0xf0) == HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE,
+		       "page %lu on device 1, device 0's snapshot: 0x%02x", i,
+		       snap[i]);
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	CHECK_PAT(m, HPS, 79);
+	CHECK_EQ(on_device(fd1, p, npages), 0);
+
+	ret = migrate_all(fd1, p, npages);
+	if (ret)
+		return ret;
+	ret = hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, &c);
+	CHECKF(ret == 0 || ret == -ENOENT, "MIGRATE_TO_DEV: %d", ret);
+	CHECK_EQ(c.cpages, on_device(fd0, p, npages));
+	CHECK_EQ(on_device(fd1, p, npages), npages - c.cpages);
+	t_diag("%llu of %lu pages moved from device 1 to device 0",
+	       (unsigned long long)c.cpages, npages);
+	CHECK_PAT(p, HPS, 79);
+	CHECK_EQ(on_device(fd0, p, npages) + on_device(fd1, p, npages), 0);
+	close(fd0);
+	close(fd1);
+	munmap(p, HPS);
+	free(m);
+	free(snap);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "paths_pinned_page", t_pinned_page, T_DUMMY,
 	  "a page referenced by a pipe stays behind (unmap restore path)" },
@@ -419,6 +763,20 @@ static const struct tcase cases[] = {
 	  "CPU writes racing the insertion of device pages at pte_none" },
 	{ "paths_read_unlocked_uffd", t_read_unlocked_uffd, T_DUMMY,
 	  "READ_UNLOCKED of pages a userfaultfd thread supplies (fault drops mmap_lock)" },
+	{ "paths_holes", t_holes, T_DUMMY,
+	  "untouched PMDs and the huge zero page: snapshot, read, migrate whole and in part" },
+	{ "paths_uffd_missing_hole", t_uffd_missing_hole, T_DUMMY,
+	  "MIGRATE_TO_DEV of holes registered with userfaultfd backs off" },
+	{ "paths_guard_page", t_guard_page, T_DUMMY,
+	  "a guard page: READ -EFAULT, SNAPSHOT empty, MIGRATE_TO_DEV skips it" },
+	{ "paths_fault_sigbus", t_fault_sigbus, T_DUMMY,
+	  "READ past the end of a file mapping: the fault's SIGBUS becomes -EFAULT" },
+	{ "paths_file_hole", t_file_hole, T_DUMMY,
+	  "MIGRATE_TO_DEV of an untouched, then read, private file mapping: nothing moves" },
+	{ "paths_hugetlb_readonly", t_hugetlb_readonly, T_DUMMY,
+	  "WRITE to read-only hugetlb memory needs a fault: -EPERM" },
+	{ "paths_peer_thp", t_peer_thp, T_DUMMY | T_TWO,
+	  "a THP on device 1: device 0's snapshot, read and migration" },
 };
 
 const struct tgroup tests_paths = { cases, ARRAY_SIZE(cases) };
