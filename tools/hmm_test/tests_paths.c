@@ -698,6 +698,22 @@ static int t_hugetlb_readonly(void)
 }
 
 /*
+ * *@pp: a new THP-aligned 2 MiB area (a THP where the kernel gives one),
+ * filled with pattern @seed and migrated to the device behind @fd.
+ */
+static int thp_on_device(int fd, char **pp, uint64_t seed)
+{
+	char *p = map_aligned(HPS, HPS);
+
+	CHECK(p);
+	*pp = p;
+	if (thp_enabled())
+		CHECK(madvise(p, HPS, MADV_HUGEPAGE) == 0);
+	pat_fill(p, HPS, seed);
+	return migrate_all(fd, p, HPS / PS);
+}
+
+/*
  * A THP on device 1, seen from device 0.  Kernel paths (7.3, where the
  * THP moves as one device folio behind a PMD device-private entry): the
  * skip in migrate_vma_collect_huge_pmd() of a device entry when only
@@ -711,17 +727,13 @@ static int t_hugetlb_readonly(void)
 static int t_peer_thp(void)
 {
 	unsigned long npages = HPS / PS, i;
-	char *p = map_aligned(HPS, HPS);
-	char *m = malloc(HPS);
+	char *p, *m = malloc(HPS);
 	unsigned char *snap = malloc(npages);
 	int fd0 = hmm_open(0), fd1 = hmm_open(1), ret;
 	struct hmm_dmirror_cmd c;
 
-	CHECK(p && m && snap && fd0 >= 0 && fd1 >= 0);
-	if (thp_enabled())
-		CHECK(madvise(p, HPS, MADV_HUGEPAGE) == 0);
-	pat_fill(p, HPS, 79);
-	ret = migrate_all(fd1, p, npages);
+	CHECK(m && snap && fd0 >= 0 && fd1 >= 0);
+	ret = thp_on_device(fd1, &p, 79);
 	if (ret)
 		return ret;
 	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
@@ -752,6 +764,46 @@ static int t_peer_thp(void)
 	return T_PASS;
 }
 
+/*
+ * mprotect() and MADV_FREE on a THP that sits on the device.  Kernel paths
+ * (7.3, where it is one device folio behind a PMD device-private entry):
+ * change_huge_pmd() turning the writable PMD entry read-only
+ * (change_non_present_huge_pmd()), __split_huge_pmd_locked() splitting a
+ * read-only device-private PMD into PTEs (an mprotect() of one page),
+ * madvise_free_huge_pmd() leaving a device PMD alone.  On other kernels
+ * the same at PTE level.  The pages stay on the device, read-only for it,
+ * and the CPU reads them back intact.
+ */
+static int t_device_thp_mprotect(void)
+{
+	unsigned long npages = HPS / PS, i;
+	unsigned char *snap = malloc(npages);
+	int fd = hmm_open(0), ret;
+	char *p;
+
+	CHECK(snap && fd >= 0);
+	ret = thp_on_device(fd, &p, 80);
+	if (ret)
+		return ret;
+	CHECK(mprotect(p, HPS, PROT_READ) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF((snap[i] & 0xf0) == LOCAL &&
+		       !(snap[i] & HMM_DMIRROR_PROT_WRITE),
+		       "page %lu after mprotect(PROT_READ): 0x%02x", i, snap[i]);
+	CHECK(mprotect(p + 5 * PS, PS, PROT_NONE) == 0);
+	CHECK(mprotect(p, HPS, PROT_READ | PROT_WRITE) == 0);
+	CHECK_EQ(on_device(fd, p, npages), npages);
+	CHECK(madvise(p, HPS, MADV_FREE) == 0);
+	CHECK_EQ(on_device(fd, p, npages), npages);
+	CHECK_PAT(p, HPS, 80);
+	CHECK_EQ(on_device(fd, p, npages), 0);
+	close(fd);
+	munmap(p, HPS);
+	free(snap);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "paths_pinned_page", t_pinned_page, T_DUMMY,
 	  "a page referenced by a pipe stays behind (unmap restore path)" },
@@ -775,6 +827,8 @@ static const struct tcase cases[] = {
 	  "MIGRATE_TO_DEV of an untouched, then read, private file mapping: nothing moves" },
 	{ "paths_hugetlb_readonly", t_hugetlb_readonly, T_DUMMY,
 	  "WRITE to read-only hugetlb memory needs a fault: -EPERM" },
+	{ "paths_device_thp_mprotect", t_device_thp_mprotect, T_DUMMY,
+	  "mprotect() and MADV_FREE on a THP on the device: read-only, split, kept" },
 	{ "paths_peer_thp", t_peer_thp, T_DUMMY | T_TWO,
 	  "a THP on device 1: device 0's snapshot, read and migration" },
 };
