@@ -662,39 +662,67 @@ static int t_file_hole(void)
 }
 
 /*
- * A device WRITE to hugetlb memory mapped read-only.  Kernel path:
- * hmm_vma_walk_hugetlb_entry() finding that a write fault is needed
- * (hmm_record_fault(); the fault then fails with -EPERM, the VMA is not
- * writable).  Writable again, the WRITE goes through.
+ * A device WRITE to @size bytes at @p, mapped read-only: -EPERM and no
+ * change; writable again, it goes through.
  */
-static int t_hugetlb_readonly(void)
+static int write_readonly(int fd, char *p, size_t size)
 {
-	long free_pages, hsize;
-	char why[128], *p, *m;
-	const char *how;
-	unsigned long npages;
-	int fd = hmm_open(0);
+	char *m = malloc(size);
 
-	CHECK(fd >= 0);
-	if (!hugetlb_available(&free_pages, &hsize, why, sizeof(why)))
-		SKIP("%s", why);
-	npages = hsize / PS;
-	p = hugetlb_alloc(hsize, &how);
-	CHECKF(p, "no hugetlb memory from libhugetlbfs or MAP_HUGETLB");
-	m = malloc(hsize);
 	CHECK(m);
-	pat_fill(p, hsize, 77);
-	pat_fill(m, hsize, 78);
-	CHECK(mprotect(p, hsize, PROT_READ) == 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), -EPERM);
-	CHECK_PAT(p, hsize, 77);
-	CHECK(mprotect(p, hsize, PROT_READ | PROT_WRITE) == 0);
-	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL), 0);
-	CHECK_PAT(p, hsize, 78);
-	hugetlb_free(p, hsize, how);
-	close(fd);
+	pat_fill(p, size, 77);
+	pat_fill(m, size, 78);
+	CHECK(mprotect(p, size, PROT_READ) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, size / PS, NULL),
+		  -EPERM);
+	CHECK_PAT(p, size, 77);
+	CHECK(mprotect(p, size, PROT_READ | PROT_WRITE) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, size / PS, NULL), 0);
+	CHECK_PAT(p, size, 78);
 	free(m);
 	return T_PASS;
+}
+
+/*
+ * A device WRITE to a THP and to hugetlb memory mapped read-only.  Kernel
+ * paths: hmm_vma_handle_pmd() and hmm_vma_walk_hugetlb_entry() finding
+ * that a write fault is needed (the fault then fails with -EPERM: the VMA
+ * is not writable).  Then the read-only THP moves to the device (7.3:
+ * set_pmd_migration_entry() for a read-only anon-exclusive PMD).  The
+ * hugetlb part needs reserved huge pages.
+ */
+static int t_write_readonly(void)
+{
+	long free_pages, hsize;
+	char why[128], *p;
+	const char *how;
+	int fd = hmm_open(0), ret;
+
+	CHECK(fd >= 0);
+	p = map_aligned(HPS, HPS);
+	CHECK(p);
+	if (thp_enabled())
+		CHECK(madvise(p, HPS, MADV_HUGEPAGE) == 0);
+	ret = write_readonly(fd, p, HPS);
+	if (ret)
+		return ret;
+	/* A read-only THP to the device (7.3: a read-only PMD migration entry). */
+	CHECK(mprotect(p, HPS, PROT_READ) == 0);
+	ret = migrate_all(fd, p, HPS / PS);
+	if (ret)
+		return ret;
+	CHECK_PAT(p, HPS, 78);
+	munmap(p, HPS);
+	if (!hugetlb_available(&free_pages, &hsize, why, sizeof(why))) {
+		close(fd);
+		SKIP("THP part done; hugetlb: %s", why);
+	}
+	p = hugetlb_alloc(hsize, &how);
+	CHECKF(p, "no hugetlb memory from libhugetlbfs or MAP_HUGETLB");
+	ret = write_readonly(fd, p, hsize);
+	hugetlb_free(p, hsize, how);
+	close(fd);
+	return ret;
 }
 
 /*
@@ -825,8 +853,8 @@ static const struct tcase cases[] = {
 	  "READ past the end of a file mapping: the fault's SIGBUS becomes -EFAULT" },
 	{ "paths_file_hole", t_file_hole, T_DUMMY,
 	  "MIGRATE_TO_DEV of an untouched, then read, private file mapping: nothing moves" },
-	{ "paths_hugetlb_readonly", t_hugetlb_readonly, T_DUMMY,
-	  "WRITE to read-only hugetlb memory needs a fault: -EPERM" },
+	{ "paths_write_readonly", t_write_readonly, T_DUMMY,
+	  "WRITE to a read-only THP and hugetlb page needs a fault: -EPERM" },
 	{ "paths_device_thp_mprotect", t_device_thp_mprotect, T_DUMMY,
 	  "mprotect() and MADV_FREE on a THP on the device: read-only, split, kept" },
 	{ "paths_peer_thp", t_peer_thp, T_DUMMY | T_TWO,

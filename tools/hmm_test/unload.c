@@ -157,6 +157,16 @@ int cmd_unload_holder(int argc, char **argv)
 			local, npages);
 		return 1;
 	}
+	/*
+	 * --orphan: the first page back to system memory, so that the
+	 * device has a free page among the orphans (migrate_device_range()
+	 * then meets one).
+	 */
+	if (orphan && hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, 1,
+			      NULL)) {
+		fprintf(stderr, "unload-holder: MIGRATE_TO_SYS failed\n");
+		return 1;
+	}
 	/* The fd would hold a reference on the module: drop it. */
 	close(fd);
 	if (orphan) {
