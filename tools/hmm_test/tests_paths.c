@@ -167,24 +167,55 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+struct mover {
+	struct race *r;
+	int fd;
+	int bad;
+	unsigned long moved;
+};
+
+/* MIGRATE_TO_DEV and MIGRATE_TO_SYS of the area in turn, until told to stop. */
+static void *mover(void *arg)
+{
+	struct mover *mv = arg;
+	unsigned long i;
+	int ret;
+
+	for (i = 0; !__atomic_load_n(&mv->r->stop, __ATOMIC_ACQUIRE); i++) {
+		ret = hmm_cmd(mv->fd, i & 1 ? HMM_DMIRROR_MIGRATE_TO_SYS :
+			      HMM_DMIRROR_MIGRATE_TO_DEV, mv->r->p, NULL,
+			      mv->r->size / PS, NULL);
+		if (ret && ret != -ENOENT && ret != -EBUSY) {
+			t_diag("%s: %d", i & 1 ? "MIGRATE_TO_SYS" :
+			       "MIGRATE_TO_DEV", ret);
+			mv->bad = ret;
+			break;
+		}
+		mv->moved += !ret;
+	}
+	return NULL;
+}
+
 /*
- * hmm_range_fault() while another thread moves a THP to the device and
- * back.  Kernel path: hmm_vma_walk_pmd() meeting a PMD migration entry
+ * hmm_range_fault() while two other threads move a THP to the device and
+ * back, each through its own file of device 0.  Kernel paths:
+ * hmm_vma_walk_pmd() meeting a PMD migration entry
  * (pmd_migration_entry_wait() for a READ, an empty answer for a SNAPSHOT)
  * on kernels that migrate a THP whole (7.3 with device-private THP);
  * elsewhere the fault path meeting the PTE migration entries of the split
- * pages.  Every device READ must see the pattern.
+ * pages; and the collect step finding the folio locked by the other
+ * migration (migrate_vma_collect_huge_pmd() or migrate_vma_collect_pmd()
+ * skipping it).  Every device READ must see the pattern.
  */
 static int t_read_during_thp_migration(void)
 {
-	/* Two opens of device 0: two mirrors of one device's memory. */
 	struct race r = { .size = HPS, .fd = hmm_open(0) };
-	int fd = hmm_open(0), ret, bad = 0;
-	unsigned long i, moved = 0;
-	double end = now_sec() + 3;
-	pthread_t t;
+	struct mover mv[2] = { { .r = &r, .fd = hmm_open(0) },
+				{ .r = &r, .fd = hmm_open(0) } };
+	pthread_t t, tm[2];
+	int i;
 
-	CHECK(r.fd >= 0 && fd >= 0);
+	CHECK(r.fd >= 0 && mv[0].fd >= 0 && mv[1].fd >= 0);
 	if (!thp_enabled())
 		SKIP("THP disabled in /sys/kernel/mm/transparent_hugepage/enabled");
 	r.p = map_aligned(HPS, HPS);
@@ -192,26 +223,21 @@ static int t_read_during_thp_migration(void)
 	CHECK(madvise(r.p, HPS, MADV_HUGEPAGE) == 0);
 	pat_fill(r.p, HPS, 73);
 	CHECK(pthread_create(&t, NULL, reader, &r) == 0);
-	for (i = 0; now_sec() < end && !__atomic_load_n(&r.err, __ATOMIC_ACQUIRE);
-	     i++) {
-		ret = hmm_cmd(fd, i & 1 ? HMM_DMIRROR_MIGRATE_TO_SYS :
-			      HMM_DMIRROR_MIGRATE_TO_DEV, r.p, NULL,
-			      HPS / PS, NULL);
-		if (ret && ret != -ENOENT && ret != -EBUSY) {
-			t_diag("%s: %d", i & 1 ? "MIGRATE_TO_SYS" : "MIGRATE_TO_DEV",
-			       ret);
-			bad = ret;
-			break;
-		}
-		moved += !ret;
-	}
+	for (i = 0; i < 2; i++)
+		CHECK(pthread_create(&tm[i], NULL, mover, &mv[i]) == 0);
+	sleep_ms(3000);
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
-	t_diag("%lu migrations, %lu device reads", moved, r.rounds);
+	for (i = 0; i < 2; i++)
+		pthread_join(tm[i], NULL);
+	t_diag("%lu + %lu migrations, %lu device reads", mv[0].moved,
+	       mv[1].moved, r.rounds);
 	CHECKF(!r.err, "device READ: %d (-EIO: it saw wrong data)", r.err);
-	CHECK(r.rounds > 0 && moved > 0 && !bad);
+	CHECK(!mv[0].bad && !mv[1].bad);
+	CHECK(r.rounds > 0 && mv[0].moved + mv[1].moved > 0);
 	CHECK_PAT(r.p, HPS, 73);
-	close(fd);
+	for (i = 0; i < 2; i++)
+		close(mv[i].fd);
 	close(r.fd);
 	munmap(r.p, HPS);
 	return T_PASS;
@@ -444,12 +470,15 @@ static int migrate_all(int fd, char *p, unsigned long n)
  * entry per page).  With THP, a PMD mapping the huge zero page (a CPU read
  * of untouched THP memory): migrated whole, migrate_vma_insert_huge_pmd_page()
  * replaces the zero PMD (7.3); migrated in part, migrate_vma_insert_page()
- * splits the zero PMD first.  Everything reads back as zero.
+ * splits the zero PMD first.  A whole-PMD hole whose large device
+ * allocation fails gets single pages (7.3: __migrate_device_pages() and
+ * migrate_vma_nr_pages() spreading a compound hole over them).  Everything
+ * reads back as zero.
  */
 static int t_holes(void)
 {
 	unsigned long npages = HPS / PS, sub = 16, i;
-	size_t size = 4 * HPS;
+	size_t size = 5 * HPS;
 	char *p = map_aligned(size, HPS);
 	unsigned char *snap = malloc(npages);
 	char *m = malloc(HPS);
@@ -484,6 +513,12 @@ static int t_holes(void)
 	} else {
 		t_diag("THP disabled: no huge zero page part");
 	}
+	/* PMD 4 whole, the large device allocation failing: single pages. */
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL,
+			  HMM_DMIRROR_FLAG_FAIL_ALLOC, NULL), 0);
+	ret = migrate_all(fd, p + 4 * HPS, npages);
+	if (ret)
+		return ret;
 	CHECK(all_zero(p, size));
 	CHECK_EQ(on_device(fd, p, size / PS), 0);
 	close(fd);
@@ -838,7 +873,7 @@ static const struct tcase cases[] = {
 	{ "paths_pte_mapped_thp", t_pte_mapped_thp, T_DUMMY,
 	  "MIGRATE_TO_DEV of a PTE-mapped THP (collect skip or folio split)" },
 	{ "paths_read_during_thp_migration", t_read_during_thp_migration, T_DUMMY,
-	  "device READ racing THP migration (PMD migration entry in hmm_range_fault)" },
+	  "device READ/SNAPSHOT racing two THP migrations (PMD migration entry, locked folio)" },
 	{ "paths_write_during_insert", t_write_during_insert, T_DUMMY,
 	  "CPU writes racing the insertion of device pages at pte_none" },
 	{ "paths_read_unlocked_uffd", t_read_unlocked_uffd, T_DUMMY,
