@@ -10,7 +10,8 @@
 # On the host the counters go next to the kernel build's .gcno files, lcov
 # and genhtml make one HTML report per run, and a table of the line coverage
 # of each file in each run is written and printed last.  Everything is in
-# results/coverage-KVER-DATE/ (coverage.txt, html-RUN/index.html).
+# results/coverage-KVER-DATE/ (coverage.txt, unreached.txt: the lines the
+# suite left, with the reasons of scripts/coverage-reasons.txt; html-RUN/).
 # Exit status 1 if the VM run failed or a run sent no counters.
 # coverage.sh --report DIR KBUILD STRESS_SECONDS: only the host part, on the
 # results DIR of a run of the kernel built in KBUILD.
@@ -95,6 +96,35 @@ pct() # RUN FILE: "NN.N% (hit/found)" or "-"
 		END { if (lf) printf "%.1f%% (%d/%d)\n", 100 * lh / lf, lh, lf; else print "-" }
 	' "$dir/$1.info"
 }
+lh() # RUN FILE: lines hit (0 without data)
+{
+	[ -f "$dir/$1.info" ] || { echo 0; return; }
+	awk -v f="$2" '
+		/^SF:/ { on = (substr($0, length($0) - length(f) + 1) == f) }
+		on && /^LH:/ { lh = substr($0, 4) }
+		END { print lh + 0 }
+	' "$dir/$1.info"
+}
+
+# The lines the suite did not reach, with their reasons (unreached.txt),
+# and the counts per class (unreached.counts, for the table).
+: >"$dir/unreached.counts"
+if [ -f "$dir/suite.info" ]; then
+	{
+		echo "Lines of the HMM core that hmm_dummy's own suite (run \"suite\") did"
+		echo "not reach, by function; class and reason from"
+		echo "scripts/coverage-reasons.txt (user: reachable from user space with"
+		echo "hmm_dummy as it is; driver: needs a driver feature; no: not reachable"
+		echo "with a device-private driver).  [test_hmm: hit]: test_hmm +"
+		echo "hmm-tests reached it."
+	} >"$dir/unreached.txt"
+	awk -f "$top/scripts/coverage-unreached.awk" -v run="$dir/suite.info" \
+		-v ref="$([ -f "$dir/test_hmm.info" ] && echo "$dir/test_hmm.info")" \
+		-v reasons="$top/scripts/coverage-reasons.txt" \
+		-v out="$dir/unreached.body" "${files[@]}" >"$dir/unreached.counts" || rc=1
+	cat "$dir/unreached.body" >>"$dir/unreached.txt"
+	rm -f "$dir/unreached.body"
+fi
 {
 	echo "Line coverage of the HMM core, Linux $(sed -n 's/^# Linux\/x86 \([^ ]*\) Kernel Configuration/\1/p' "$kb/.config")${KSRC:+ (KSRC=$KSRC)}, $(date -u +%F)"
 	echo "(mm/huge_memory.c: whole file; only its device-private parts are HMM's)"
@@ -111,6 +141,31 @@ pct() # RUN FILE: "NN.N% (hit/found)" or "-"
 		echo
 	done
 	echo
+	echo "Which run reaches more lines: hmm_dummy's own suite (suite) or test_hmm"
+	echo "+ hmm-tests (whole files).  Then the lines the suite left (unreached.txt,"
+	echo "classes from scripts/coverage-reasons.txt): reachable, from user space"
+	echo "(user) or with a driver feature hmm_dummy lacks (driver); not reachable"
+	echo "by a device-private driver; not classified yet.  mm/huge_memory.c: its"
+	echo "functions that handle device-private folios only."
+	echo
+	echo "| kernel file            | ahead | left: reachable (user + driver) | left: not reachable | left: unclassified |"
+	echo "| --- | --- | --- | --- | --- |"
+	for f in "${files[@]}"; do
+		hs=$(lh suite "$f") ht=$(lh test_hmm "$f")
+		if [ "$hs" -gt "$ht" ]; then
+			ahead="suite, +$((hs - ht))"
+		elif [ "$hs" -lt "$ht" ]; then
+			ahead="test_hmm, +$((ht - hs))"
+		else
+			ahead="even"
+		fi
+		read -r _ _ user drv no uncl < <(grep "^$f	" "$dir/unreached.counts" ||
+			echo "$f 0 0 0 0 0")
+		printf '| %-22s | %s | %d (%d + %d) | %d | %d |\n' "$f" "$ahead" \
+			$((user + drv)) "$user" "$drv" "$no" "$uncl"
+	done
+	echo
+	echo "Unreached lines, with reasons: $dir/unreached.txt"
 	echo "gcov kernel ($kb): $(cat "$kb/.done" 2>/dev/null)"
 	[ "$timeout" = --report ] || echo "this call: kernel $((t1 - t0)) s, VM $((t2 - t1)) s"
 	for run in "${runs[@]}"; do

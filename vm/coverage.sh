@@ -7,7 +7,8 @@
 #   base         counters reset; `hmm_test run` without the paths_* cases
 #                (tools/hmm_test/tests_paths.c) and $STRESS_SECONDS s of
 #                `hmm_test stress` on hmm_dummy
-#   suite        no reset: the paths_* cases added (the whole suite)
+#   suite        no reset: the paths_* cases and the unload with orphan
+#                pages (as vm/check.sh does it) added (the whole suite)
 #   suite+conf   no reset: the kernel's hmm-tests on hmm_dummy added (THP
 #                always and never)
 #   test_hmm     counters reset; hmm-tests on the kernel's test_hmm (THP
@@ -71,7 +72,9 @@ step "coverage run 2: + the paths_* cases"
 insmod $MODDIR/hmm_dummy.ko
 run_result coverage.hmm_test-run.paths /tmp/cov-run-paths.txt $tool run paths_ || true
 send_file cov-run-paths.txt /tmp/cov-run-paths.txt
-rmmod hmm_dummy
+# The unload with pages only a fork child maps (as in vm/check.sh): the
+# core's migrate_device_range() path.
+unload_with_holder coverage.unload-orphan-pages --orphan
 if collect suite; then result pass coverage.collect.suite; else result fail coverage.collect.suite; fi
 
 step "coverage run 3: + hmm-tests on hmm_dummy"

@@ -40,6 +40,46 @@ step() # TITLE: a visible separator on the console
 }
 
 have_module() { [ -f "$MODDIR/$1.ko" ]; }
+
+# unload_with_holder NAME [unload-holder options]: `hmm_test unload-holder`
+# migrates memory to the device, creates the ready file, waits until the
+# module is gone and then checks that its data came back intact; this
+# rmmods hmm_dummy meanwhile.  One result NAME.  hmm_dummy is unloaded
+# afterwards (unless the rmmod failed).
+unload_with_holder()
+{
+	local name=$1 holder hrc i=0
+	shift
+	rm -f /tmp/holder.ready
+	/hmm/bin/hmm_test unload-holder --ready-file /tmp/holder.ready \
+		--timeout 120 "$@" >/tmp/holder.txt 2>&1 &
+	holder=$!
+	while [ ! -e /tmp/holder.ready ] && kill -0 $holder 2>/dev/null &&
+		[ $i -lt 1200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ ! -e /tmp/holder.ready ]; then
+		kill $holder 2>/dev/null || true
+		wait $holder || true
+		cat /tmp/holder.txt
+		result fail "$name" "holder never got ready"
+	elif rmmod hmm_dummy; then
+		hrc=0
+		wait $holder || hrc=$?
+		cat /tmp/holder.txt
+		if [ $hrc = 0 ]; then
+			result pass "$name"
+		else
+			result fail "$name" "holder exit status $hrc"
+		fi
+	else
+		kill $holder 2>/dev/null || true
+		wait $holder || true
+		cat /tmp/holder.txt
+		result fail "$name" "rmmod failed while memory was on the device"
+	fi
+}
 loaded() { grep -q "^$1 " /proc/modules; }
 
 # run_logged NAME FILE CMD...: run CMD, output to the console and to FILE;

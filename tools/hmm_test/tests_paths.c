@@ -17,6 +17,7 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -138,20 +139,25 @@ struct race {
 	unsigned long rounds;
 };
 
-/* Device READs of the whole area until told to stop; data must match. */
+/*
+ * Device READs of the whole area until told to stop, every fourth one a
+ * SNAPSHOT (no fault wanted: hmm_range_fault() reports a PMD migration
+ * entry as empty instead of waiting); READ data must match.
+ */
 static void *reader(void *arg)
 {
 	struct race *r = arg;
 	char *m = malloc(r->size);
-	int ret;
+	int ret, snap;
 
 	while (m && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE) &&
 	       !__atomic_load_n(&r->err, __ATOMIC_ACQUIRE)) {
-		ret = hmm_cmd(r->fd, HMM_DMIRROR_READ, r->p, m,
-			      r->size / PS, NULL);
+		snap = (r->rounds & 3) == 3;
+		ret = hmm_cmd(r->fd, snap ? HMM_DMIRROR_SNAPSHOT :
+			      HMM_DMIRROR_READ, r->p, m, r->size / PS, NULL);
 		if (ret == -EBUSY)
 			continue;
-		if (!ret && pat_check(m, r->size, 73) >= 0)
+		if (!ret && !snap && pat_check(m, r->size, 73) >= 0)
 			ret = -EIO;
 		if (ret)
 			__atomic_store_n(&r->err, ret, __ATOMIC_RELEASE);
@@ -161,24 +167,55 @@ static void *reader(void *arg)
 	return NULL;
 }
 
+struct mover {
+	struct race *r;
+	int fd;
+	int bad;
+	unsigned long moved;
+};
+
+/* MIGRATE_TO_DEV and MIGRATE_TO_SYS of the area in turn, until told to stop. */
+static void *mover(void *arg)
+{
+	struct mover *mv = arg;
+	unsigned long i;
+	int ret;
+
+	for (i = 0; !__atomic_load_n(&mv->r->stop, __ATOMIC_ACQUIRE); i++) {
+		ret = hmm_cmd(mv->fd, i & 1 ? HMM_DMIRROR_MIGRATE_TO_SYS :
+			      HMM_DMIRROR_MIGRATE_TO_DEV, mv->r->p, NULL,
+			      mv->r->size / PS, NULL);
+		if (ret && ret != -ENOENT && ret != -EBUSY) {
+			t_diag("%s: %d", i & 1 ? "MIGRATE_TO_SYS" :
+			       "MIGRATE_TO_DEV", ret);
+			mv->bad = ret;
+			break;
+		}
+		mv->moved += !ret;
+	}
+	return NULL;
+}
+
 /*
- * hmm_range_fault() while another thread moves a THP to the device and
- * back.  Kernel path: hmm_vma_walk_pmd() meeting a PMD migration entry
- * (pmd_migration_entry_wait()) on kernels that migrate a THP whole (7.3
- * with device-private THP); elsewhere the fault path meeting the PTE
- * migration entries of the split pages.  Every device READ must see the
- * pattern.
+ * hmm_range_fault() while two other threads move a THP to the device and
+ * back, each through its own file of device 0.  Kernel paths:
+ * hmm_vma_walk_pmd() meeting a PMD migration entry
+ * (pmd_migration_entry_wait() for a READ, an empty answer for a SNAPSHOT)
+ * on kernels that migrate a THP whole (7.3 with device-private THP);
+ * elsewhere the fault path meeting the PTE migration entries of the split
+ * pages; and the collect step finding the folio locked by the other
+ * migration (migrate_vma_collect_huge_pmd() or migrate_vma_collect_pmd()
+ * skipping it).  Every device READ must see the pattern.
  */
 static int t_read_during_thp_migration(void)
 {
-	/* Two opens of device 0: two mirrors of one device's memory. */
 	struct race r = { .size = HPS, .fd = hmm_open(0) };
-	int fd = hmm_open(0), ret, bad = 0;
-	unsigned long i, moved = 0;
-	double end = now_sec() + 3;
-	pthread_t t;
+	struct mover mv[2] = { { .r = &r, .fd = hmm_open(0) },
+				{ .r = &r, .fd = hmm_open(0) } };
+	pthread_t t, tm[2];
+	int i;
 
-	CHECK(r.fd >= 0 && fd >= 0);
+	CHECK(r.fd >= 0 && mv[0].fd >= 0 && mv[1].fd >= 0);
 	if (!thp_enabled())
 		SKIP("THP disabled in /sys/kernel/mm/transparent_hugepage/enabled");
 	r.p = map_aligned(HPS, HPS);
@@ -186,26 +223,21 @@ static int t_read_during_thp_migration(void)
 	CHECK(madvise(r.p, HPS, MADV_HUGEPAGE) == 0);
 	pat_fill(r.p, HPS, 73);
 	CHECK(pthread_create(&t, NULL, reader, &r) == 0);
-	for (i = 0; now_sec() < end && !__atomic_load_n(&r.err, __ATOMIC_ACQUIRE);
-	     i++) {
-		ret = hmm_cmd(fd, i & 1 ? HMM_DMIRROR_MIGRATE_TO_SYS :
-			      HMM_DMIRROR_MIGRATE_TO_DEV, r.p, NULL,
-			      HPS / PS, NULL);
-		if (ret && ret != -ENOENT && ret != -EBUSY) {
-			t_diag("%s: %d", i & 1 ? "MIGRATE_TO_SYS" : "MIGRATE_TO_DEV",
-			       ret);
-			bad = ret;
-			break;
-		}
-		moved += !ret;
-	}
+	for (i = 0; i < 2; i++)
+		CHECK(pthread_create(&tm[i], NULL, mover, &mv[i]) == 0);
+	sleep_ms(3000);
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
-	t_diag("%lu migrations, %lu device reads", moved, r.rounds);
+	for (i = 0; i < 2; i++)
+		pthread_join(tm[i], NULL);
+	t_diag("%lu + %lu migrations, %lu device reads", mv[0].moved,
+	       mv[1].moved, r.rounds);
 	CHECKF(!r.err, "device READ: %d (-EIO: it saw wrong data)", r.err);
-	CHECK(r.rounds > 0 && moved > 0 && !bad);
+	CHECK(!mv[0].bad && !mv[1].bad);
+	CHECK(r.rounds > 0 && mv[0].moved + mv[1].moved > 0);
 	CHECK_PAT(r.p, HPS, 73);
-	close(fd);
+	for (i = 0; i < 2; i++)
+		close(mv[i].fd);
 	close(r.fd);
 	munmap(r.p, HPS);
 	return T_PASS;
@@ -408,17 +440,465 @@ static int t_read_unlocked_uffd(void)
 	return T_PASS;
 }
 
+/* Every byte of [p, p + len) is zero. */
+static bool all_zero(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* MIGRATE_TO_DEV of @n pages at @p: every one must reach the device. */
+static int migrate_all(int fd, char *p, unsigned long n)
+{
+	struct hmm_dmirror_cmd c;
+
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, n, &c), 0);
+	CHECK_EQ(c.cpages, n);
+	CHECK_EQ(on_device(fd, p, n), n);
+	return T_PASS;
+}
+
+/*
+ * Never-touched memory in PMDs of its own (no page table below them), and
+ * the huge zero page.  Kernel paths: hmm_vma_walk_hole() inside a VMA, for
+ * a SNAPSHOT (no fault: empty entries) and a READ (faults the zero page
+ * in); migrate_vma_collect_hole() for a hole that is not PMD-aligned (one
+ * entry per page).  With THP, a PMD mapping the huge zero page (a CPU read
+ * of untouched THP memory): migrated whole, migrate_vma_insert_huge_pmd_page()
+ * replaces the zero PMD (7.3); migrated in part, migrate_vma_insert_page()
+ * splits the zero PMD first.  A whole-PMD hole whose large device
+ * allocation fails gets single pages (7.3: __migrate_device_pages() and
+ * migrate_vma_nr_pages() spreading a compound hole over them).  Everything
+ * reads back as zero.
+ */
+static int t_holes(void)
+{
+	unsigned long npages = HPS / PS, sub = 16, i;
+	size_t size = 5 * HPS;
+	char *p = map_aligned(size, HPS);
+	unsigned char *snap = malloc(npages);
+	char *m = malloc(HPS);
+	int fd = hmm_open(0), ret;
+
+	CHECK(p && snap && m && fd >= 0);
+	/* PMD 0: SNAPSHOT, then READ. */
+	memset(snap, 0xee, npages);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF(snap[i] == HMM_DMIRROR_PROT_NONE,
+		       "page %lu of untouched memory: snapshot 0x%02x", i,
+		       snap[i]);
+	memset(m, 0x5a, HPS);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	CHECK(all_zero(m, HPS));
+	/* PMD 1: pages 1..16 of a hole. */
+	ret = migrate_all(fd, p + HPS + PS, sub);
+	if (ret)
+		return ret;
+	if (thp_enabled()) {
+		CHECK(madvise(p + 2 * HPS, 2 * HPS, MADV_HUGEPAGE) == 0);
+		/* CPU reads: the huge zero page (if use_zero_page is set). */
+		CHECK(__atomic_load_n(p + 2 * HPS, __ATOMIC_RELAXED) == 0);
+		CHECK(__atomic_load_n(p + 3 * HPS, __ATOMIC_RELAXED) == 0);
+		/* PMD 2 whole, PMD 3 in part. */
+		ret = migrate_all(fd, p + 2 * HPS, npages);
+		if (!ret)
+			ret = migrate_all(fd, p + 3 * HPS + PS, sub);
+		if (ret)
+			return ret;
+	} else {
+		t_diag("THP disabled: no huge zero page part");
+	}
+	/*
+	 * PMD 4 whole, the large device allocation failing: single pages
+	 * (without device THP the injected failure would hit a single page).
+	 */
+	if (cfg.info[0].large_order) {
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL,
+				  HMM_DMIRROR_FLAG_FAIL_ALLOC, NULL), 0);
+		ret = migrate_all(fd, p + 4 * HPS, npages);
+		if (ret)
+			return ret;
+	}
+	CHECK(all_zero(p, size));
+	CHECK_EQ(on_device(fd, p, size / PS), 0);
+	close(fd);
+	munmap(p, size);
+	free(snap);
+	free(m);
+	return T_PASS;
+}
+
+/*
+ * MIGRATE_TO_DEV of never-touched pages of an area registered with
+ * userfaultfd for missing pages: the core must not fill them behind the
+ * handler's back.  Kernel paths: the userfaultfd_missing() checks of
+ * migrate_vma_insert_huge_pmd_page() (a whole PMD hole, 7.3) and of
+ * migrate_vma_insert_page() (part of one), which leave the page where it
+ * is.  Nothing may reach the device, and no fault may reach the handler
+ * (nobody would answer it).
+ */
+static int t_uffd_missing_hole(void)
+{
+	unsigned long npages = HPS / PS, sub = 16;
+	size_t size = 2 * HPS;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_range range;
+	struct hmm_dmirror_cmd c;
+	char *p = map_aligned(size, HPS);
+	int fd = hmm_open(0), uffd, ret;
+
+	CHECK(p && fd >= 0);
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP("userfaultfd: %s", strerror(errno));
+	CHECK(ioctl(uffd, UFFDIO_API, &api) == 0);
+	if (thp_enabled())
+		CHECK(madvise(p, size, MADV_HUGEPAGE) == 0);
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = size;
+	CHECK(ioctl(uffd, UFFDIO_REGISTER, &reg) == 0);
+
+	ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, &c);
+	CHECKF(ret == 0 || ret == -ENOENT, "MIGRATE_TO_DEV (PMD): %d", ret);
+	CHECK_EQ(c.cpages, 0);
+	ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p + HPS + PS, NULL, sub,
+		      &c);
+	CHECKF(ret == 0 || ret == -ENOENT, "MIGRATE_TO_DEV (part): %d", ret);
+	CHECK_EQ(c.cpages, 0);
+	CHECK_EQ(on_device(fd, p, size / PS), 0);
+
+	range.start = (uintptr_t)p;
+	range.len = size;
+	CHECK(ioctl(uffd, UFFDIO_UNREGISTER, &range) == 0);
+	CHECK(all_zero(p, size));
+	close(uffd);
+	close(fd);
+	munmap(p, size);
+	return T_PASS;
+}
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#define MADV_GUARD_REMOVE	103
+#endif
+
+/*
+ * A guard page (MADV_GUARD_INSTALL, 6.13+: a PTE marker that makes any
+ * access fault with SIGSEGV) in the middle of a range.  Kernel path:
+ * hmm_vma_handle_pte() meeting a non-present PTE that is neither swap, nor
+ * device, nor migration: a READ fails with -EFAULT; a SNAPSHOT reports it
+ * empty; MIGRATE_TO_DEV skips it.  Once the guard is removed the page
+ * reads zero and the others kept their data.
+ */
+static int t_guard_page(void)
+{
+	unsigned long npages = 8, guard = 3;
+	size_t size = npages * PS;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	unsigned char *snap = malloc(npages);
+	struct hmm_dmirror_cmd c;
+	int fd = hmm_open(0);
+
+	CHECK(p && m && snap && fd >= 0);
+	pat_fill(p, size, 75);
+	if (madvise(p + guard * PS, PS, MADV_GUARD_INSTALL))
+		SKIP("MADV_GUARD_INSTALL: %s (Linux < 6.13)", strerror(errno));
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, npages, NULL), -EFAULT);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, guard, NULL), 0);
+	CHECK_PAT(m, guard * PS, 75);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	CHECKF(snap[guard] == HMM_DMIRROR_PROT_NONE, "guard page: 0x%02x",
+	       snap[guard]);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, &c),
+		  -ENOENT);
+	CHECK_EQ(c.cpages, npages - 1);
+	CHECK_EQ(on_device(fd, p, npages), npages - 1);
+
+	CHECK(madvise(p + guard * PS, PS, MADV_GUARD_REMOVE) == 0);
+	CHECK(all_zero(p + guard * PS, PS));
+	CHECK_PAT(p, guard * PS, 75);
+	CHECK_PAT_OFF(p + (guard + 1) * PS, size - (guard + 1) * PS, 75,
+		      (guard + 1) * PS);
+	close(fd);
+	munmap(p, size);
+	free(m);
+	free(snap);
+	return T_PASS;
+}
+
+/*
+ * A device READ of a shared file mapping past the end of the file: the
+ * CPU fault handler answers SIGBUS.  Kernel path: the VM_FAULT_ERROR
+ * branch after handle_mm_fault() in hmm_do_fault() (7.3) or
+ * hmm_vma_fault() (6.1, 6.12), turned into -EFAULT.  The page inside the
+ * file reads fine.
+ */
+static int t_fault_sigbus(void)
+{
+	char *p, *m = malloc(2 * PS);
+	int fd = hmm_open(0), mfd;
+
+	CHECK(m && fd >= 0);
+	mfd = memfd_create("hmm_test_sigbus", MFD_CLOEXEC);
+	if (mfd < 0)
+		SKIP("memfd_create: %s", strerror(errno));
+	CHECK(ftruncate(mfd, PS) == 0);
+	p = mmap(NULL, 2 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	CHECK(p != MAP_FAILED);
+	pat_fill(p, PS, 76);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, 2, NULL), -EFAULT);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, p, m, 1, NULL), 0);
+	CHECK_PAT(m, PS, 76);
+	munmap(p, 2 * PS);
+	close(mfd);
+	close(fd);
+	free(m);
+	return T_PASS;
+}
+
+/*
+ * MIGRATE_TO_DEV of a file mapping (a memfd, mapped privately) in a PMD of
+ * its own, first untouched, then with its pages read in.  Kernel paths:
+ * migrate_vma_collect_hole() for a hole in a VMA that is not anonymous
+ * (migrate_vma_collect_skip(): nothing can be inserted there), then the
+ * collect and unmap checks that refuse page cache pages.  Nothing moves,
+ * the data stays.
+ */
+static int t_file_hole(void)
+{
+	unsigned long npages = HPS / PS;
+	char *area = map_aligned(HPS, HPS), *p;
+	struct hmm_dmirror_cmd c;
+	int fd = hmm_open(0), mfd, ret, pass;
+
+	CHECK(area && fd >= 0);
+	mfd = memfd_create("hmm_test_file_hole", MFD_CLOEXEC);
+	if (mfd < 0)
+		SKIP("memfd_create: %s", strerror(errno));
+	CHECK(ftruncate(mfd, HPS) == 0);
+	p = mmap(area, HPS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+		 mfd, 0);
+	CHECK(p == area);
+	for (pass = 0; pass < 2; pass++) {
+		ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
+			      &c);
+		CHECKF(ret == -ENOENT, "MIGRATE_TO_DEV (pass %d): %d", pass,
+		       ret);
+		CHECK_EQ(c.cpages, 0);
+		CHECK(all_zero(p, HPS));
+	}
+	CHECK_EQ(on_device(fd, p, npages), 0);
+	munmap(p, HPS);
+	close(mfd);
+	close(fd);
+	return T_PASS;
+}
+
+/*
+ * A device WRITE to @size bytes at @p, mapped read-only: -EPERM and no
+ * change; writable again, it goes through.
+ */
+static int write_readonly(int fd, char *p, size_t size)
+{
+	char *m = malloc(size);
+
+	CHECK(m);
+	pat_fill(p, size, 77);
+	pat_fill(m, size, 78);
+	CHECK(mprotect(p, size, PROT_READ) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, size / PS, NULL),
+		  -EPERM);
+	CHECK_PAT(p, size, 77);
+	CHECK(mprotect(p, size, PROT_READ | PROT_WRITE) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, size / PS, NULL), 0);
+	CHECK_PAT(p, size, 78);
+	free(m);
+	return T_PASS;
+}
+
+/*
+ * A device WRITE to a THP and to hugetlb memory mapped read-only.  Kernel
+ * paths: hmm_vma_handle_pmd() and hmm_vma_walk_hugetlb_entry() finding
+ * that a write fault is needed (the fault then fails with -EPERM: the VMA
+ * is not writable).  Then the read-only THP moves to the device (7.3:
+ * set_pmd_migration_entry() for a read-only anon-exclusive PMD).  The
+ * hugetlb part needs reserved huge pages.
+ */
+static int t_write_readonly(void)
+{
+	long free_pages, hsize;
+	char why[128], *p;
+	const char *how;
+	int fd = hmm_open(0), ret;
+
+	CHECK(fd >= 0);
+	p = map_aligned(HPS, HPS);
+	CHECK(p);
+	if (thp_enabled())
+		CHECK(madvise(p, HPS, MADV_HUGEPAGE) == 0);
+	ret = write_readonly(fd, p, HPS);
+	if (ret)
+		return ret;
+	/* A read-only THP to the device (7.3: a read-only PMD migration entry). */
+	CHECK(mprotect(p, HPS, PROT_READ) == 0);
+	ret = migrate_all(fd, p, HPS / PS);
+	if (ret)
+		return ret;
+	CHECK_PAT(p, HPS, 78);
+	munmap(p, HPS);
+	if (!hugetlb_available(&free_pages, &hsize, why, sizeof(why))) {
+		close(fd);
+		SKIP("THP part done; hugetlb: %s", why);
+	}
+	p = hugetlb_alloc(hsize, &how);
+	CHECKF(p, "no hugetlb memory from libhugetlbfs or MAP_HUGETLB");
+	ret = write_readonly(fd, p, hsize);
+	hugetlb_free(p, hsize, how);
+	close(fd);
+	return ret;
+}
+
+/*
+ * *@pp: a new THP-aligned 2 MiB area (a THP where the kernel gives one),
+ * filled with pattern @seed and migrated to the device behind @fd.
+ */
+static int thp_on_device(int fd, char **pp, uint64_t seed)
+{
+	char *p = map_aligned(HPS, HPS);
+
+	CHECK(p);
+	*pp = p;
+	if (thp_enabled())
+		CHECK(madvise(p, HPS, MADV_HUGEPAGE) == 0);
+	pat_fill(p, HPS, seed);
+	return migrate_all(fd, p, HPS / PS);
+}
+
+/*
+ * A THP on device 1, seen from device 0.  Kernel paths (7.3, where the
+ * THP moves as one device folio behind a PMD device-private entry): the
+ * skip in migrate_vma_collect_huge_pmd() of a device entry when only
+ * system memory is selected (device 0's first pass), the peer pass taking
+ * it (split by the core: no SELECT_COMPOUND there); a SNAPSHOT through
+ * hmm_vma_handle_absent_pmd() for a PMD entry of another owner; a READ
+ * there, which needs a fault (hmm_record_fault(), then
+ * do_huge_pmd_device_private() and device 1's migrate_to_ram).  On other
+ * kernels the same at PTE level.  Data intact throughout.
+ */
+static int t_peer_thp(void)
+{
+	unsigned long npages = HPS / PS, i;
+	char *p, *m = malloc(HPS);
+	unsigned char *snap = malloc(npages);
+	int fd0 = hmm_open(0), fd1 = hmm_open(1), ret;
+	struct hmm_dmirror_cmd c;
+
+	CHECK(m && snap && fd0 >= 0 && fd1 >= 0);
+	ret = thp_on_device(fd1, &p, 79);
+	if (ret)
+		return ret;
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF((snap[i] & 0xf0) == HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE,
+		       "page %lu on device 1, device 0's snapshot: 0x%02x", i,
+		       snap[i]);
+	CHECK_RET(hmm_cmd(fd0, HMM_DMIRROR_READ, p, m, npages, NULL), 0);
+	CHECK_PAT(m, HPS, 79);
+	CHECK_EQ(on_device(fd1, p, npages), 0);
+
+	ret = migrate_all(fd1, p, npages);
+	if (ret)
+		return ret;
+	ret = hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, &c);
+	CHECKF(ret == 0 || ret == -ENOENT, "MIGRATE_TO_DEV: %d", ret);
+	CHECK_EQ(c.cpages, on_device(fd0, p, npages));
+	CHECK_EQ(on_device(fd1, p, npages), npages - c.cpages);
+	t_diag("%llu of %lu pages moved from device 1 to device 0",
+	       (unsigned long long)c.cpages, npages);
+	CHECK_PAT(p, HPS, 79);
+	CHECK_EQ(on_device(fd0, p, npages) + on_device(fd1, p, npages), 0);
+	close(fd0);
+	close(fd1);
+	munmap(p, HPS);
+	free(m);
+	free(snap);
+	return T_PASS;
+}
+
+/*
+ * mprotect() and MADV_FREE on a THP that sits on the device.  Kernel paths
+ * (7.3, where it is one device folio behind a PMD device-private entry):
+ * change_huge_pmd() turning the writable PMD entry read-only
+ * (change_non_present_huge_pmd()), __split_huge_pmd_locked() splitting a
+ * read-only device-private PMD into PTEs (an mprotect() of one page),
+ * madvise_free_huge_pmd() leaving a device PMD alone.  On other kernels
+ * the same at PTE level.  The pages stay on the device, read-only for it,
+ * and the CPU reads them back intact.
+ */
+static int t_device_thp_mprotect(void)
+{
+	unsigned long npages = HPS / PS, i;
+	unsigned char *snap = malloc(npages);
+	int fd = hmm_open(0), ret;
+	char *p;
+
+	CHECK(snap && fd >= 0);
+	ret = thp_on_device(fd, &p, 80);
+	if (ret)
+		return ret;
+	CHECK(mprotect(p, HPS, PROT_READ) == 0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_SNAPSHOT, p, snap, npages, NULL), 0);
+	for (i = 0; i < npages; i++)
+		CHECKF((snap[i] & 0xf0) == LOCAL &&
+		       !(snap[i] & HMM_DMIRROR_PROT_WRITE),
+		       "page %lu after mprotect(PROT_READ): 0x%02x", i, snap[i]);
+	CHECK(mprotect(p + 5 * PS, PS, PROT_NONE) == 0);
+	CHECK(mprotect(p, HPS, PROT_READ | PROT_WRITE) == 0);
+	CHECK_EQ(on_device(fd, p, npages), npages);
+	CHECK(madvise(p, HPS, MADV_FREE) == 0);
+	CHECK_EQ(on_device(fd, p, npages), npages);
+	CHECK_PAT(p, HPS, 80);
+	CHECK_EQ(on_device(fd, p, npages), 0);
+	close(fd);
+	munmap(p, HPS);
+	free(snap);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "paths_pinned_page", t_pinned_page, T_DUMMY,
 	  "a page referenced by a pipe stays behind (unmap restore path)" },
 	{ "paths_pte_mapped_thp", t_pte_mapped_thp, T_DUMMY,
 	  "MIGRATE_TO_DEV of a PTE-mapped THP (collect skip or folio split)" },
 	{ "paths_read_during_thp_migration", t_read_during_thp_migration, T_DUMMY,
-	  "device READ racing THP migration (PMD migration entry in hmm_range_fault)" },
+	  "device READ/SNAPSHOT racing two THP migrations (PMD migration entry, locked folio)" },
 	{ "paths_write_during_insert", t_write_during_insert, T_DUMMY,
 	  "CPU writes racing the insertion of device pages at pte_none" },
 	{ "paths_read_unlocked_uffd", t_read_unlocked_uffd, T_DUMMY,
 	  "READ_UNLOCKED of pages a userfaultfd thread supplies (fault drops mmap_lock)" },
+	{ "paths_holes", t_holes, T_DUMMY,
+	  "untouched PMDs and the huge zero page: snapshot, read, migrate whole and in part" },
+	{ "paths_uffd_missing_hole", t_uffd_missing_hole, T_DUMMY,
+	  "MIGRATE_TO_DEV of holes registered with userfaultfd backs off" },
+	{ "paths_guard_page", t_guard_page, T_DUMMY,
+	  "a guard page: READ -EFAULT, SNAPSHOT empty, MIGRATE_TO_DEV skips it" },
+	{ "paths_fault_sigbus", t_fault_sigbus, T_DUMMY,
+	  "READ past the end of a file mapping: the fault's SIGBUS becomes -EFAULT" },
+	{ "paths_file_hole", t_file_hole, T_DUMMY,
+	  "MIGRATE_TO_DEV of an untouched, then read, private file mapping: nothing moves" },
+	{ "paths_write_readonly", t_write_readonly, T_DUMMY,
+	  "WRITE to a read-only THP and hugetlb page needs a fault: -EPERM" },
+	{ "paths_device_thp_mprotect", t_device_thp_mprotect, T_DUMMY,
+	  "mprotect() and MADV_FREE on a THP on the device: read-only, split, kept" },
+	{ "paths_peer_thp", t_peer_thp, T_DUMMY | T_TWO,
+	  "a THP on device 1: device 0's snapshot, read and migration" },
 };
 
 const struct tgroup tests_paths = { cases, ARRAY_SIZE(cases) };

@@ -7,6 +7,15 @@
  * its fd (an open fd would pin the module), prints a READY line and creates
  * the ready file, then waits until /sys/module/<module> disappears (or a
  * SIGTERM/SIGUSR1, or the timeout) and verifies the whole buffer.
+ *
+ * --orphan: the area is THP-aligned (large device folios where the kernel
+ * has them), and after the migration the holder forks: the child keeps the
+ * pages and does the waiting and the check, the parent, which migrated
+ * them (their owner for hmm_dummy), unmaps its copy first and then waits
+ * for the child.  No owner maps the device pages any more, so the unload
+ * can only take them back by pfn: hmm_dummy_evict_pfns(), i.e. the core's
+ * migrate_device_range(), migrate_device_pages() and
+ * migrate_device_finalize() (see drivers/hmm_dummy/evict.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "hmm_test.h"
 
@@ -26,6 +36,46 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
+/*
+ * --orphan, after the migration: fork; the parent unmaps @size bytes at @p,
+ * lets the child go on and returns its exit status (forwarding a signal
+ * to it); the child returns -1 and goes on as the holder.
+ */
+static int orphan_fork(char *p, size_t size)
+{
+	int go[2], st;
+	pid_t pid;
+	char c = 0;
+
+	if (pipe(go)) {
+		perror("unload-holder: pipe");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("unload-holder: fork");
+		return 1;
+	}
+	if (!pid) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		close(go[0]);
+		return -1;
+	}
+	close(go[0]);
+	munmap(p, size);
+	if (write(go[1], &c, 1) != 1)
+		perror("unload-holder: write");
+	close(go[1]);
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			return 1;
+		kill(pid, got_signal ? got_signal : SIGTERM);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 int cmd_unload_holder(int argc, char **argv)
 {
 	const char *ready = NULL, *module = "hmm_dummy";
@@ -33,7 +83,7 @@ int cmd_unload_holder(int argc, char **argv)
 	unsigned int timeout = 300;
 	char modpath[128], *p, *view;
 	struct hmm_dmirror_cmd c;
-	int i, fd, r, dev = 0, local, halfway;
+	int i, fd, r, dev = 0, local, halfway, orphan = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	double end;
 	long bad;
@@ -41,6 +91,10 @@ int cmd_unload_holder(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(argv[i], "--orphan")) {
+			orphan = 1;
+			continue;
+		}
 		if (!strcmp(argv[i], "--size") && v)
 			size = parse_size(v);
 		else if (!strcmp(argv[i], "--ready-file") && v)
@@ -53,7 +107,7 @@ int cmd_unload_holder(int argc, char **argv)
 			module = v;
 		else {
 			fprintf(stderr,
-				"usage: hmm_test unload-holder [--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME]\n");
+				"usage: hmm_test unload-holder [--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME] [--orphan]\n");
 			return 2;
 		}
 		i++;
@@ -65,7 +119,15 @@ int cmd_unload_holder(int argc, char **argv)
 
 	npages = size / cfg.page_size;
 	size = npages * cfg.page_size;
-	p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	if (orphan) {
+		size = (size + (2UL << 20) - 1) & ~((2UL << 20) - 1);
+		npages = size / cfg.page_size;
+		p = map_aligned(size, 2UL << 20);
+		if (p && thp_enabled())
+			madvise(p, size, MADV_HUGEPAGE);
+	} else {
+		p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	}
 	view = malloc(size);
 	fd = hmm_open(dev);
 	if (!p || !view || fd < 0) {
@@ -95,8 +157,23 @@ int cmd_unload_holder(int argc, char **argv)
 			local, npages);
 		return 1;
 	}
+	/*
+	 * --orphan: the first page back to system memory, so that the
+	 * device has a free page among the orphans (migrate_device_range()
+	 * then meets one).
+	 */
+	if (orphan && hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, 1,
+			      NULL)) {
+		fprintf(stderr, "unload-holder: MIGRATE_TO_SYS failed\n");
+		return 1;
+	}
 	/* The fd would hold a reference on the module: drop it. */
 	close(fd);
+	if (orphan) {
+		r = orphan_fork(p, size);
+		if (r >= 0)
+			return r;
+	}
 	printf("READY pid %d: %lu pages (%lu MiB) on %s%d, waiting for %s to go\n",
 	       getpid(), npages, size >> 20, cfg.prefix, dev, modpath);
 	fflush(stdout);
