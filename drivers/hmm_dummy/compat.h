@@ -26,6 +26,8 @@
  *  HAVE_RANGE_FAULT_UNLOCKED  hmm_range_fault_unlocked_timeout(), which
  *                       takes mmap_lock itself and lets handle_mm_fault()
  *                       drop it (userfaultfd)
+ *  HAVE_MIGRATE_DEVICE_PFNS  migrate_device_pfns(): migrate back a list of
+ *                       device pfns, not only a contiguous range
  */
 #ifndef _HMM_DUMMY_COMPAT_H
 #define _HMM_DUMMY_COMPAT_H
@@ -152,6 +154,36 @@ static inline void hmm_dummy_split_copy_pgmap(struct folio *head,
 #ifdef HMM_DUMMY_HAVE_FOLIO_SPLIT
 	tail->pgmap = head->pgmap;
 	tail->mapping = head->mapping;
+#endif
+}
+
+/**
+ * hmm_dummy_migrate_device_pfns() - start migrating device pages by pfn
+ * @src:   the device pfns in use among [@pfn, @pfn + @n), ascending (a
+ *         large folio's pages in order, head first), @k of them; room for
+ *         @n entries
+ * @k:     entries listed in @src
+ * @pfn:   first pfn of the window
+ * @n:     pfns in the window; it does not cut a large folio
+ *
+ * Where the core has migrate_device_pfns(), only the listed pages are
+ * locked and unmapped.  Before, migrate_device_range() goes through every
+ * pfn of the window, free ones included, and overwrites the list.
+ *
+ * Return: the entries of @src the migration covers (@k or @n).
+ */
+static inline unsigned long hmm_dummy_migrate_device_pfns(unsigned long *src,
+							  unsigned long k,
+							  unsigned long pfn,
+							  unsigned long n)
+{
+#ifdef HMM_DUMMY_HAVE_MIGRATE_DEVICE_PFNS
+	if (k)
+		migrate_device_pfns(src, k);
+	return k;
+#else
+	migrate_device_range(src, pfn, n);
+	return n;
 #endif
 }
 

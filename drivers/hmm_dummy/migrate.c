@@ -724,16 +724,17 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
  * @src:  room for 2 * HMM_DUMMY_RUN_PAGES entries
  *
  * Migrates the in-use folios among the @n device pfns from @pfn back to
- * system memory, wherever they are mapped, with migrate_device_range().
- * Only for unload, and only for folios that eviction through their owner
- * could not reach: migrate_device_range() pins no anon_vma, so it is not
- * safe against the mapping process exiting (see evict.c).  Caller holds
- * evict_lock.
+ * system memory, wherever they are mapped, with migrate_device_pfns()
+ * (only the pages in use; 7.3 has it, 6.12 does not) or else
+ * migrate_device_range().  Only for unload, and only for folios that
+ * eviction through their owner could not reach: neither pins an anon_vma,
+ * so neither is safe against the mapping process exiting (see evict.c).
+ * Caller holds evict_lock.
  *
- * The window must not cut a large device folio (migrate_device_range()
- * drops one that runs past its end), and since the core cannot split
- * without a VMA, a large folio needs a large system folio: when none can
- * be had it stays on the device, data intact, for a later try.  Busy pages
+ * The window must not cut a large device folio (the core drops one that
+ * runs past its end), and since the core cannot split without a VMA, a
+ * large folio needs a large system folio: when none can be had it stays on
+ * the device, data intact, for a later try.  Busy pages
  * (locked by a migration or a fault in progress) are skipped.
  *
  * Return: the pages moved.
@@ -743,9 +744,20 @@ unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 				   unsigned long *src)
 {
 	unsigned long *dst = src + HMM_DUMMY_RUN_PAGES;
-	unsigned long i, j, nr, moved = 0;
+	unsigned long i, j, k = 0, nr, moved = 0, win = n;
 
-	migrate_device_range(src, pfn, n);
+	/*
+	 * The pages in use, in pfn order; under the lock, so that a large
+	 * folio is listed with all its pages or not at all.  Any of them may
+	 * be freed before the core gets to it: it then finds no reference to
+	 * take and skips the page.
+	 */
+	hmm_dummy_lock(hdev);
+	for (i = 0; i < n; i++)
+		if (hdev->dpages[pfn - hdev->pfn_first + i].in_use)
+			src[k++] = pfn + i;
+	hmm_dummy_unlock(hdev);
+	n = hmm_dummy_migrate_device_pfns(src, k, pfn, n);
 	for (i = 0; i < n; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct folio *sfolio, *folio;
@@ -779,7 +791,7 @@ unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 	moved = count_moved_to_sys(hdev, src, dst, n);
 	migrate_device_finalize(src, dst, n);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_EVICT, moved);
-	trace_hmm_dummy_evict_pfns(hdev->index, pfn, n, moved);
+	trace_hmm_dummy_evict_pfns(hdev->index, pfn, win, moved);
 	return moved;
 }
 
