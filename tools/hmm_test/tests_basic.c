@@ -676,6 +676,46 @@ static int t_tracepoints(void)
 	return T_PASS;
 }
 
+/*
+ * STATS version 3: the allocator lock counts its takers.  Every page free
+ * takes it (4 KiB pages here: one folio each) and the allocation at least
+ * once, reading the statistics does not, and nobody waits without it being
+ * counted as contention.
+ */
+static int t_alloc_lock(void)
+{
+	struct hmm_dummy_stats a, b, c;
+	struct fx f;
+
+	FX(fx_setup(&f, 64, FX_NOBUF, 9));
+	CHECK(!madvise(f.p, f.size, MADV_NOHUGEPAGE));
+	STATS(f.fd[0], &a);
+	if (a.size < offsetof(struct hmm_dummy_stats, alloc_lock_wait_ns) +
+		     sizeof(a.alloc_lock_wait_ns))
+		SKIP("STATS version %u has no lock counters", a.version);
+	FX_TO_DEV(&f);
+	FX_TO_SYS(&f);
+	FX_PAT(&f, 9);
+	STATS(f.fd[0], &b);
+	t_diag("64 pages there and back: lock taken %lld times, contended %lld, waited %lld ns",
+	       DELTA(a, b, alloc_lock_acquired),
+	       DELTA(a, b, alloc_lock_contended),
+	       DELTA(a, b, alloc_lock_wait_ns));
+	CHECKF(DELTA(a, b, page_free_calls) >= 64, "%lld page frees",
+	       DELTA(a, b, page_free_calls));
+	CHECK(DELTA(a, b, alloc_lock_acquired) >=
+	      DELTA(a, b, page_free_calls) + 1);
+	CHECK(b.alloc_lock_contended <= b.alloc_lock_acquired);
+	CHECK(DELTA(a, b, alloc_lock_contended) ||
+	      !DELTA(a, b, alloc_lock_wait_ns));
+	/* A reader is not a taker: without allocations or frees, no change. */
+	STATS(f.fd[0], &c);
+	CHECK(!DELTA(b, c, alloc_lock_acquired) ||
+	      DELTA(b, c, allocations) + DELTA(b, c, page_free_calls));
+	fx_teardown(&f);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "open_close", t_open_close, 0, "open and close every device node" },
 	{ "info_stats", t_info, T_DUMMY,
@@ -708,6 +748,8 @@ static const struct tcase cases[] = {
 	  "snapshot does not fault pages in" },
 	{ "tracepoints", t_tracepoints, T_DUMMY,
 	  "events/hmm_dummy: migrations and CPU faults are traced" },
+	{ "alloc_lock", t_alloc_lock, T_DUMMY,
+	  "the allocator lock counts its takers (STATS v3), not its readers" },
 };
 
 const struct tgroup tests_basic = { cases, ARRAY_SIZE(cases) };
