@@ -29,7 +29,8 @@ static const struct {
 	  "[--min-size B] [--max-size B] [--reps N] [--csv FILE] [--modes thp,4k] "
 	  "[--p4-size B] [--no-p4] [--p5] [--windows N,N,...]" },
 	{ "unload-holder", cmd_unload_holder,
-	  "[--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME]" },
+	  "[--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME] "
+	  "[--orphan]" },
 };
 
 static void usage(void)
