@@ -3,6 +3,7 @@
  * hmm_test: thin helpers around the hmm_dummy (and test_hmm) uAPI.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,42 @@ int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr,
 	if (out)
 		*out = cmd;
 	return ret;
+}
+
+/*
+ * MIGRATE_TO_DEV of pages that another CPU may hold for a moment.  A page
+ * just lazily freed (MADV_FREE), deactivated or rotated waits in that CPU's
+ * LRU batch with a reference until the CPU drains it; migrate_vma_setup()
+ * drains only the CPU it runs on and skips such a page as pinned, so the
+ * command comes back short (-ENOENT from hmm_dummy).  Then it is run again
+ * on each allowed CPU in turn, which drains every batch.  Returns the last
+ * result, 0 once every page moved; *@tries (may be NULL) gets the runs.
+ */
+int hmm_migrate_to_dev_any_cpu(int fd, void *addr, unsigned long npages,
+			       int *tries)
+{
+	cpu_set_t allowed, one;
+	int cpu, n = 1, r;
+
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, NULL, npages, NULL);
+	if ((r == -ENOENT || r == -EBUSY) &&
+	    !sched_getaffinity(0, sizeof(allowed), &allowed)) {
+		for (cpu = 0; cpu < CPU_SETSIZE && r; cpu++) {
+			if (!CPU_ISSET(cpu, &allowed))
+				continue;
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			if (sched_setaffinity(0, sizeof(one), &one))
+				continue;
+			r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, NULL,
+				    npages, NULL);
+			n++;
+		}
+		sched_setaffinity(0, sizeof(allowed), &allowed);
+	}
+	if (tries)
+		*tries = n;
+	return r;
 }
 
 int hmm_info(int fd, struct hmm_dummy_info *info)

@@ -33,6 +33,8 @@ int hmm_open(int idx);
 int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr,
 	    unsigned long npages, struct hmm_dmirror_cmd *out);
 int hmm_cmd_raw(int fd, unsigned long req, struct hmm_dmirror_cmd *cmd);
+int hmm_migrate_to_dev_any_cpu(int fd, void *addr, unsigned long npages,
+			       int *tries);
 int hmm_info(int fd, struct hmm_dummy_info *info);
 int hmm_stats(int fd, struct hmm_dummy_stats *st);
 int hmm_stats_dev(int idx, struct hmm_dummy_stats *st);

@@ -902,6 +902,8 @@ static long pageout_scenario(int fd, enum pageout_how how)
 	unsigned long npages = how == PO_THP ? HPS / PS : 256, i, bad = 0;
 	size_t size = npages * PS;
 	char *p, *m = malloc(size);
+	const char *step = "map";
+	int r = 0, tries = 1;
 	long ret = -1;
 
 	p = how == PO_THP ? map_aligned(size, HPS) :
@@ -915,23 +917,36 @@ static long pageout_scenario(int fd, enum pageout_how how)
 			bad += *(volatile char *)(p + i * PS);
 	else
 		pat_fill(p, size, 120);
+	step = "MADV_FREE";
 	if (how != PO_DEV && madvise(p, size, MADV_FREE))
 		goto out;
-	if (how >= PO_FREE_DEV &&
-	    hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages, NULL))
+	/* Lazily freed pages may sit in another CPU's LRU batch. */
+	step = "MIGRATE_TO_DEV";
+	if (how >= PO_FREE_DEV)
+		r = hmm_migrate_to_dev_any_cpu(fd, p, npages, &tries);
+	if (r)
 		goto out;
+	if (tries > 1)
+		t_diag("%s: every page on the device after %d migrations",
+		       pageout_name[how], tries);
 	pat_fill(m, size, 121);
+	step = "WRITE";
 	if (how == PO_CPU)
 		memcpy(p, m, size);
-	else if (how != PO_NONE &&
-		 hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL))
+	else if (how != PO_NONE)
+		r = hmm_cmd(fd, HMM_DMIRROR_WRITE, p, m, npages, NULL);
+	if (r)
 		goto out;
-	if ((how == PO_DEV || how == PO_FREE_DEV) &&
-	    hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages, NULL))
+	step = "MIGRATE_TO_SYS";
+	if (how == PO_DEV || how == PO_FREE_DEV)
+		r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
+			    NULL);
+	if (r)
 		goto out;
 	if (how == PO_FREE_FAULT)
 		for (i = 0; i < npages; i++)
 			(void)*(volatile char *)(p + i * PS);
+	step = "MADV_PAGEOUT";
 	if (madvise(p, size, MADV_PAGEOUT))
 		goto out;
 	for (i = 0; i < npages; i++) {
@@ -944,6 +959,9 @@ static long pageout_scenario(int fd, enum pageout_how how)
 	}
 	ret = bad;
 out:
+	if (ret < 0)
+		t_diag("%s: %s failed: %s", pageout_name[how], step,
+		       strerror(r ? -r : errno));
 	if (p)
 		munmap(p, size);
 	free(m);

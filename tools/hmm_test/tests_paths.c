@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -872,6 +873,76 @@ static int t_device_thp_mprotect(void)
 	return T_PASS;
 }
 
+/* Run on @cpu only; 0 or -1. */
+static int pin_cpu(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+/*
+ * MADV_FREE puts the pages in the calling CPU's lazy-free LRU batch, which
+ * holds a reference on each until that CPU drains it.  The folios are on
+ * the LRU meanwhile, so migrate_device_unmap() does not drain every CPU
+ * for them (it does that only for a folio off the LRU), and
+ * migrate_vma_check_page() sees the batch's reference and restores the
+ * page: MIGRATE_TO_DEV from another CPU may come back short (-ENOENT,
+ * cpages below npages).  Kernel path: the restore path of
+ * migrate_device_unmap() for a folio on the LRU.  Whatever moved, the data
+ * must be intact, and the same command on the CPU that did MADV_FREE
+ * (whose migrate_vma_setup() drains its own batches first) moves the rest.
+ */
+static int t_lazyfree_other_cpu(void)
+{
+	unsigned long npages = 64;
+	size_t size = npages * PS;
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	struct hmm_dmirror_cmd c;
+	int a = -1, b = -1, cpu, fd = hmm_open(0), ret;
+	cpu_set_t allowed;
+
+	CHECK(p && m && fd >= 0);
+	CHECK(!sched_getaffinity(0, sizeof(allowed), &allowed));
+	for (cpu = 0; cpu < CPU_SETSIZE && b < 0; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (a < 0)
+			a = cpu;
+		else
+			b = cpu;
+	}
+	if (b < 0)
+		SKIP("needs two CPUs");
+	CHECK(!madvise(p, size, MADV_NOHUGEPAGE));
+	pat_fill(p, size, 73);
+	CHECK(!pin_cpu(a));
+	CHECK(!madvise(p, size, MADV_FREE));
+	CHECK(!pin_cpu(b));
+	ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c);
+	CHECKF(ret == 0 || ret == -ENOENT, "MIGRATE_TO_DEV on CPU %d: %d",
+	       b, ret);
+	CHECK_EQ(c.cpages, on_device(fd, p, npages));
+	t_diag("MADV_FREE on CPU %d, MIGRATE_TO_DEV on CPU %d: %llu of %lu pages moved",
+	       a, b, (unsigned long long)c.cpages, npages);
+
+	CHECK(!pin_cpu(a));
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, m, npages, &c),
+		  0);
+	CHECK_EQ(c.cpages, npages);
+	CHECK_EQ(on_device(fd, p, npages), npages);
+	CHECK_PAT(m, size, 73);
+	CHECK_PAT(p, size, 73);
+	CHECK(!sched_setaffinity(0, sizeof(allowed), &allowed));
+	close(fd);
+	munmap(p, size);
+	free(m);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "paths_pinned_page", t_pinned_page, T_DUMMY,
 	  "a page referenced by a pipe stays behind (unmap restore path)" },
@@ -899,6 +970,8 @@ static const struct tcase cases[] = {
 	  "mprotect() and MADV_FREE on a THP on the device: read-only, split, kept" },
 	{ "paths_peer_thp", t_peer_thp, T_DUMMY | T_TWO,
 	  "a THP on device 1: device 0's snapshot, read and migration" },
+	{ "paths_lazyfree_other_cpu", t_lazyfree_other_cpu, T_DUMMY,
+	  "pages lazily freed on another CPU: short migration, data intact" },
 };
 
 const struct tgroup tests_paths = { cases, ARRAY_SIZE(cases) };
