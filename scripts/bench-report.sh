@@ -54,7 +54,7 @@ norm_awk='
 	echo "make bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(tr -d '\r' <"$dir/console.log" 2>/dev/null |
 		sed -n 's/^hmm_dummy VM: \([^,]*\), flavour \([a-z]*\).*/kernel \1 (\2)/p' | head -n 1)"
 	if [ -n "${HOST_LOAD_START:-}" ]; then
-		echo "host load at the start: ${HOST_LOAD_START#*load average}" | sed 's/start: :/start:/'
+		echo "host load at the start: ${HOST_LOAD_START##*load average: }"
 	else
 		echo "host load now: $(uptime | sed 's/.*load average/load average/')"
 	fi

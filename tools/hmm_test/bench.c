@@ -301,11 +301,17 @@ static double p4_run(const struct target *t, const int *devs, int nproc,
 enum { P4_ONE, P4_SAME, P4_TWO, P4_N };
 static const char *const p4path[P4_N] = { "p4_one", "p4_same", "p4_two" };
 
-/*
- * P4: one process alone, two on device 0, one each on devices 0 and 1 (when
- * there are two).  Returns 0 or -errno; @out gets the three spreads (the
- * last one zero without a second device).
- */
+/* Statistics of devices 0 and 1 (as far as there are); 0 or -EIO. */
+static int p4_stats(struct hmm_dummy_stats *st)
+{
+	int d;
+
+	for (d = 0; d < 2 && d < cfg.ndev; d++)
+		if (hmm_stats_dev(d, &st[d]))
+			return -EIO;
+	return 0;
+}
+
 /*
  * The allocator lock of hmm_dummy's devices over one P4 mode: every
  * allocation and every free of a device page takes it, so if two processes
@@ -322,9 +328,9 @@ static void p4_lock_report(const char *mode, const char *path, int nproc,
 	int d;
 
 	for (d = 0; d < 2 && d < cfg.ndev; d++) {
-		taken += b[d].alloc_lock_acquired - a[d].alloc_lock_acquired;
-		cont += b[d].alloc_lock_contended - a[d].alloc_lock_contended;
-		wait += b[d].alloc_lock_wait_ns - a[d].alloc_lock_wait_ns;
+		taken += DELTA(a[d], b[d], alloc_lock_acquired);
+		cont += DELTA(a[d], b[d], alloc_lock_contended);
+		wait += DELTA(a[d], b[d], alloc_lock_wait_ns);
 	}
 	printf("P4 lock %-3s %-8s taken %10llu  contended %8llu (%.2f%%)  waited %9.3f ms = %.2f%% of %d x %.2f s\n",
 	       mode, path, taken, cont, taken ? 100.0 * cont / taken : 0,
@@ -332,23 +338,27 @@ static void p4_lock_report(const char *mode, const char *path, int nproc,
 	       nproc, wall);
 }
 
+/*
+ * P4: one process alone, two on device 0, one each on devices 0 and 1 (when
+ * there are two).  Returns 0 or -errno; @out gets the three spreads (the
+ * last one zero without a second device).
+ */
 static int bench_p4(const struct target *t, size_t size, int reps, bool thp,
 		    bool two_devs, struct spread *out)
 {
 	static const int devs[P4_N][2] = { { 0, 0 }, { 0, 0 }, { 0, 1 } };
 	static const int nproc[P4_N] = { 1, 2, 2 };
 	struct hmm_dummy_stats a[2] = {}, b[2] = {};
-	double v[MAX_REPS], t0;
-	int m, k, d;
+	double v[MAX_REPS], start;
+	int m, k;
 
 	memset(out, 0, sizeof(*out) * P4_N);
 	for (m = 0; m < P4_N; m++) {
 		if (m == P4_TWO && !two_devs)
 			break;
-		for (d = 0; t->dummy && d < 2 && d < cfg.ndev; d++)
-			if (hmm_stats_dev(d, &a[d]))
-				return -EIO;
-		t0 = now_sec();
+		if (t->dummy && p4_stats(a))
+			return -EIO;
+		start = now_sec();
 		for (k = 0; k < reps; k++) {
 			v[k] = p4_run(t, devs[m], nproc[m], size, thp);
 			if (v[k] < 0) {
@@ -360,12 +370,10 @@ static int bench_p4(const struct target *t, size_t size, int reps, bool thp,
 		out[m] = spread_of(v, reps);
 		if (!t->dummy)
 			continue;
-		t0 = now_sec() - t0;
-		for (d = 0; d < 2 && d < cfg.ndev; d++)
-			if (hmm_stats_dev(d, &b[d]))
-				return -EIO;
+		if (p4_stats(b))
+			return -EIO;
 		p4_lock_report(thp ? "thp" : "4k", p4path[m], nproc[m], a, b,
-			       t0);
+			       now_sec() - start);
 	}
 	return 0;
 }

@@ -101,18 +101,14 @@ int hmm_cmd(int fd, unsigned long req, void *addr, void *ptr,
 int hmm_migrate_to_dev_any_cpu(int fd, void *addr, unsigned long npages,
 			       int *tries)
 {
-	cpu_set_t allowed, one;
+	cpu_set_t allowed;
 	int cpu, n = 1, r;
 
 	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, NULL, npages, NULL);
 	if ((r == -ENOENT || r == -EBUSY) &&
 	    !sched_getaffinity(0, sizeof(allowed), &allowed)) {
 		for (cpu = 0; cpu < CPU_SETSIZE && r; cpu++) {
-			if (!CPU_ISSET(cpu, &allowed))
-				continue;
-			CPU_ZERO(&one);
-			CPU_SET(cpu, &one);
-			if (sched_setaffinity(0, sizeof(one), &one))
+			if (!CPU_ISSET(cpu, &allowed) || pin_cpu(cpu))
 				continue;
 			r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, NULL,
 				    npages, NULL);

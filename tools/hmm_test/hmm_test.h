@@ -63,6 +63,7 @@ void *map_anon(size_t len, int prot, int flags);
 void *map_aligned(size_t len, size_t align);
 double now_sec(void);
 void sleep_ms(unsigned int ms);
+int pin_cpu(int cpu);
 int read_file_str(const char *path, char *buf, size_t len);
 int write_file_str(const char *path, const char *val);
 int write_file_in(const char *dir, const char *file, const char *val);

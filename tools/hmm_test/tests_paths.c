@@ -873,16 +873,6 @@ static int t_device_thp_mprotect(void)
 	return T_PASS;
 }
 
-/* Run on @cpu only; 0 or -1. */
-static int pin_cpu(int cpu)
-{
-	cpu_set_t one;
-
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	return sched_setaffinity(0, sizeof(one), &one);
-}
-
 /*
  * MADV_FREE puts the pages in the calling CPU's lazy-free LRU batch, which
  * holds a reference on each until that CPU drains it.  The folios are on

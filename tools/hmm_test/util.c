@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,4 +308,14 @@ int report_unreturned_pages(const struct hmm_dummy_stats *base,
 		bad++;
 	}
 	return bad;
+}
+
+/* Run the calling thread on @cpu only; 0 or -1 with errno set. */
+int pin_cpu(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one);
 }
