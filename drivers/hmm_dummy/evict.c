@@ -6,17 +6,18 @@
  *
  * Eviction goes through the process, not through the pfn
  * -------------------------------------------------------
- * The core offers migrate_device_range(): migrate device pages by pfn,
- * wherever they are mapped, without a VMA.  It unmaps them with
- * try_to_migrate(), and migrate_device_finalize() maps the new pages with
- * remove_migration_ptes(), an rmap walk that starts from the folio's
- * anon_vma.  migrate_pages() pins that anon_vma across the migration
- * (folio_get_anon_vma()); the migrate_vma_*() caller's mmap_lock keeps the
- * VMA, and with it the anon_vma, alive.  migrate_device_range() does
- * neither: if the last process mapping the page exits (or munmaps it)
- * between the unmap and the finalize, the anon_vma is freed and the walk
- * reads freed memory.  test_hmm evicts this way and hit it under KASAN in
- * our runs (Documentation/hmm_dummy.rst, "Eviction and process exit").
+ * The core offers migrate_device_range() (and, in 7.3,
+ * migrate_device_pfns()): migrate device pages by pfn, wherever they are
+ * mapped, without a VMA.  It unmaps them with try_to_migrate(), and
+ * migrate_device_finalize() maps the new pages with remove_migration_ptes(),
+ * an rmap walk that starts from the folio's anon_vma.  migrate_pages() pins
+ * that anon_vma across the migration (folio_get_anon_vma()); the
+ * migrate_vma_*() caller's mmap_lock keeps the VMA, and with it the
+ * anon_vma, alive.  The by-pfn calls do neither: if the last process
+ * mapping the page exits (or munmaps it) between the unmap and the
+ * finalize, the anon_vma is freed and the walk reads freed memory.
+ * test_hmm evicts this way and hit it under KASAN in our runs
+ * (Documentation/hmm_dummy.rst, "Eviction and process exit").
  *
  * So every device folio remembers the address space it was migrated into
  * (hmm_dummy_dpage.owner, an mmgrab() reference that keeps the mm_struct,
@@ -37,8 +38,8 @@
  * What cannot be reached this way: a folio its owner no longer maps (after
  * fork() and the parent's munmap(), only the child maps it).  It stays on
  * the device until the child touches it or exits; at unload, the last
- * resort is migrate_device_range() (hmm_dummy_evict_pfns()), with the
- * hazard above.
+ * resort is migration by pfn (hmm_dummy_evict_pfns()), with the hazard
+ * above.
  */
 #include <linux/delay.h>
 #include <linux/migrate.h>
