@@ -221,42 +221,66 @@ static struct page *data_page(struct page *page)
 					      page;
 }
 
-/*
- * Copy one page between the bounce buffer and what the device sees.
- *
- * A device write goes through a kernel mapping, which no CPU page table
- * entry sees, so the page must be marked dirty here or reclaim may throw
- * the data away: a clean anonymous page that was lazily freed
- * (MADV_FREE) is discarded, a clean swap cache page is dropped in favour
- * of its stale copy on swap.  hmm_range_fault() does not dirty a page it
- * finds mapped writable.  A device page is marked dirty itself: migration
- * carries the flag to the system page it goes back to.  Called under
- * mirror->lock, which keeps the page mapped (any unmap, reclaim or
- * writeback first invalidates, and waits for the lock), so its mapping
- * cannot go away under folio_mark_dirty(), and the flag is set before
- * reclaim can look at it.
- */
+/* Copy one page between the bounce buffer and what the device sees. */
 static void device_copy(struct page *page, void *buf, bool write)
 {
-	if (write) {
+	if (write)
 		memcpy_to_page(data_page(page), 0, buf, PAGE_SIZE);
-		folio_mark_dirty(page_folio(page));
-	} else {
+	else
 		memcpy_from_page(buf, data_page(page), 0, PAGE_SIZE);
-	}
 }
 
 /*
- * A device READ or WRITE of one page: the copy, and for a page in device
- * memory an LRU refresh so that eviction takes pages the device is not
- * using.  Migration read-backs and atomics only copy.
+ * A device READ or WRITE of one page, under mirror->lock: the copy, and
+ * for a page in device memory an LRU refresh so that eviction takes pages
+ * the device is not using.  Migration read-backs and atomics only copy.
+ *
+ * A device write goes through a kernel mapping, which no CPU page table
+ * entry sees, so the page must be marked dirty or reclaim may throw the
+ * data away: a clean anonymous page that was lazily freed (MADV_FREE) is
+ * discarded, a clean swap cache page is dropped in favour of its stale
+ * copy on swap.  hmm_range_fault() does not dirty a page it finds mapped
+ * writable.  A device page is marked at once: it has no mapping to call
+ * into, only its flag changes, and migration carries the flag to the
+ * system page it goes back to.  A system page is marked by
+ * device_writes_done() after mirror->lock is dropped, because marking a
+ * file folio dirty can allocate (with reclaim, which may need mirror->lock
+ * in an invalidation); here it only gets a reference.  The reference keeps
+ * reclaim from discarding or dropping the page before it is marked (both
+ * need the page's references to be only its mappings'), and mirror->lock,
+ * under which every page in the device page table is mapped, is what makes
+ * taking it safe.
  */
 static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 			  void *buf, bool write)
 {
-	if (is_device_private_page(page))
+	lockdep_assert_held(&mirror->lock);
+	if (is_device_private_page(page)) {
 		hmm_dummy_lru_touch(mirror->hdev, page);
+		if (write)
+			folio_mark_dirty(page_folio(page));
+	} else if (write) {
+		get_page(page);
+	}
 	device_copy(page, buf, write);
+}
+
+/*
+ * After a device WRITE of @pages[0..@n) through device_access(), with
+ * mirror->lock dropped: mark the system pages dirty and drop the
+ * references device_access() took.  set_page_dirty_lock() takes the folio
+ * lock, which keeps a file folio from being truncated meanwhile.
+ */
+static void device_writes_done(struct page **pages, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		if (is_device_private_page(pages[i]))
+			continue;
+		set_page_dirty_lock(pages[i]);
+		put_page(pages[i]);
+	}
 }
 
 /*
@@ -284,6 +308,9 @@ static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
 			return -EINTR;
 		if (time_after(jiffies, timeout))
 			return -EBUSY;
+		/* mmu_interval_read_begin() may wait for invalidations. */
+		lockdep_assert_not_held(&mirror->mm->mmap_lock);
+		lockdep_assert_not_held(&mirror->lock);
 		if (unlocked) {
 			ret = hmm_dummy_range_fault_unlocked(range, budget);
 		} else {
@@ -413,6 +440,8 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	mutex_lock(&mirror->lock);
 	if (pt_access(mirror, start, npages, buf, write, w->pages)) {
 		mutex_unlock(&mirror->lock);
+		if (write)
+			device_writes_done(w->pages, npages);
 		*in_fault = false;
 		return 0;
 	}
@@ -454,8 +483,12 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		pt_store(mirror, start + (i << PAGE_SHIFT), page,
 			 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
 		device_access(mirror, page, buf + i * PAGE_SIZE, write);
+		/* pfns[i] is read: its slot keeps the page from here on. */
+		w->pages[i] = page;
 	}
 	mutex_unlock(&mirror->lock);
+	if (write)
+		device_writes_done(w->pages, npages);
 	return 0;
 }
 
@@ -748,73 +781,127 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 }
 
 /*
+ * Copy a page the device already holds for atomics into @buf.  Returns
+ * false, touching nothing, unless @addr is mapped PT_ATOMIC: the entry is
+ * current while mirror->lock is held (every invalidation erases it under
+ * the same lock first), so the page is still device-exclusive and nobody
+ * else can have changed it.
+ */
+static bool exclusive_already(struct hmm_dummy_mirror *mirror,
+			      unsigned long addr, void *buf)
+{
+	void *entry;
+	bool held;
+
+	mutex_lock(&mirror->lock);
+	entry = xa_load(&mirror->pt, addr >> PAGE_SHIFT);
+	held = entry && xa_pointer_tag(entry) == PT_ATOMIC;
+	if (held)
+		device_copy(xa_untag_pointer(entry), buf, false);
+	mutex_unlock(&mirror->lock);
+	return held;
+}
+
+/*
+ * Fault @addr in present and writable for the CPU, with nothing of the
+ * device's held.  make_device_exclusive*() does the same fault first, but
+ * the fault's side effects invalidate with no owner (replacing the zero
+ * page, breaking COW, bringing a device page back, restoring an exclusive
+ * entry an earlier try left behind), and inside exclusive_page()'s
+ * sequence window each of those would fail the retry check, every time:
+ * the conversion would never stick.  Done here, before the window opens,
+ * they leave a PTE that the conversion only has to replace.
+ */
+static int exclusive_settle(struct mm_struct *mm, unsigned long addr)
+{
+	int ret;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ret = fixup_user_fault(mm, addr, FAULT_FLAG_WRITE, NULL);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/*
  * Make one page exclusive to the device and map it as atomic in the device
- * page table, copying its contents to @buf.  Called with mmap_lock held for
- * read.
+ * page table, copying its contents to @buf.  Called with no lock held.
  *
- * The sequence is sampled after the conversion, with the folio locked.
- * Sampling it before would count the conversion's own side effects as
- * invalidations: the write fault inside make_device_exclusive*() restores
- * an exclusive entry left by an earlier EXCLUSIVE, replaces the zero page
- * or brings a device page back, and each of those invalidates with no
- * owner, so every retry would fail the same way.  Sampling it after is
- * safe: every path that takes the CPU mapping back from the device entry
- * locks the folio before it invalidates, so it cannot start before the
- * entry is stored below; any other invalidation of the page (munmap, say)
- * either finished before mmu_interval_read_begin() (which waits for it)
- * or moves the sequence and is caught by the retry check.  Nothing that
- * mmu_interval_read_begin() waits for needs this folio's lock.
+ * The notifier sequence is sampled before the conversion, with neither
+ * mmap_lock nor the folio lock held, as for any other device mapping:
+ * mmu_interval_read_begin() waits for invalidations in progress, and one of
+ * them may be waiting for this very folio's lock (7.3's
+ * migrate_vma_collect() locks a PTE-mapped large folio to split it inside
+ * its invalidation) or for mmap_lock.  Sampled after the conversion, as
+ * this function once did, it would also miss a zap: MADV_DONTNEED, munmap
+ * and exit take no folio lock, so a zap that began before the sample
+ * could remove the device-exclusive entry (and drop the page) after the
+ * conversion while read_begin() returned its sequence as the current one;
+ * the device would then keep an atomic mapping of a freed page.
+ *
+ * Our own conversion is not an invalidation (mirror_invalidate() skips
+ * MMU_NOTIFY_EXCLUSIVE events we own); what the fault inside it would
+ * invalidate is done before the window by exclusive_settle().  So a retry
+ * only fails when something else really changed the page, and the loop
+ * ends; a page under constant attack gives -EBUSY.
+ *
+ * Lock order: folio lock (from make_device_exclusive*()) -> mirror->lock,
+ * the same order as an invalidation that runs under a folio lock
+ * (try_to_migrate(), say) taking mirror->lock in mirror_invalidate().
  */
 static int exclusive_page(struct hmm_dummy_mirror *mirror,
 			  struct mmu_interval_notifier *mni, unsigned long addr,
 			  void *buf)
 {
+	struct mm_struct *mm = mirror->mm;
 	struct page *page;
 	unsigned long seq;
-	int tries;
+	bool mapped;
+	int tries, ret;
 
+	if (exclusive_already(mirror, addr, buf))
+		return 0;
 	for (tries = 0; tries < 16; tries++) {
-		page = hmm_dummy_make_page_exclusive(mirror->mm, addr,
-						     mirror->hdev);
+		ret = exclusive_settle(mm, addr);
+		if (ret)
+			return ret;
+		lockdep_assert_not_held(&mm->mmap_lock);
+		lockdep_assert_not_held(&mirror->lock);
+		seq = mmu_interval_read_begin(mni);
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		page = hmm_dummy_make_page_exclusive(mm, addr, mirror->hdev);
+		mmap_read_unlock(mm);
 		if (IS_ERR(page))
 			return PTR_ERR(page);
-		seq = mmu_interval_read_begin(mni);
 		mutex_lock(&mirror->lock);
-		if (!mmu_interval_read_retry(mni, seq)) {
+		mapped = !mmu_interval_read_retry(mni, seq);
+		if (mapped) {
 			pt_store(mirror, addr, page, PT_ATOMIC);
 			device_copy(page, buf, false);
-			tries = -1;
 		}
 		mutex_unlock(&mirror->lock);
 		unlock_page(page);
 		put_page(page);
-		if (tries < 0)
+		if (mapped)
 			return 0;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 	}
 	return -EBUSY;
 }
 
 /*
  * Make one chunk (at most HMM_DUMMY_STACK_BATCH pages, within one VMA)
- * exclusive to the device.  Called with mmap_lock held for read.
+ * exclusive to the device.  Called with no lock held.
  */
 static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 			   struct mmu_interval_notifier *mni,
-			   struct vm_area_struct *vma, unsigned long start,
-			   unsigned long npages, void *buf)
+			   unsigned long start, unsigned long npages, void *buf)
 {
 	unsigned long i;
 	int ret;
 
-	/*
-	 * make_device_exclusive_range() (before 6.15) cannot take a page of
-	 * a large folio and only splits the PMD mapping, not the folio:
-	 * split PMD-mapped THPs first.  A large folio that is already
-	 * PTE-mapped cannot be split this way and fails with -EBUSY.
-	 */
-	if (!hmm_dummy_exclusive_takes_large())
-		hmm_dummy_split_thp(mirror->hdev, vma, start,
-				    start + (npages << PAGE_SHIFT));
 	for (i = 0; i < npages; i++) {
 		ret = exclusive_page(mirror, mni, start + (i << PAGE_SHIFT),
 				     buf + i * PAGE_SIZE);
@@ -864,7 +951,10 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 			ret = PTR_ERR(mni);
 			break;
 		}
-		mmap_read_lock(mm);
+		if (mmap_read_lock_killable(mm)) {
+			ret = -EINTR;
+			break;
+		}
 		vma = vma_lookup(mm, addr);
 		if (!vma) {
 			mmap_read_unlock(mm);
@@ -873,8 +963,18 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 		}
 		n = (min3(end, vma->vm_end, ALIGN(addr + 1, chunk << PAGE_SHIFT))
 		     - addr) >> PAGE_SHIFT;
-		ret = exclusive_chunk(mirror, mni, vma, addr, n, buf);
+		/*
+		 * make_device_exclusive_range() (before 6.15) cannot take a
+		 * page of a large folio and only splits the PMD mapping, not
+		 * the folio: split PMD-mapped THPs first.  A large folio that
+		 * is already PTE-mapped cannot be split this way and fails
+		 * with -EBUSY.
+		 */
+		if (!hmm_dummy_exclusive_takes_large())
+			hmm_dummy_split_thp(mirror->hdev, vma, addr,
+					    addr + (n << PAGE_SHIFT));
 		mmap_read_unlock(mm);
+		ret = exclusive_chunk(mirror, mni, addr, n, buf);
 		if (ret)
 			break;
 		if (uptr) {

@@ -4,8 +4,10 @@
  * fault window, holes and the zero page, partial ranges, peers, eviction,
  * RELEASE and device-exclusive access.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -834,6 +836,230 @@ static int t_exclusive_twice(void)
 	return exclusive_state(EXCL_TWICE);
 }
 
+/*
+ * EXCLUSIVE of the last page of a range while another thread zaps the whole
+ * range with MADV_DONTNEED, which takes no page lock: the zap starts (its
+ * invalidation begins) before EXCLUSIVE and reaches the last page only
+ * after it.  Whatever the order, once both are done the device must not
+ * hold the page: after the CPU writes it, CHECK_EXCLUSIVE must say the
+ * CPU has it and a device READ must see what the CPU wrote.  A driver that
+ * samples the notifier sequence after make_device_exclusive() keeps an
+ * atomic mapping of the page the zap freed (issue 18, item 1): the READ
+ * then returns the freed page's old contents.
+ */
+struct zap_race {
+	char *p;
+	size_t size;
+	int go;
+};
+
+static void *zap_thread(void *arg)
+{
+	struct zap_race *z = arg;
+
+	__atomic_store_n(&z->go, 1, __ATOMIC_SEQ_CST);
+	madvise(z->p, z->size, MADV_DONTNEED);
+	return NULL;
+}
+
+static int t_exclusive_zap_race(void)
+{
+	const size_t size = 128UL << 20;
+	unsigned int round, stale = 0, before = 0, busy = 0;
+	struct zap_race z = { .size = size };
+	struct hmm_dmirror_cmd c;
+	double end = now_sec() + 8;
+	char *last, *buf;
+	pthread_t t;
+	int fd, r, rc;
+
+	fd = hmm_open(0);
+	CHECK(fd >= 0);
+	z.p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	buf = malloc(PS);
+	CHECK(z.p && buf);
+	/* 4 KiB pages: a zap of 32768 PTEs, the last page reached last. */
+	CHECK(!madvise(z.p, size, MADV_NOHUGEPAGE));
+	last = z.p + size - PS;
+	for (round = 0; round < 40 && (round < 6 || now_sec() < end);
+	     round++) {
+		memset(z.p, 1, size);
+		z.go = 0;
+		CHECK(!pthread_create(&t, NULL, zap_thread, &z));
+		while (!__atomic_load_n(&z.go, __ATOMIC_SEQ_CST))
+			;
+		memset(buf, 0x5a, PS);
+		r = hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, last, buf, 1, &c);
+		CHECK(!pthread_join(t, NULL));
+		CHECKF(!r || r == -EBUSY, "EXCLUSIVE: %d (%s)", r, strerror(-r));
+		busy += r == -EBUSY;
+		/* It took the page before the zap got there (data 1). */
+		before += !r && buf[0] == 1;
+		memset(last, 0x77, PS);
+		rc = hmm_cmd(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, last, NULL, 1,
+			     &c);
+		memset(buf, 0, PS);
+		CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_READ, last, buf, 1, &c), 0);
+		if (rc || buf[0] != 0x77 || memcmp(buf, buf + 1, PS - 1)) {
+			if (!stale++)
+				t_diag("round %u: CHECK_EXCLUSIVE %d after the CPU wrote the page, device READ got 0x%02x (want 0x77)",
+				       round, rc, (unsigned char)buf[0]);
+		}
+	}
+	t_diag("%u rounds: EXCLUSIVE took the page before the zap reached it in %u, -EBUSY in %u; stale device mapping in %u",
+	       round, before, busy, stale);
+	CHECK_EQ(stale, 0);
+	munmap(z.p, size);
+	free(buf);
+	close(fd);
+	return T_PASS;
+}
+
+/*
+ * EXCLUSIVE on pages of a THP in one thread while another migrates the
+ * same THP to the device starting 4 KiB in, round after round.  On 7.3 the
+ * migration opens its invalidation and then sleeps on the lock of the
+ * PTE-mapped large folio to split it (EXCLUSIVE leaves the THP PTE-mapped);
+ * an EXCLUSIVE that waits for invalidations to end while holding that lock
+ * (mmu_interval_read_begin() after make_device_exclusive()) waits for the
+ * migration, which waits for it: both sleep uninterruptibly and the process
+ * can never exit (issue 18, item 2).  The rounds run in a child; a child
+ * still running after the watchdog's limit fails the case (it cannot be
+ * killed then, so it is left behind rather than waited for).
+ */
+#define HPS_EXCL	(2UL << 20)
+
+struct excl_mig {
+	int fd;
+	char *p;
+	pthread_barrier_t bar;
+	unsigned int rounds;
+	int stop;
+	unsigned int excl_ok, mig_ok;
+};
+
+static void *excl_mig_thread(void *arg)
+{
+	struct excl_mig *x = arg;
+	unsigned long np = HPS_EXCL / PS;
+	unsigned int i;
+
+	for (i = 0; i < x->rounds; i++) {
+		pthread_barrier_wait(&x->bar);
+		if (!__atomic_load_n(&x->stop, __ATOMIC_SEQ_CST) &&
+		    !hmm_cmd(x->fd, HMM_DMIRROR_MIGRATE_TO_DEV, x->p + PS,
+			     NULL, np - 1, NULL))
+			x->mig_ok++;
+		pthread_barrier_wait(&x->bar);
+		if (__atomic_load_n(&x->stop, __ATOMIC_SEQ_CST))
+			break;
+	}
+	return NULL;
+}
+
+static int excl_mig_child(int fd, double secs)
+{
+	unsigned long np = HPS_EXCL / PS, k;
+	struct excl_mig x = { .fd = fd, .rounds = 100000 };
+	double end = now_sec() + secs;
+	unsigned int i;
+	pthread_t t;
+	char *p;
+
+	if (pthread_barrier_init(&x.bar, NULL, 2) ||
+	    pthread_create(&t, NULL, excl_mig_thread, &x))
+		return 2;
+	for (i = 0; i < x.rounds; i++) {
+		p = map_aligned(HPS_EXCL, HPS_EXCL);
+		if (!p)
+			return 2;
+		madvise(p, HPS_EXCL, MADV_HUGEPAGE);
+		pat_fill(p, HPS_EXCL, 240 + i);
+		x.p = p;
+		if (now_sec() > end)
+			__atomic_store_n(&x.stop, 1, __ATOMIC_SEQ_CST);
+		pthread_barrier_wait(&x.bar);
+		/* Each page of it is one window: the folio locked, then wait. */
+		k = 1 + (i * 37) % (np - 33);
+		if (!x.stop &&
+		    !hmm_cmd(fd, HMM_DMIRROR_EXCLUSIVE, p + k * PS, NULL, 32,
+			     NULL))
+			x.excl_ok++;
+		pthread_barrier_wait(&x.bar);
+		if (pat_check(p, HPS_EXCL, 240 + i) >= 0)
+			return 3;
+		munmap(p, HPS_EXCL);
+		if (x.stop)
+			break;
+	}
+	pthread_join(t, NULL);
+	printf("# %u rounds: EXCLUSIVE succeeded in %u, MIGRATE_TO_DEV in %u\n",
+	       i, x.excl_ok, x.mig_ok);
+	return 0;
+}
+
+/* The kernel stacks of every thread of @pid, as diagnostics. */
+static void diag_stacks(pid_t pid)
+{
+	char path[320], line[256];
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	while (dir && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stack", pid,
+			 d->d_name);
+		t_diag("thread %s:", d->d_name);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f))
+			t_diag("  %s", strtok(line, "\n"));
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+}
+
+static int t_exclusive_vs_migrate(void)
+{
+	const unsigned int limit = 60;
+	int fd, status = 0;
+	double end;
+	pid_t pid;
+
+	fd = hmm_open(0);
+	CHECK(fd >= 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		int cfd = hmm_open(0);
+
+		fflush(NULL);
+		_exit(cfd < 0 ? 2 : excl_mig_child(cfd, 10));
+	}
+	end = now_sec() + limit;
+	while (waitpid(pid, &status, WNOHANG) != pid) {
+		if (now_sec() > end) {
+			diag_stacks(pid);
+			kill(pid, SIGKILL);
+			close(fd);
+			return t_fail(__FILE__, __LINE__,
+				      "the EXCLUSIVE/MIGRATE_TO_DEV child still runs after %u s: deadlocked (kernel stacks above)",
+				      limit);
+		}
+		sleep_ms(20);
+	}
+	close(fd);
+	CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
+	       "child status %#x (2 setup, 3 data)", status);
+	return T_PASS;
+}
+
 /* MIGRATE_TO_SYS through a device that does not own the pages: no-op. */
 static int t_migrate_back_other(void)
 {
@@ -1073,6 +1299,10 @@ static const struct tcase cases[] = {
 	  "EXCLUSIVE of pages on the device, CHECK agrees, data intact" },
 	{ "exclusive_twice", t_exclusive_twice, 0,
 	  "EXCLUSIVE of a range already exclusive, CHECK agrees, data" },
+	{ "exclusive_zap_race", t_exclusive_zap_race, T_SLOW,
+	  "EXCLUSIVE racing MADV_DONTNEED of its page: no stale device mapping" },
+	{ "exclusive_vs_migrate", t_exclusive_vs_migrate, T_SLOW,
+	  "EXCLUSIVE and MIGRATE_TO_DEV on one THP at once: no deadlock (watchdog)" },
 };
 
 const struct tgroup tests_migrate = { cases, ARRAY_SIZE(cases) };
