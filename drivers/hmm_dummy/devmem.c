@@ -56,6 +56,8 @@ static inline struct page *dpage_to_page(struct hmm_dummy_device *hdev,
 /**
  * hmm_dummy_page_device() - the hmm_dummy device owning a device page
  * @page: a device-private page of some hmm_dummy device
+ *
+ * Return: the device whose dev_pagemap @page belongs to.
  */
 struct hmm_dummy_device *hmm_dummy_page_device(struct page *page)
 {
@@ -76,6 +78,8 @@ bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page)
  * The caller must keep @page in use (hold its lock or a reference, or hold
  * a mirror lock under which the page is known mapped) for the result to be
  * meaningful; the backing page itself lives as long as the device.
+ *
+ * Return: the backing page.
  */
 struct page *hmm_dummy_page_backing(struct page *page)
 {
@@ -183,26 +187,98 @@ static void mark_in_use(struct hmm_dummy_device *hdev,
 		hdev->peak_in_use = in_use;
 }
 
+/* The record of @mm among @hdev's owners, or NULL.  hdev->lock held. */
+static struct hmm_dummy_owner *owner_find(struct hmm_dummy_device *hdev,
+					  struct mm_struct *mm)
+{
+	struct hmm_dummy_owner *o;
+
+	lockdep_assert_held(&hdev->lock);
+	hash_for_each_possible(hdev->owners, o, node, (unsigned long)mm)
+		if (o->mm == mm)
+			return o;
+	return NULL;
+}
+
+/*
+ * @dp, the first page of a device folio, records @mm as its owner; @mm's
+ * record counts one folio more.  hdev->lock held.
+ */
+static void owner_add_folio(struct hmm_dummy_device *hdev,
+			    struct hmm_dummy_dpage *dp, struct mm_struct *mm)
+{
+	struct hmm_dummy_owner *o = owner_find(hdev, mm);
+
+	if (WARN_ON_ONCE(!o))
+		return;
+	o->folios++;
+	dp->owner = mm;
+}
+
+/*
+ * The folio of @dp leaves its owner, if it has one.  A record no folio
+ * counts any more moves to hdev->dead_owners; returns true when the caller
+ * must then schedule hdev->owner_work (after unlocking).  Never drops an mm
+ * reference itself: see struct hmm_dummy_owner.  hdev->lock held.
+ */
+static bool owner_del_folio(struct hmm_dummy_device *hdev,
+			    struct hmm_dummy_dpage *dp)
+{
+	struct hmm_dummy_owner *o;
+
+	if (!dp->owner)
+		return false;
+	o = owner_find(hdev, dp->owner);
+	dp->owner = NULL;
+	if (WARN_ON_ONCE(!o) || --o->folios)
+		return false;
+	hash_del(&o->node);
+	hlist_add_head(&o->node, &hdev->dead_owners);
+	return true;
+}
+
+/**
+ * hmm_dummy_owner_reap() - drop the records no device folio uses any more
+ * @work: hdev->owner_work
+ *
+ * Context: process context (a work item), no lock held: mmdrop() may free
+ * the mm_struct and its page directory here.
+ */
+static void hmm_dummy_owner_reap(struct work_struct *work)
+{
+	struct hmm_dummy_device *hdev =
+		container_of(work, struct hmm_dummy_device, owner_work);
+	struct hmm_dummy_owner *o;
+	struct hlist_node *tmp;
+	HLIST_HEAD(dead);
+
+	spin_lock(&hdev->lock);
+	hlist_move_list(&hdev->dead_owners, &dead);
+	spin_unlock(&hdev->lock);
+	hlist_for_each_entry_safe(o, tmp, &dead, node) {
+		mmdrop(o->mm);
+		kfree(o);
+	}
+}
+
 /*
  * Release the pages of a device folio of 2^@order pages starting at @dp:
- * off the LRU, not in use, back into their run.  hdev->lock held.  Returns
- * the folio's owner, whose reference the caller drops after unlocking.
+ * off the LRU, out of its owner's record, not in use, back into their run.
+ * hdev->lock held.  Returns true when hdev->owner_work must be scheduled.
  */
-static struct mm_struct *release_folio_pages(struct hmm_dummy_device *hdev,
-					     struct hmm_dummy_dpage *dp,
-					     unsigned int order)
+static bool release_folio_pages(struct hmm_dummy_device *hdev,
+				struct hmm_dummy_dpage *dp, unsigned int order)
 {
-	struct mm_struct *owner = dp->owner;
+	bool reap = owner_del_folio(hdev, dp);
 	unsigned long i;
 
-	dp->owner = NULL;
 	list_del_init(&dp->link);
 	for (i = 0; i < (1UL << order); i++) {
 		WARN_ON_ONCE(!dp[i].in_use);
 		dp[i].in_use = false;
 		give_page(hdev, &dp[i]);
 	}
-	return owner;
+	return reap;
 }
 
 /**
@@ -213,6 +289,11 @@ static struct mm_struct *release_folio_pages(struct hmm_dummy_device *hdev,
  * whatever the device folio is by now: a large folio allocated whole, or a
  * piece of one that the core split (hmm_dummy_folio_split() kept @order and
  * the LRU in step), so each page comes back exactly once.
+ *
+ * Context: any context a folio's last reference can go in, often under a
+ * page table lock (a zap): only the leaf hdev->lock is taken, and the
+ * owner's mm_struct, which ours may be the last reference to, is dropped
+ * later by hmm_dummy_owner_reap().
  */
 void hmm_dummy_folio_free(struct folio *folio)
 {
@@ -220,7 +301,7 @@ void hmm_dummy_folio_free(struct folio *folio)
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
 	struct hmm_dummy_dpage *dp = page_to_dpage(hdev, page);
 	unsigned int order = folio_order(folio);
-	struct mm_struct *owner;
+	bool reap;
 
 	/*
 	 * Refcount is zero: nobody can reach these pages any more, so their
@@ -228,15 +309,10 @@ void hmm_dummy_folio_free(struct folio *folio)
 	 */
 	hmm_dummy_lock(hdev);
 	WARN_ON_ONCE(dp->order != order);
-	owner = release_folio_pages(hdev, dp, order);
+	reap = release_folio_pages(hdev, dp, order);
 	hmm_dummy_unlock(hdev);
-	/*
-	 * Often called under a page table lock (a zap), and ours may be the
-	 * last reference of an address space whose process is gone: mmdrop()
-	 * only frees the mm_struct, which is allowed there.
-	 */
-	if (owner)
-		mmdrop(owner);
+	if (reap)
+		schedule_work(&hdev->owner_work);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_PAGE_FREES, 1L << order);
 }
 
@@ -245,11 +321,14 @@ void hmm_dummy_folio_free(struct folio *folio)
  * @head: the device folio being split; after the split, its first piece
  * @tail: a new folio split off @head, or NULL once all are done
  *
- * Called by the core (__folio_freeze_and_split_unmapped()) with @head
- * locked and every piece's refcount frozen at 0, possibly under its
- * spinlocks: so only hdev->lock (a leaf) is taken here.  Nobody can reach
- * the pieces until the core unfreezes them, which makes the bookkeeping
- * below atomic as far as folio_free and the evictor are concerned.
+ * Called by the core (__folio_freeze_and_split_unmapped()) with every
+ * piece locked, possibly under its spinlocks: so only hdev->lock (a leaf)
+ * is taken here.  Each @tail is frozen (refcount 0) during its own call and
+ * unfrozen right after it, @head stays frozen until after the last call
+ * (@tail NULL).  So nobody can reach a piece before its bookkeeping below
+ * is done, which makes it atomic as far as folio_free and the evictor are
+ * concerned; and a tail the evictor reaches early (folio_try_get() for its
+ * index) already has its own order and owner.
  *
  * With this callback the core leaves copying pgmap and mapping to the
  * driver.  The per-page state needs nothing else: every page keeps its
@@ -257,7 +336,7 @@ void hmm_dummy_folio_free(struct folio *folio)
  * first page of a folio.  Each new piece's first page gets the piece's
  * order and joins the LRU next to @head (same age), so that eviction finds
  * it and its own folio_free later gives back exactly its pages; it also
- * gets its own reference on @head's owner and its own address.
+ * gets @head's owner (counted in the owner's record) and its own address.
  */
 void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 {
@@ -279,9 +358,8 @@ void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 	tdp->order = folio_order(tail);
 	list_add(&tdp->link, &hdp->link);
 	WARN_ON_ONCE(tdp->owner);
-	tdp->owner = hdp->owner;
-	if (tdp->owner) {
-		mmgrab(tdp->owner);
+	if (hdp->owner) {
+		owner_add_folio(hdev, tdp, hdp->owner);
 		tdp->addr = hdp->addr + ((tdp - hdp) << PAGE_SHIFT);
 	}
 	hmm_dummy_unlock(hdev);
@@ -297,19 +375,35 @@ void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
  * @n:     entries in @dst
  *
  * Called between allocation and migrate_vma_pages(), with the folios
- * locked and not yet mapped.  Each folio takes an mmgrab() reference on
- * @mm, dropped by its folio_free (a destination the core refuses is freed
- * by migrate_vma_finalize(), so that covers it too).  That reference is
- * what lets eviction reach the folio through its process, safely, long
- * after the migration (evict.c).
+ * locked and not yet mapped.  Each folio is counted in @mm's record (made
+ * here on the first folio, with an mmgrab() reference on @mm) until its
+ * folio_free (a destination the core refuses is freed by
+ * migrate_vma_finalize(), so that covers it too).  That reference is what
+ * lets eviction reach the folio through its process, safely, long after
+ * the migration (evict.c).  If no record can be allocated the folios get
+ * no owner: they work, but only the unload can evict them.
+ *
+ * Context: process context, may sleep (allocates).
  */
 void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 			 unsigned long start, const unsigned long *dst,
 			 unsigned long n)
 {
+	struct hmm_dummy_owner *new = kmalloc(sizeof(*new), GFP_KERNEL);
 	unsigned long i;
 
 	hmm_dummy_lock(hdev);
+	if (!owner_find(hdev, mm)) {
+		if (!new) {
+			hmm_dummy_unlock(hdev);
+			return;
+		}
+		mmgrab(mm);
+		new->mm = mm;
+		new->folios = 0;
+		hash_add(hdev->owners, &new->node, (unsigned long)mm);
+		new = NULL;
+	}
 	for (i = 0; i < n; i++) {
 		struct hmm_dummy_dpage *dp;
 
@@ -317,11 +411,11 @@ void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 			continue;
 		dp = page_to_dpage(hdev, migrate_pfn_to_page(dst[i]));
 		WARN_ON_ONCE(!dp->in_use || dp->owner);
-		mmgrab(mm);
-		dp->owner = mm;
+		owner_add_folio(hdev, dp, mm);
 		dp->addr = start + (i << PAGE_SHIFT);
 	}
 	hmm_dummy_unlock(hdev);
+	kfree(new);
 }
 
 const struct dev_pagemap_ops hmm_dummy_pagemap_ops = {
@@ -610,6 +704,9 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 
 	spin_lock_init(&hdev->lock);
 	mutex_init(&hdev->evict_lock);
+	hash_init(hdev->owners);
+	INIT_HLIST_HEAD(&hdev->dead_owners);
+	INIT_WORK(&hdev->owner_work, hmm_dummy_owner_reap);
 	INIT_LIST_HEAD(&hdev->free_runs);
 	INIT_LIST_HEAD(&hdev->partial_runs);
 	INIT_LIST_HEAD(&hdev->lru);
@@ -674,6 +771,10 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 			left);
 
 	memunmap_pages(&hdev->pgmap);
+	/* Every folio_free has run: the last records are on dead_owners. */
+	flush_work(&hdev->owner_work);
+	WARN_ON_ONCE(!hash_empty(hdev->owners) ||
+		     !hlist_empty(&hdev->dead_owners));
 
 	hmm_dummy_fill_stats(hdev, &st);
 	if (st.free != st.capacity || st.allocations != st.page_free_calls)

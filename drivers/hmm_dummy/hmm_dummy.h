@@ -4,23 +4,35 @@
  *
  * Lock order (outer to inner):
  *   mmap_lock (read) -> page locks (migration) -> hdev->evict_lock
- *   mirror->lock -> hdev->lock
- * An eviction under evict_lock may need another process's mmap_lock: it
- * only ever try-locks it (evict.c), so the order above holds.
+ *     -> [another process's mmap_lock, try-locked only]
+ *     -> locks of large device folios (7.3's migrate_vma_setup() splits a
+ *        PTE-mapped one under a sleeping folio_lock()), anon_vma locks
+ *   page locks -> mirror->lock -> hdev->lock
+ * Why no cycle forms through the sleeping folio locks: the only folios an
+ * eviction waits for are large device folios of its own device, and whoever
+ * holds one of those (a CPU fault, the core splitting it, a migration back
+ * that collected it whole) never waits for evict_lock, since none of them
+ * allocates device memory, nor for another large folio: a CPU fault on a
+ * PTE-mapped piece of a large folio migrates that page alone (migrate.c).
+ * Documentation/hmm_dummy.rst, "Locking rules", has the full argument.
  * mirror->lock is taken from the mmu notifier, so nothing that can sleep on
- * memory reclaim, fault on user memory or take mmap_lock may run under it.
+ * memory reclaim, fault on user memory or take mmap_lock may run under it,
+ * and nothing may wait for an invalidation to end under it or under a page
+ * lock (mmu_interval_read_begin() is called with no lock held).
  * hdev->lock is a leaf spinlock protecting the allocator lists.
  */
 #ifndef _HMM_DUMMY_H
 #define _HMM_DUMMY_H
 
 #include <linux/device.h>
+#include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/sched/clock.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <linux/hmm_dummy.h>
 
@@ -85,9 +97,10 @@ enum hmm_dummy_counter {
  * @order:   for the first page of an in-use device folio, the folio's order
  *           as the driver last saw it (allocation or folio_split)
  * @owner:   for the first page of an in-use device folio that a migration
- *           has filled: the address space it was migrated into, with an
- *           mmgrab() reference the folio holds until its folio_free; NULL
- *           otherwise.  Eviction finds the folio again through it.
+ *           has filled: the address space it was migrated into, kept
+ *           alive by its hmm_dummy_owner record, which counts the folio
+ *           until its folio_free; NULL otherwise.  Eviction finds the folio
+ *           again through it.
  * @addr:    with @owner: the user address the folio was migrated to
  *           (stale after an mremap; eviction copes, see evict.c)
  */
@@ -127,6 +140,29 @@ struct hmm_dummy_run {
 };
 
 /**
+ * struct hmm_dummy_owner - an address space device folios were migrated
+ * into, as the device remembers it
+ * @node:   in hdev->owners while @folios > 0, then on hdev->dead_owners
+ *          until hmm_dummy_owner_reap() drops it
+ * @mm:     the address space, with one mmgrab() reference for the record
+ *          (the mm_struct and its pgd stay, not the memory)
+ * @folios: device folios whose hmm_dummy_dpage.owner is @mm
+ *
+ * One reference per address space rather than one per folio, so that
+ * folio_free, which the core often calls under a page table lock, only
+ * ever decrements a count: dropping the last reference to an exited
+ * process's mm_struct (__mmdrop() frees its pgd, taking pgd_lock on x86)
+ * is left to a work item.
+ */
+struct hmm_dummy_owner {
+	struct hlist_node node;
+	struct mm_struct *mm;
+	unsigned long folios;
+};
+
+#define HMM_DUMMY_OWNER_HASH_BITS	6
+
+/**
  * struct hmm_dummy_device - one dummy device and its device memory
  * @index:       N of /dev/hmm_dummyN (its minor number, relative)
  * @dev:         the class device (sysfs stats live under it); NULL only
@@ -139,8 +175,8 @@ struct hmm_dummy_run {
  * @runs:        the runs of device memory, see hmm_dummy_run
  * @nr_runs:     entries in @runs
  * @lock:        protects @runs, @free_runs, @partial_runs, @lru, @nr_free,
- *               @peak_in_use and the @link, @in_use, @order, @owner and
- *               @addr fields of @dpages
+ *               @peak_in_use, @owners, @dead_owners and the @link,
+ *               @in_use, @order, @owner and @addr fields of @dpages
  * @free_runs:   complete runs that are wholly free (large allocations)
  * @partial_runs: runs with free pages that are broken (some pages in use)
  *               or incomplete: small allocations take from these first
@@ -151,6 +187,10 @@ struct hmm_dummy_run {
  * @lock_acquired:  times @lock was taken (hmm_dummy_lock())
  * @lock_contended: times a taker found @lock held and had to wait
  * @lock_wait_ns:   total time takers waited for @lock
+ * @owners:      the hmm_dummy_owner records of the address spaces that
+ *               device folios are in, hashed by mm
+ * @dead_owners: records no folio counts any more, for @owner_work
+ * @owner_work:  drops the records on @dead_owners (hmm_dummy_owner_reap())
  * @evict_lock:  serialises evictions so concurrent allocators do not all
  *               evict for the same shortage, and keeps new device folios
  *               from being initialised under the unload-time evictor
@@ -176,6 +216,9 @@ struct hmm_dummy_device {
 	u64 lock_acquired;		/* the three under @lock */
 	u64 lock_contended;
 	u64 lock_wait_ns;
+	DECLARE_HASHTABLE(owners, HMM_DUMMY_OWNER_HASH_BITS);
+	struct hlist_head dead_owners;
+	struct work_struct owner_work;
 	struct mutex evict_lock;	/* one eviction at a time */
 
 	atomic64_t counters[HMM_DUMMY_NR_COUNTERS];
