@@ -114,6 +114,28 @@ static inline void hmm_dummy_device_folio_init(struct page *page,
 }
 
 /*
+ * Does @vma's THP policy let a PMD-sized folio be mapped there?  The core
+ * hands a driver a PMD-sized hole as one compound entry, and maps a
+ * compound destination with one PMD, whatever the policy says, so the
+ * driver asks it itself, both ways.  What a module can see of the policy is
+ * the VMA's and the process's own: MADV_NOHUGEPAGE, PR_SET_THP_DISABLE
+ * (vma_thp_disabled()).  The system-wide mode (transparent_hugepage/enabled
+ * "never" or "madvise") is read through symbols the kernel does not export
+ * (thp_vma_allowable_order() needs __thp_vma_allowable_orders() and
+ * huge_anon_orders_*), so a driver cannot honour it; see
+ * Documentation/hmm_dummy.rst, "Device THP and the THP policy".  False
+ * where there is no device THP.
+ */
+static inline bool hmm_dummy_vma_thp_allowed(struct vm_area_struct *vma)
+{
+#ifdef HMM_DUMMY_HAVE_DEVICE_THP
+	return !vma_thp_disabled(vma, vma->vm_flags, false);
+#else
+	return false;
+#endif
+}
+
+/*
  * A system folio of 2^@order pages for the data of a large device folio
  * coming back: for @vma at @addr (migrate_vma) or, with @vma NULL, on the
  * local node (eviction, which has no VMA).  NULL where there is no device
@@ -276,6 +298,8 @@ static inline void hmm_dummy_range_clear(struct hmm_range *range)
  * PMD-aligned, so take the page from the address instead; that is right
  * whether the kernel has the bug or not.  Kernels without device THP never
  * report a device-private page with a map order.
+ *
+ * Return: the page mapped at @addr.
  */
 static inline struct page *hmm_dummy_range_page(unsigned long hpfn,
 						unsigned long addr)

@@ -42,6 +42,7 @@ static int check_range(struct mm_struct *mm, unsigned long start,
 	struct vm_area_struct *vma;
 	unsigned long addr;
 
+	mmap_assert_locked(mm);
 	for (addr = start; addr < end; addr = vma->vm_end) {
 		vma = vma_lookup(mm, addr);
 		if (!vma || !(vma->vm_flags & VM_READ))
@@ -166,6 +167,7 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 	bool inject = false;
 	int ret;
 
+	mmap_assert_locked(args->vma->vm_mm);
 	ret = migrate_vma_setup(args);
 	if (ret)
 		return ret;
@@ -284,6 +286,9 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
  * stay where they are.  When device memory is full and nothing more can be
  * evicted the migration stops early.
  *
+ * Context: process context, no lock held; takes mmap_lock for read, the
+ * page locks of the pages it migrates and, to evict, hdev->evict_lock.
+ *
  * Return: pages moved, or a negative errno (-EINVAL for a range not fully
  * covered by readable VMAs).
  */
@@ -317,8 +322,7 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		struct migrate_vma args = {
 			.vma = vma, .src = src, .dst = dst,
 			.start = addr, .pgmap_owner = hdev,
-			.flags = MIGRATE_VMA_SELECT_SYSTEM |
-				 HMM_DUMMY_SELECT_COMPOUND,
+			.flags = MIGRATE_VMA_SELECT_SYSTEM,
 		};
 
 		/* Before any continue: a range of skipped pages is long too. */
@@ -337,6 +341,14 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
+		/*
+		 * Large device folios only where the VMA may have THPs: the
+		 * core would otherwise make a PMD-sized hole one device THP,
+		 * and a CPU fault would map it back as a system THP.  Without
+		 * SELECT_COMPOUND a THP that is already there is split.
+		 */
+		if (hmm_dummy_vma_thp_allowed(vma))
+			args.flags |= HMM_DUMMY_SELECT_COMPOUND;
 		args.end = next;
 		ret = migrate_batch_to_dev(mirror, hdev, &args, dpages, &full);
 		if (ret < 0)
@@ -395,9 +407,10 @@ static void drop_sys_pages(unsigned long *dst, unsigned long n)
 
 /*
  * System destination for the large device folio of compound entry @i: one
- * THP when the system has one (and no injected failure hits it), otherwise
- * single pages for each of its pages; the core then splits the device
- * folio.  Returns false when even single pages ran out (nothing set).
+ * THP when the VMA's policy allows one and the system has one (and no
+ * injected failure hits it), otherwise single pages for each of its pages;
+ * the core then splits the device folio.  Returns false when even single
+ * pages ran out (nothing set).
  */
 static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
 			    struct hmm_dummy_device *hdev,
@@ -407,9 +420,10 @@ static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
 	struct folio *sfolio = page_folio(migrate_pfn_to_page(*src));
 	unsigned long j, nr = folio_nr_pages(sfolio);
 	unsigned long write = *src & MIGRATE_PFN_WRITE;
+	bool thp = hmm_dummy_vma_thp_allowed(vma);
 	struct folio *folio = NULL;
 
-	if (!hmm_dummy_take_fail_alloc(mirror))
+	if (thp && !hmm_dummy_take_fail_alloc(mirror))
 		folio = hmm_dummy_sys_folio_alloc(vma, addr, folio_order(sfolio));
 	if (folio) {
 		folio_lock(folio);
@@ -421,7 +435,8 @@ static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
 		       write;
 		return true;
 	}
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
+	if (thp)
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
 	for (j = 0; j < nr; j++) {
 		struct page *dpage;
 
@@ -494,6 +509,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 	bool oom = false;
 	int ret;
 
+	mmap_assert_locked(vma->vm_mm);
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
@@ -569,6 +585,9 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
  * PMD-aligned batches, so that a PMD-mapped large device folio comes back
  * as a THP when one can be had.  Only @hdev's pages in @mm move.
  *
+ * Context: process context, mmap_lock of @mm held for read (lockdep
+ * checks it); takes the page locks of the pages it migrates.
+ *
  * Return: pages moved, or a negative errno (-EINTR on a fatal signal).
  */
 long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
@@ -583,6 +602,7 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 	unsigned long addr, next;
 	long moved = 0, ret = 0;
 
+	mmap_assert_locked(mm);
 	for (addr = start; addr < end; addr = next) {
 		struct vm_area_struct *vma = find_vma(mm, addr);
 
@@ -619,6 +639,9 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
  *
  * Only the mirrored process's pages move: another process's pages, even of
  * this device, are none of its business.
+ *
+ * Context: process context, no lock held; takes mmap_lock for read and the
+ * page locks of the pages it migrates.
  *
  * Return: pages moved, or a negative errno.
  */
@@ -668,7 +691,15 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
  * neighbouring PMD-mapped large folio: a PTE fault means this PMD is a page
  * table, so nothing in the window is PMD-mapped.  PTE-mapped pieces of a
  * large folio in the window are split by the core (migrate_vma_setup()),
- * which is why the folio order is only trusted without vmf->pte.
+ * which is why the folio order is only trusted without vmf->pte; a fault
+ * on such a piece moves that page alone (see the lock order in
+ * hmm_dummy.h).
+ *
+ * Context: mmap_lock held for read, vmf->page referenced (and on 7.3
+ * locked); may sleep.
+ *
+ * Return: 0 (migrated, or not and the fault is retried), VM_FAULT_OOM when
+ * the faulting page got no system memory, VM_FAULT_SIGBUS on another error.
  */
 vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 {
@@ -681,6 +712,7 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 	unsigned int order = 0;
 	long ret;
 
+	mmap_assert_locked(vma->vm_mm);
 	if (!vmf->pte)
 		order = folio_order(page_folio(vmf->page));
 	if (order) {
@@ -699,6 +731,18 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 			   ALIGN(vmf->address + 1, PMD_SIZE));
 		start = max3(start, vma->vm_start,
 			     ALIGN_DOWN(vmf->address, PMD_SIZE));
+		/*
+		 * A PTE-mapped piece of a large folio, which we hold locked:
+		 * the core splits any other large folio the window reaches
+		 * under a sleeping folio_lock() (migrate_vma_split_folio()),
+		 * and a CPU faulting on that one, with ours in its window,
+		 * would wait for ours.  Moving this page alone keeps every
+		 * holder of a large folio's lock from waiting for another.
+		 */
+		if (folio_test_large(page_folio(vmf->page))) {
+			start = ALIGN_DOWN(vmf->address, PAGE_SIZE);
+			end = start + PAGE_SIZE;
+		}
 	}
 
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
@@ -737,6 +781,8 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
  * the device, data intact, for a later try.  Busy pages
  * (locked by a migration or a fault in progress) are skipped.
  *
+ * Context: process context, hdev->evict_lock held; no mmap_lock needed.
+ *
  * Return: the pages moved.
  */
 unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
@@ -746,6 +792,7 @@ unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 	unsigned long *dst = src + HMM_DUMMY_RUN_PAGES;
 	unsigned long i, j, k = 0, nr, moved = 0, win = n;
 
+	lockdep_assert_held(&hdev->evict_lock);
 	/*
 	 * The pages in use, in pfn order; under the lock, so that a large
 	 * folio is listed with all its pages or not at all.  Any of them may
@@ -805,7 +852,12 @@ unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
  * Before 6.15, make_device_exclusive_range() gives up on pages of a large
  * folio.  migrate_vma_setup() splits PMD-mapped THPs while collecting; a
  * finalize with no destination then puts every page back where it was, so
- * the only lasting effect is the split.  Called with mmap_lock held.
+ * the only lasting effect is the split.
+ *
+ * Context: mmap_lock of @vma's mm held for read.
+ *
+ * Return: 0, or the error of migrate_vma_setup() (-EINVAL for a VMA the
+ * core cannot migrate).
  */
 int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
 			struct vm_area_struct *vma,
@@ -821,6 +873,7 @@ int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
 	};
 	int ret;
 
+	mmap_assert_locked(vma->vm_mm);
 	if (!hmm_dummy_vma_migratable(vma))
 		return -EINVAL;
 	ret = migrate_vma_setup(&args);

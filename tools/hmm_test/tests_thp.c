@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "hmm_test.h"
@@ -515,6 +516,100 @@ static int t_thp_exclusive(void)
 	return T_PASS;
 }
 
+/*
+ * The VMA's THP policy, both ways.  The core hands a PMD-aligned hole over
+ * as one compound entry and maps a compound destination with one PMD
+ * whatever the policy says, so it is the driver that must ask.  In a
+ * MADV_NOHUGEPAGE mapping an untouched 2 MiB must become single device
+ * pages, not one device THP, and come back as small pages; a THP made
+ * while the mapping allowed them may go to the device whole but comes back
+ * as small pages once the mapping forbids THPs.
+ */
+static int t_thp_policy_nohugepage(void)
+{
+	const char *why = thp_unsupported();
+	struct hmm_dummy_stats s0, s1;
+	struct fx f;
+	int fd;
+
+	if (why)
+		SKIP("%s", why);
+	FX(fx_setup(&f, HNP, FX_ALIGNED, FX_NOFILL));
+	fd = f.fd[0];
+	CHECK(!madvise(f.p, f.size, MADV_NOHUGEPAGE));
+	STATS(fd, &s0);
+	FX_TO_DEV(&f);
+	STATS(fd, &s1);
+	t_diag("hole in a MADV_NOHUGEPAGE VMA: large_allocated +%lld, PMD entries %ld",
+	       DELTA(s0, s1, large_allocated),
+	       snap_count(fd, f.p, HNP, LOCAL | WRITE | PMD));
+	CHECK_EQ(DELTA(s0, s1, large_allocated), 0);
+	CHECK_EQ(snap_count(fd, f.p, HNP, LOCAL | WRITE), HNP);
+	pat_fill(f.p, f.size, 230);
+	CHECK_EQ(vma_anon_huge_kb(f.p), 0);
+	FX_PAT(&f, 230);
+
+	/* A THP made while allowed, forbidden while it is on the device. */
+	fx_teardown(&f);
+	FX(thp_setup(&f, 1, 0, 231));
+	fd = f.fd[0];
+	FX(to_dev_one_folio(fd, f.p, 231));
+	CHECK(!madvise(f.p, f.size, MADV_NOHUGEPAGE));
+	STATS(fd, &s0);
+	FX_PAT(&f, 231);
+	STATS(fd, &s1);
+	t_diag("device THP faulted back into a MADV_NOHUGEPAGE VMA: AnonHugePages %ld kB, large_to_sys +%lld",
+	       vma_anon_huge_kb(f.p), DELTA(s0, s1, large_to_sys));
+	CHECK_EQ(vma_anon_huge_kb(f.p), 0);
+	CHECK_EQ(DELTA(s0, s1, large_to_sys), 0);
+	CHECK_EQ(DELTA(s0, s1, page_free_calls), HNP);
+	return T_PASS;
+}
+
+/*
+ * Child of t_thp_policy_prctl: a process with THP disabled
+ * (PR_SET_THP_DISABLE) migrates an untouched PMD-aligned 2 MiB, through its
+ * own file (a file mirrors the process that opened it).
+ */
+static int thp_disabled_child(void)
+{
+	struct hmm_dummy_stats s0, s1;
+	struct fx f;
+
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		SKIP("PR_SET_THP_DISABLE: %s", strerror(errno));
+	FX(fx_setup(&f, HNP, FX_ALIGNED, FX_NOFILL));
+	STATS(f.fd[0], &s0);
+	FX_TO_DEV(&f);
+	STATS(f.fd[0], &s1);
+	t_diag("hole with PR_SET_THP_DISABLE: large_allocated +%lld",
+	       DELTA(s0, s1, large_allocated));
+	CHECK_EQ(DELTA(s0, s1, large_allocated), 0);
+	pat_fill(f.p, f.size, 232);
+	CHECK_EQ(vma_anon_huge_kb(f.p), 0);
+	FX_PAT(&f, 232);
+	fx_teardown(&f);
+	return T_PASS;
+}
+
+static int t_thp_policy_prctl(void)
+{
+	const char *why = thp_unsupported();
+	int status;
+	pid_t pid;
+
+	if (why)
+		SKIP("%s", why);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid)
+		_exit(thp_disabled_child());
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
 /* A device THP on the other device: seen by SNAPSHOT, pulled by a peer. */
 static int t_thp_peer(void)
 {
@@ -557,6 +652,10 @@ static const struct tcase cases[] = {
 	  "mremap of a device THP to an unaligned address: split, data intact" },
 	{ "thp_fork_cow", t_thp_fork_cow, T_DUMMY,
 	  "fork of a device THP, COW broken on both sides" },
+	{ "thp_policy_nohugepage", t_thp_policy_nohugepage, T_DUMMY,
+	  "MADV_NOHUGEPAGE: no device THP for a hole, no THP back from the device" },
+	{ "thp_policy_prctl", t_thp_policy_prctl, T_DUMMY,
+	  "PR_SET_THP_DISABLE: a hole moves as single device pages" },
 	{ "thp_evict_mix", t_thp_evict_mix, T_DUMMY | T_SLOW,
 	  "eviction of interleaved large and small device folios and split pieces" },
 	{ "thp_fail_alloc", t_thp_fail_alloc, T_DUMMY,
