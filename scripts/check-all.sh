@@ -102,6 +102,21 @@ for kf in "${kernels[@]}"; do
 			fi
 		fi
 	fi
+	# kernel-doc of the driver, with the first kernel's script (-Wall: a
+	# function documented without its Return: or parameters is a warning).
+	if [ -n "$kb" ] && [ "${kdoc_done:-0}" = 0 ] && [ -x "$kb/source/scripts/kernel-doc" ]; then
+		kdoc_done=1
+		h0=$(date +%s)
+		kd=$("$kb/source/scripts/kernel-doc" -Wall -none \
+			"$top"/drivers/hmm_dummy/*.[ch] 2>&1 | sort -u)
+		if [ -z "$kd" ]; then
+			host_result pass "kernel-doc ($kver)" "scripts/kernel-doc -Wall -none drivers/hmm_dummy/*.[ch]: 0 warnings"
+		else
+			echo "$kd"
+			host_result fail "kernel-doc ($kver)" "$(echo "$kd" | wc -l) kernel-doc warnings in drivers/hmm_dummy"
+		fi
+		ht=$((ht + $(date +%s) - h0))
+	fi
 	name=check-${KSRC:+ksrc-}$kver
 	KVER=$kver "$top/scripts/suite.sh" "$name" "$flavour" "$timeout" \
 		'sh /hmm/vm/check.sh' "$@" "${extra[@]}"

@@ -271,10 +271,12 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
  * references device_access() took.  set_page_dirty_lock() takes the folio
  * lock, which keeps a file folio from being truncated meanwhile.
  */
-static void device_writes_done(struct page **pages, unsigned long n)
+static void device_writes_done(struct hmm_dummy_mirror *mirror,
+			       struct page **pages, unsigned long n)
 {
 	unsigned long i;
 
+	lockdep_assert_not_held(&mirror->lock);
 	for (i = 0; i < n; i++) {
 		if (is_device_private_page(pages[i]))
 			continue;
@@ -441,7 +443,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	if (pt_access(mirror, start, npages, buf, write, w->pages)) {
 		mutex_unlock(&mirror->lock);
 		if (write)
-			device_writes_done(w->pages, npages);
+			device_writes_done(mirror, w->pages, npages);
 		*in_fault = false;
 		return 0;
 	}
@@ -488,7 +490,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	}
 	mutex_unlock(&mirror->lock);
 	if (write)
-		device_writes_done(w->pages, npages);
+		device_writes_done(mirror, w->pages, npages);
 	return 0;
 }
 
