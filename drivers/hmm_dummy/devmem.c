@@ -389,9 +389,15 @@ void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 			 unsigned long start, const unsigned long *dst,
 			 unsigned long n)
 {
-	struct hmm_dummy_owner *new = kmalloc(sizeof(*new), GFP_KERNEL);
+	struct hmm_dummy_owner *new;
 	unsigned long i;
 
+	/* A record is only made for a folio to count: none, no record. */
+	for (i = 0; i < n && !dst[i]; i++)
+		;
+	if (i == n)
+		return;
+	new = kmalloc(sizeof(*new), GFP_KERNEL);
 	hmm_dummy_lock(hdev);
 	if (!owner_find(hdev, mm)) {
 		if (!new) {
