@@ -6,7 +6,11 @@
  *   mmap_lock (read) -> page locks (migration) -> hdev->evict_lock
  *   mirror->lock -> hdev->lock
  * An eviction under evict_lock may need another process's mmap_lock: it
- * only ever try-locks it (evict.c), so the order above holds.
+ * only ever try-locks it (evict.c), so the order above holds.  Nobody
+ * waits for an mmap_lock while holding evict_lock, nor for a second
+ * mmap_lock while holding one: hmm_dummy_evict_wait() and the unload path,
+ * which do wait, hold neither (lockdep_assert_not_held() and
+ * mmap_assert_locked() in evict.c check what each function needs).
  * mirror->lock is taken from the mmu notifier, so nothing that can sleep on
  * memory reclaim, fault on user memory or take mmap_lock may run under it.
  * hdev->lock is a leaf spinlock protecting the allocator lists.
@@ -262,7 +266,7 @@ struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
 struct page *hmm_dummy_page_backing(struct page *page);
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n,
-				    struct mm_struct *locked_mm);
+				    struct mm_struct *locked_mm, bool *busy);
 void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 			 unsigned long start, const unsigned long *dst,
 			 unsigned long n);
@@ -305,7 +309,8 @@ int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
 
 /* evict.c: making room in device memory, and emptying it at unload */
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,
-		     struct mm_struct *locked_mm);
+		     struct mm_struct *locked_mm, bool *busy);
+bool hmm_dummy_evict_wait(struct hmm_dummy_device *hdev, unsigned long want);
 unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev);
 
 /* mirror.c: the device page table and device access to process memory */
