@@ -77,7 +77,10 @@
  *
  * A process whose threads map and unmap all the time has a writer queued
  * on its mmap_lock nearly always, so the trylock nearly always fails.
- * Such an eviction reports itself busy instead of waiting; the migration
+ * Such an eviction puts those victims back at the head of the LRU (they
+ * are still the oldest, and at the tail they would be passed over for
+ * the folios the same migration has just brought in), stops and reports
+ * itself busy instead of waiting; the migration
  * (hmm_dummy_migrate_to_dev()) finishes its batch, drops its own
  * mmap_lock, and calls hmm_dummy_evict_wait(), which holds nothing while
  * it waits for another mmap_lock (killable), and without evict_lock: an
