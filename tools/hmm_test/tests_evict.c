@@ -233,7 +233,7 @@ static int orphan_case(bool exits)
 	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, n, &c);
 	t1 = now_sec();
 	STATS(fd, &s1);
-	t_diag("owner %s: MIGRATE_TO_DEV of the %lu-page device: %d, cpages %llu, on device %d, evicted +%lld, %.2f s",
+	t_diag("owner %s: MIGRATE_TO_DEV of %lu: %d, cpages %llu, local %d, evict +%lld, %.2f s",
 	       exits ? "exited" : "unmapped", n, r,
 	       (unsigned long long)c.cpages, n_local(fd, b, n),
 	       DELTA(s0, s1, migrated_to_sys_evict), t1 - t0);
@@ -355,7 +355,7 @@ static int t_evict_busy_owner(void)
 	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, n, &c);
 	t1 = now_sec();
 	STATS(fd, &s1);
-	t_diag("owner busy: MIGRATE_TO_DEV of the %lu-page device: %d, cpages %llu, on device %d, evicted +%lld, %.2f s",
+	t_diag("owner busy: MIGRATE_TO_DEV of %lu: %d, cpages %llu, local %d, evict +%lld, %.2f s",
 	       n, r, (unsigned long long)c.cpages, n_local(fd, b, n),
 	       DELTA(s0, s1, migrated_to_sys_evict), t1 - t0);
 	CHECK_EQ(write(go[1], &x, 1), 1);
