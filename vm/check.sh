@@ -8,7 +8,8 @@
 #   4. a short stress run, the ioctl fuzzer, fault injection (debug kernel:
 #      each allocation of each command fails once), each step of module
 #      init failing once, a stress run on two tiny devices (eviction on nearly every
-#      allocation) and, on those, evictions racing process exit
+#      allocation) and, on those, evictions racing process exit and the
+#      eviction cases that fill the whole device
 #   5. the other ways in: the suite through the kernel's kselftest runner
 #      (runner.sh), a smoke subset on the module dkms built, the whole suite
 #      on the module built in tree (when the host put them in the initramfs)
@@ -83,7 +84,7 @@ elif loaded hmm_dummy; then
 	usage=$($tool 2>&1 || true)
 	if echo "$usage" | grep -q unload-holder; then
 		unload_with_holder hmm_dummy.unload-with-memory-in-use
-		# Pages only a fork child maps: taken back by pfn.
+		# Pages only a fork child maps: taken back through the child.
 		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko
 		unload_with_holder hmm_dummy.unload-orphan-pages --orphan
 	else
@@ -148,6 +149,14 @@ elif loaded hmm_dummy; then
 		run_logged /tmp/exit-race.txt $tool exit-race --seconds "$STRESS_SECONDS" \
 			--procs 6 --pages 256 || xrc=$?
 		send_file exit-race.txt /tmp/exit-race.txt
+		# The eviction cases on a device small enough for the ones
+		# that fill all of it twice over (they skip on the default
+		# one): owners that exited, unmapped or keep their mmap_lock
+		# busy.
+		step "eviction cases (vram_mb=4)"
+		run_result hmm_dummy.eviction-small /tmp/eviction-small.txt \
+			$tool run eviction_ || true
+		send_file eviction-small.txt /tmp/eviction-small.txt
 		rmmod hmm_dummy || erc=$?
 		insmod $MODDIR/hmm_dummy.ko || erc=$?
 	else

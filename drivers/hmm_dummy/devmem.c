@@ -486,6 +486,8 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * @n:     number of pages wanted
  * @locked_mm: the address space whose mmap_lock the caller holds for read
  *         (its pages can be evicted under that lock), or NULL
+ * @busy:  set when eviction left folios behind because their process's
+ *         mmap_lock was busy (see hmm_dummy_evict_wait()); never cleared
  *
  * Each returned page is an order-0 device folio with refcount 1, locked
  * (zone_device_page_init) and on the LRU; its backing holds stale data that
@@ -493,11 +495,12 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * device folios are evicted to system memory and the allocation retried.
  *
  * Return: the number of pages allocated, which is less than @n only when
- * nothing more could be evicted (or backing memory could not be allocated).
+ * nothing more could be evicted without waiting for another process (or
+ * backing memory could not be allocated).
  */
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n,
-				    struct mm_struct *locked_mm)
+				    struct mm_struct *locked_mm, bool *busy)
 {
 	struct hmm_dummy_dpage *dps[HMM_DUMMY_EVICT_BATCH];
 	unsigned long got = 0, i, nr;
@@ -514,7 +517,7 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 			 * and stop at once when nothing could be evicted.
 			 */
 			if (++stalls > 16 ||
-			    !hmm_dummy_evict(hdev, n - got, locked_mm))
+			    !hmm_dummy_evict(hdev, n - got, locked_mm, busy))
 				break;
 			continue;
 		}

@@ -20,31 +20,83 @@
  * (Documentation/hmm_dummy.rst, "Eviction and process exit").
  *
  * So every device folio remembers the address space it was migrated into
- * (hmm_dummy_dpage.owner, an mmgrab() reference that keeps the mm_struct,
- * not the memory) and the address.  To evict it, hmm_dummy takes
- * mmget_not_zero() on the owner (a process already exiting gives its pages
- * back through folio_free, nothing to do), its mmap_lock for read, and
- * migrates the folio's range with migrate_vma_*(): the same protocol as
- * MIGRATE_TO_SYS, whose locking the core guarantees.
+ * (hmm_dummy_dpage.owner; the device's hmm_dummy_owner record of that
+ * address space holds an mmgrab() reference that keeps the mm_struct, not
+ * the memory) and the address.  To evict it, hmm_dummy takes
+ * mmget_not_zero() on the owner, its mmap_lock for read, and migrates the
+ * folio's range with migrate_vma_*(): the same protocol as MIGRATE_TO_SYS,
+ * whose locking the core guarantees.
+ *
+ * Folios the owner no longer maps
+ * -------------------------------
+ * After fork() the child maps the parent's device folios too.  If the
+ * owner then exits (mmget_not_zero() fails: exit_mmap() gives back only
+ * what no one else maps) or unmaps its copy (the migration at the
+ * recorded address, and the search for an mremap()ed copy, move nothing),
+ * the folio is "stranded": only other processes map it, and nothing in the
+ * owner can reach it.  It would pin the dead mm_struct and the device
+ * memory for as long as the child lives.  So eviction looks for another
+ * address space that maps it: it walks the processes (for_each_process()
+ * under RCU, a reference on each distinct mm taken under task_lock(),
+ * kernel threads and the owner skipped) and, in each, runs the same
+ * migrate_vma protocol under that mm's mmap_lock, at the recorded address
+ * and then at the folio's linear index (a fork child has the parent's
+ * layout).  The victim filter (struct hmm_dummy_victim_set) makes a wrong
+ * guess harmless: only the victims' own pages move, whatever else is
+ * mapped there is put back as it was.  Safe for the same reason as the
+ * owner path: the live mapper's VMA links the folio's anon_vma (rmap
+ * keeps every anon_vma a VMA was forked from on its chain, and
+ * unlink_anon_vmas() frees one only when no VMA links it any more), and
+ * its mmap_lock keeps that VMA; try_to_migrate() and
+ * remove_migration_ptes() then deal with every other mapper, exiting or
+ * not.  The walk costs O(processes), so it only runs for victims the
+ * owner could not reach, once per owner per eviction round, and stops as
+ * soon as they are all gone.  The folio is not handed over to the mapper
+ * found (dp->owner stays): finding it there moves it back to system memory
+ * at once, so there is nothing left to own.
+ *
+ * Alternatives, and why not:
+ * - migration by pfn (above) for stranded folios: exactly the folios
+ *   whose mappers come and go (a fork child exits whenever it likes), so
+ *   exactly the race; it stays the unload-only last resort.
+ * - finding the mapper through the rmap: rmap_walk(), folio_get_anon_vma()
+ *   and the anon_vma lock are not exported to modules, and a VMA found
+ *   that way gives an mm without a reference or its mmap_lock.
+ * - an mmu_notifier release hook on the owner: exit_mmap() calls it before
+ *   unmapping, but it covers exit only (not munmap) and it would run in
+ *   the exiting process, under its exit; it cannot hand a folio to the
+ *   child either (no hook tells a driver about fork()).
  *
  * Locking: hmm_dummy_evict() runs under evict_lock, inside an allocation
  * that may hold the mmap_lock of the allocating process (and the page
  * locks of its migration sources).  Pages of that process are evicted
  * under the lock it already holds; another process's mmap_lock is only
- * try-locked, since blocking on it there could deadlock against that
- * process doing the same to us.  Page locks taken by migrate_vma_setup()
- * are try-locks.  The unload path holds nothing and may block.
+ * try-locked, since blocking on it there could deadlock: two allocating
+ * processes, each holding its own mmap_lock for read and waiting for the
+ * other's behind a queued writer.  Page locks taken by migrate_vma_setup()
+ * are try-locks.
  *
- * What cannot be reached this way: a folio its owner no longer maps (after
- * fork() and the parent's munmap(), only the child maps it).  It stays on
- * the device until the child touches it or exits; at unload, the last
- * resort is migration by pfn (hmm_dummy_evict_pfns()), with the hazard
- * above.
+ * A process whose threads map and unmap all the time has a writer queued
+ * on its mmap_lock nearly always, so the trylock nearly always fails.
+ * Such an eviction puts those victims back at the head of the LRU (they
+ * are still the oldest, and at the tail they would be passed over for
+ * the folios the same migration has just brought in), stops and reports
+ * itself busy instead of waiting; the migration
+ * (hmm_dummy_migrate_to_dev()) finishes its batch, drops its own
+ * mmap_lock, and calls hmm_dummy_evict_wait(), which holds nothing while
+ * it waits for another mmap_lock (killable), and without evict_lock: an
+ * inline evictor holds its own mmap_lock while it waits for evict_lock, so
+ * waiting for an mmap_lock under evict_lock could close the same cycle.
+ * Then the migration takes its mmap_lock back and retries the batch.  The
+ * unload path holds nothing either and may block the same way.
  */
 #include <linux/delay.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 
@@ -164,6 +216,29 @@ static bool victim_stayed(struct hmm_dummy_device *hdev,
 }
 
 /*
+ * Put victims that are still where pick_victims() found them back at the
+ * head of the LRU: they could not be evicted only because a process's
+ * mmap_lock was busy, and they are still the oldest.  Left at the tail,
+ * they would be passed over for younger folios, such as those the waiting
+ * allocation has just migrated in itself.
+ */
+static void unpick_victims(struct hmm_dummy_device *hdev,
+			   const struct hmm_dummy_victim *v, unsigned long n)
+{
+	struct hmm_dummy_dpage *dp;
+	unsigned long i;
+
+	hmm_dummy_lock(hdev);
+	for (i = n; i-- > 0;) {
+		dp = &hdev->dpages[v[i].idx];
+		if (dp->in_use && dp->owner == v[i].mm &&
+		    dp->addr == v[i].start && !list_empty(&dp->link))
+			list_move(&dp->link, &hdev->lru);
+	}
+	hmm_dummy_unlock(hdev);
+}
+
+/*
  * The linear page index of the victim's folio (what rmap locates an
  * anonymous folio by), or false if it is gone or no longer starts there.
  * The reference is dropped before anything migrates, since migration
@@ -186,16 +261,17 @@ static bool victim_pgoff(struct hmm_dummy_device *hdev,
 }
 
 /*
- * A victim that was not at its recorded address has usually been moved by
- * mremap(), which keeps an anonymous folio's linear index and shifts the
- * VMA's vm_pgoff with it: look for it in the owner's anonymous VMAs.
+ * Look for a victim by its linear index in the anonymous VMAs of @mm:
+ * mremap() keeps an anonymous folio's linear index and shifts the VMA's
+ * vm_pgoff with it, and fork() copies both, so this finds the folio after
+ * either.  @tried is an address already tried (the recorded one), skipped.
  * mmap_lock of @mm held for read.
  */
 static unsigned long evict_moved(struct hmm_dummy_device *hdev,
 				 struct mm_struct *mm,
 				 const struct hmm_dummy_victim *v,
 				 const struct hmm_dummy_victim_set *set,
-				 unsigned long *src)
+				 unsigned long tried, unsigned long *src)
 {
 	unsigned long size = v->end - v->start, addr, moved = 0;
 	struct vm_area_struct *vma;
@@ -203,6 +279,7 @@ static unsigned long evict_moved(struct hmm_dummy_device *hdev,
 	pgoff_t pgoff;
 	long ret;
 
+	mmap_assert_locked(mm);
 	if (!victim_pgoff(hdev, v, &pgoff))
 		return 0;
 	vma_iter_init(&vmi, mm, 0);
@@ -211,7 +288,7 @@ static unsigned long evict_moved(struct hmm_dummy_device *hdev,
 		    pgoff >= vma->vm_pgoff + vma_pages(vma))
 			continue;
 		addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
-		if (addr == v->start)
+		if (addr == tried)
 			continue;
 		ret = hmm_dummy_range_to_sys(NULL, hdev, mm, addr, addr + size,
 					     src, HMM_DUMMY_CNT_TO_SYS_EVICT,
@@ -225,40 +302,84 @@ static unsigned long evict_moved(struct hmm_dummy_device *hdev,
 	return moved;
 }
 
-/*
- * Evict the @n victims of one owner (sorted by address; ranges that touch
- * are merged into one migration).  @locked_mm is the address space whose
- * mmap_lock the caller already holds for read; another's is try-locked
- * when @trylock, else taken.  Returns the pages moved.
+/**
+ * struct hmm_dummy_evict_ctx - one eviction pass and what it may wait for
+ * @hdev:      the device
+ * @locked_mm: the address space whose mmap_lock the caller holds for read
+ *             (its victims are evicted under it), or NULL
+ * @trylock:   another address space's mmap_lock is only try-locked: the
+ *             caller is an allocation, under evict_lock (see the top of
+ *             this file); else it is waited for, and the caller holds no
+ *             mmap_lock, page lock or evict_lock
+ * @busy:      set when a trylock failed: a pass that may wait could evict
+ *             what this one could not
+ * @src:       migration arrays, see alloc_evict_buffers()
  */
-static unsigned long evict_owner(struct hmm_dummy_device *hdev,
-				 const struct hmm_dummy_victim *v,
-				 unsigned long n, struct mm_struct *locked_mm,
-				 bool trylock, unsigned long *src)
+struct hmm_dummy_evict_ctx {
+	struct hmm_dummy_device *hdev;
+	struct mm_struct *locked_mm;
+	bool trylock;
+	bool busy;
+	unsigned long *src;
+};
+
+/*
+ * Take the mmap_lock of @mm (a reference held) for an eviction in it;
+ * false if it cannot be had now.  The lock order is checked here: only a
+ * try-lock under evict_lock, and no waiting for one while holding it.
+ */
+static bool evict_lock_mm(struct hmm_dummy_evict_ctx *ctx,
+			  struct mm_struct *mm)
 {
+	if (mm == ctx->locked_mm) {
+		mmap_assert_locked(mm);
+		return true;
+	}
+	if (ctx->trylock) {
+		lockdep_assert_held(&ctx->hdev->evict_lock);
+		if (mmap_read_trylock(mm))
+			return true;
+		ctx->busy = true;
+		return false;
+	}
+	lockdep_assert_not_held(&ctx->hdev->evict_lock);
+	return !mmap_read_lock_killable(mm);
+}
+
+static void evict_unlock_mm(struct hmm_dummy_evict_ctx *ctx,
+			    struct mm_struct *mm)
+{
+	if (mm != ctx->locked_mm)
+		mmap_read_unlock(mm);
+}
+
+/*
+ * Evict the @n victims of one owner (sorted by address) where they are
+ * mapped in @mm: their owner, or another process that maps them.  Ranges
+ * that touch are merged into one migration; a victim that stays is looked
+ * for by its linear index.  mmap_lock of @mm held for read, and a
+ * reference.  Returns the pages moved.
+ */
+static unsigned long evict_in_mm(struct hmm_dummy_evict_ctx *ctx,
+				 struct mm_struct *mm,
+				 const struct hmm_dummy_victim *v,
+				 unsigned long n)
+{
+	struct hmm_dummy_device *hdev = ctx->hdev;
 	struct hmm_dummy_victim_set set = {
 		.sel.fn = is_victim_page, .hdev = hdev, .v = v, .n = n,
 	};
-	struct mm_struct *mm = v->mm;
 	unsigned long i, j, start, end, moved = 0;
 	long ret;
 
-	/* Exiting: exit_mmap() frees its pages, and folio_free takes them. */
-	if (!mmget_not_zero(mm))
-		return 0;
-	if (mm != locked_mm) {
-		if (trylock ? !mmap_read_trylock(mm) :
-			      mmap_read_lock_killable(mm)) {
-			mmput_async(mm);
-			return 0;
-		}
-	}
+	mmap_assert_locked(mm);
 	for (i = 0; i < n; i = j) {
 		start = v[i].start;
 		end = v[i].end;
 		for (j = i + 1; j < n && v[j].start <= end; j++)
 			end = max(end, v[j].end);
-		ret = hmm_dummy_range_to_sys(NULL, hdev, mm, start, end, src,
+		ret = hmm_dummy_range_to_sys(NULL, hdev, mm, start, end,
+					     ctx->src,
 					     HMM_DUMMY_CNT_TO_SYS_EVICT,
 					     &set.sel);
 		trace_hmm_dummy_evict(hdev->index, start, end, ret);
@@ -268,31 +389,179 @@ static unsigned long evict_owner(struct hmm_dummy_device *hdev,
 		for (; i < j; i++)
 			if (victim_stayed(hdev, &v[i]))
 				moved += evict_moved(hdev, mm, &v[i], &set,
-						     src);
+						     v[i].start, ctx->src);
 	}
-	if (mm != locked_mm)
-		mmap_read_unlock(mm);
+	return moved;
+}
+
+/*
+ * Is the victim's folio mapped by anyone?  A stranded folio nobody maps is
+ * on its way out (its last mapper is exiting, or it is being migrated):
+ * no process walk for it.  Only a hint; the reference is dropped before
+ * anything migrates, as in victim_pgoff().
+ */
+static bool victim_mapped(struct hmm_dummy_device *hdev,
+			  const struct hmm_dummy_victim *v)
+{
+	struct folio *folio = page_folio(pfn_to_page(hdev->pfn_first +
+						     v->idx));
+	bool mapped;
+
+	if (!folio_try_get(folio))
+		return false;
+	mapped = folio_mapped(folio);
+	folio_put(folio);
+	return mapped;
+}
+
+/*
+ * Move the victims still on the device, where they were recorded, and
+ * mapped by someone, to the front of @v (order kept); returns how many.
+ * The entries past them keep their owner, so every entry still holds one
+ * reference on it.
+ */
+static unsigned long keep_stranded(struct hmm_dummy_device *hdev,
+				   struct hmm_dummy_victim *v, unsigned long n)
+{
+	unsigned long i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (victim_stayed(hdev, &v[i]) && victim_mapped(hdev, &v[i]))
+			v[k++] = v[i];
+	return k;
+}
+
+/* Address spaces one step of the process walk collects. */
+#define HMM_DUMMY_WALK_MMS	32
+
+/*
+ * Collect, with a reference (mmget) each, up to HMM_DUMMY_WALK_MMS distinct
+ * user address spaces other than @owner's, from the *@pos-th process on;
+ * *@pos is advanced past the processes looked at.  The list of processes
+ * may change between two calls: a process then seen twice or not at all
+ * costs one try more or less, nothing else.  Returns how many; *@more is
+ * set if there are processes left.
+ */
+static unsigned int collect_mms(struct mm_struct *owner,
+				struct mm_struct **mms, unsigned long *pos,
+				bool *more)
+{
+	struct task_struct *p;
+	struct mm_struct *mm;
+	unsigned long i = 0;
+	unsigned int nr = 0, k;
+
+	*more = false;
+	rcu_read_lock();
+	for_each_process(p) {
+		if (i++ < *pos)
+			continue;
+		if (nr == HMM_DUMMY_WALK_MMS) {
+			*more = true;
+			break;
+		}
+		(*pos)++;
+		/* task->mm is stable under task_lock() (a spinlock). */
+		task_lock(p);
+		mm = p->mm;
+		if (!mm || (p->flags & PF_KTHREAD) || mm == owner)
+			mm = NULL;
+		for (k = 0; mm && k < nr; k++)
+			if (mms[k] == mm)
+				mm = NULL;
+		if (mm && mmget_not_zero(mm))
+			mms[nr++] = mm;
+		task_unlock(p);
+	}
+	rcu_read_unlock();
+	return nr;
+}
+
+/*
+ * The @n victims of one owner (sorted by address) that their owner did
+ * not reach: it exited, or no longer maps them.  Look for them in every
+ * other process, under that process's mmap_lock (see the top of this
+ * file).  Returns the pages moved.
+ */
+static unsigned long evict_stranded(struct hmm_dummy_evict_ctx *ctx,
+				    struct hmm_dummy_victim *v,
+				    unsigned long n)
+{
+	struct mm_struct *mms[HMM_DUMMY_WALK_MMS];
+	unsigned long pos = 0, moved = 0;
+	unsigned int nr, k;
+	bool more;
+
+	do {
+		nr = collect_mms(v->mm, mms, &pos, &more);
+		for (k = 0; k < nr; k++) {
+			if (n && !fatal_signal_pending(current) &&
+			    evict_lock_mm(ctx, mms[k])) {
+				moved += evict_in_mm(ctx, mms[k], v, n);
+				evict_unlock_mm(ctx, mms[k]);
+				n = keep_stranded(ctx->hdev, v, n);
+			}
+			/* Not exit_mmap() here, under the caller's locks. */
+			mmput_async(mms[k]);
+		}
+		cond_resched();
+	} while (more && n && !fatal_signal_pending(current));
+	return moved;
+}
+
+/*
+ * Evict the @n victims of one owner (sorted by address) through the owner,
+ * and those it does not map any more through whoever does.  Returns the
+ * pages moved.
+ */
+static unsigned long evict_owner(struct hmm_dummy_evict_ctx *ctx,
+				 struct hmm_dummy_victim *v, unsigned long n)
+{
+	struct mm_struct *mm = v->mm;
+	bool was_busy = ctx->busy;
+	unsigned long moved = 0;
+
+	ctx->busy = false;
 	/*
-	 * If the process exited meanwhile, ours is the last user reference:
-	 * do not tear its address space down here, under the caller's locks.
+	 * An owner that is exiting has no address space to search, but its
+	 * exit only frees what nobody else maps: a fork child may keep the
+	 * rest, so those are stranded too.
 	 */
-	mmput_async(mm);
+	if (mmget_not_zero(mm)) {
+		if (!evict_lock_mm(ctx, mm)) {
+			/* Busy: its victims are for a pass that may wait. */
+			mmput_async(mm);
+			goto out;
+		}
+		moved = evict_in_mm(ctx, mm, v, n);
+		evict_unlock_mm(ctx, mm);
+		/*
+		 * If the process exited meanwhile, ours is the last user
+		 * reference: do not tear its address space down here, under
+		 * the caller's locks.
+		 */
+		mmput_async(mm);
+	}
+	n = keep_stranded(ctx->hdev, v, n);
+	if (n)
+		moved += evict_stranded(ctx, v, n);
+out:
+	if (ctx->busy)
+		unpick_victims(ctx->hdev, v, n);
+	ctx->busy |= was_busy;
 	return moved;
 }
 
 /* Evict @n sorted victims, owner by owner, and drop their references. */
-static unsigned long evict_victims(struct hmm_dummy_device *hdev,
-				   struct hmm_dummy_victim *v, unsigned long n,
-				   struct mm_struct *locked_mm, bool trylock,
-				   unsigned long *src)
+static unsigned long evict_victims(struct hmm_dummy_evict_ctx *ctx,
+				   struct hmm_dummy_victim *v, unsigned long n)
 {
 	unsigned long i, j, moved = 0;
 
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && v[j].mm == v[i].mm; j++)
 			;
-		moved += evict_owner(hdev, &v[i], j - i, locked_mm, trylock,
-				     src);
+		moved += evict_owner(ctx, &v[i], j - i);
 	}
 	for (i = 0; i < n; i++)
 		mmdrop(v[i].mm);
@@ -319,48 +588,111 @@ static unsigned long *alloc_evict_buffers(struct hmm_dummy_victim **v)
 	return src;
 }
 
+/*
+ * Evict least recently used folios, HMM_DUMMY_EVICT_BATCH at a time, until
+ * @want pages have gone (at most 64 rounds) or there is nothing to pick.
+ */
+static unsigned long evict_rounds(struct hmm_dummy_evict_ctx *ctx,
+				  struct hmm_dummy_victim *v,
+				  unsigned long want)
+{
+	unsigned long done = 0, n;
+	unsigned int rounds;
+
+	for (rounds = 0; done < want && rounds < 64; rounds++) {
+		n = pick_victims(ctx->hdev, v, HMM_DUMMY_EVICT_BATCH,
+				 want - done);
+		if (!n)
+			break;
+		done += evict_victims(ctx, v, n);
+		/*
+		 * Busy victims are back at the head, so the next round would
+		 * find them again: leave them to a pass that may wait.
+		 */
+		if (ctx->busy || fatal_signal_pending(current))
+			break;
+	}
+	if (done)
+		hmm_dummy_count(ctx->hdev, HMM_DUMMY_CNT_EVICTIONS, 1);
+	return done;
+}
+
 /**
- * hmm_dummy_evict() - make room in device memory
+ * hmm_dummy_evict() - make room in device memory, from inside an allocation
  * @hdev:      the device
  * @want:      pages the caller is short of
  * @locked_mm: the address space whose mmap_lock the caller holds, or NULL
+ * @busy:      set (never cleared) when folios could not be evicted because
+ *             another process's mmap_lock was not free:
+ *             hmm_dummy_evict_wait() may get them once the caller has
+ *             dropped its own locks
  *
  * Evicts the least recently used device folios, HMM_DUMMY_EVICT_BATCH at a
- * time, through their owners (see the top of this file).  May be called
- * with the caller's migration sources locked and unmapped: they are not
- * device pages of @hdev, and every page lock taken here is a try-lock.
+ * time, through their owners or whoever maps them (see the top of this
+ * file), without waiting for any other process's mmap_lock.  May be
+ * called with the caller's migration sources locked and unmapped: they are
+ * not device pages of @hdev, and every page lock taken here is a try-lock.
  *
  * Return: true if free pages may now be available.
  */
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,
-		     struct mm_struct *locked_mm)
+		     struct mm_struct *locked_mm, bool *busy)
 {
-	unsigned long done = 0, *src, n;
+	struct hmm_dummy_evict_ctx ctx = {
+		.hdev = hdev, .locked_mm = locked_mm, .trylock = true,
+	};
+	unsigned long done = 0;
 	struct hmm_dummy_victim *v;
-	unsigned int rounds;
 
-	src = alloc_evict_buffers(&v);
-	if (!src)
+	if (locked_mm)
+		mmap_assert_locked(locked_mm);
+	ctx.src = alloc_evict_buffers(&v);
+	if (!ctx.src)
 		return false;
 	want = max_t(unsigned long, want, HMM_DUMMY_EVICT_BATCH);
 	mutex_lock(&hdev->evict_lock);
 	/* Someone evicted while we waited: let the caller retry first. */
-	if (READ_ONCE(hdev->nr_free))
-		goto out;
-	for (rounds = 0; done < want && rounds < 64; rounds++) {
-		n = pick_victims(hdev, v, HMM_DUMMY_EVICT_BATCH, want - done);
-		if (!n)
-			break;
-		done += evict_victims(hdev, v, n, locked_mm, true, src);
-		if (fatal_signal_pending(current))
-			break;
-	}
-	if (done)
-		hmm_dummy_count(hdev, HMM_DUMMY_CNT_EVICTIONS, 1);
-out:
+	if (!READ_ONCE(hdev->nr_free))
+		done = evict_rounds(&ctx, v, want);
 	mutex_unlock(&hdev->evict_lock);
 	kfree(v);
-	kfree(src);
+	kfree(ctx.src);
+	if (ctx.busy)
+		*busy = true;
+	return done || READ_ONCE(hdev->nr_free);
+}
+
+/**
+ * hmm_dummy_evict_wait() - make room in device memory, waiting if need be
+ * @hdev: the device
+ * @want: pages wanted
+ *
+ * What hmm_dummy_evict() does, but waiting (killable) for the mmap_lock of
+ * each process it evicts from, one at a time.  The caller holds no
+ * mmap_lock, no page lock and not evict_lock, and this takes no evict_lock
+ * either: nothing it holds can be what the holder of the lock it waits for
+ * is waiting for.  For a migration whose inline eviction found the owners
+ * busy (see the top of this file).
+ *
+ * Return: true if free pages may now be available.
+ */
+bool hmm_dummy_evict_wait(struct hmm_dummy_device *hdev, unsigned long want)
+{
+	struct hmm_dummy_evict_ctx ctx = { .hdev = hdev };
+	unsigned long done = 0, free;
+	struct hmm_dummy_victim *v;
+
+	might_sleep();
+	lockdep_assert_not_held(&hdev->evict_lock);
+	free = READ_ONCE(hdev->nr_free);
+	if (free >= want)
+		return true;
+	ctx.src = alloc_evict_buffers(&v);
+	if (!ctx.src)
+		return false;
+	done = evict_rounds(&ctx, v, want - free);
+	kfree(v);
+	kfree(ctx.src);
 	return done || READ_ONCE(hdev->nr_free);
 }
 
@@ -408,12 +740,13 @@ static unsigned long evict_unreachable(struct hmm_dummy_device *hdev,
  */
 unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev)
 {
-	unsigned long moved, left, k, n, *src;
+	struct hmm_dummy_evict_ctx ctx = { .hdev = hdev };
+	unsigned long moved, left, k, n;
 	struct hmm_dummy_victim *v;
 	unsigned int round, idle = 0;
 
-	src = alloc_evict_buffers(&v);
-	if (!src)
+	ctx.src = alloc_evict_buffers(&v);
+	if (!ctx.src)
 		return hmm_dummy_in_use(hdev);
 	for (round = 0; round < 1000; round++) {
 		moved = 0;
@@ -423,7 +756,7 @@ unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev)
 					 ULONG_MAX);
 			if (!n)
 				break;
-			moved += evict_victims(hdev, v, n, NULL, false, src);
+			moved += evict_victims(&ctx, v, n);
 			cond_resched();
 		}
 		left = hmm_dummy_in_use(hdev);
@@ -431,13 +764,13 @@ unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev)
 			break;
 		idle = moved ? 0 : idle + 1;
 		if (idle >= 10) {
-			moved = evict_unreachable(hdev, src);
+			moved = evict_unreachable(hdev, ctx.src);
 			idle = moved ? 0 : idle;
 		}
 		if (!moved)
 			msleep(20);
 	}
 	kfree(v);
-	kfree(src);
+	kfree(ctx.src);
 	return hmm_dummy_in_use(hdev);
 }

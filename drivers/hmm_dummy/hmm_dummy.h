@@ -8,6 +8,10 @@
  *     -> locks of large device folios (7.3's migrate_vma_setup() splits a
  *        PTE-mapped one under a sleeping folio_lock()), anon_vma locks
  *   page locks -> mirror->lock -> hdev->lock
+ * Nobody waits for an mmap_lock while holding evict_lock, nor for a second
+ * mmap_lock while holding one: hmm_dummy_evict_wait() and the unload path,
+ * which do wait, hold neither (lockdep_assert_not_held() and
+ * mmap_assert_locked() in evict.c check what each function needs).
  * Why no cycle forms through the sleeping folio locks: the only folios an
  * eviction waits for are large device folios of its own device, and whoever
  * holds one of those (a CPU fault, the core splitting it, a migration back
@@ -305,7 +309,7 @@ struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
 struct page *hmm_dummy_page_backing(struct page *page);
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n,
-				    struct mm_struct *locked_mm);
+				    struct mm_struct *locked_mm, bool *busy);
 void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 			 unsigned long start, const unsigned long *dst,
 			 unsigned long n);
@@ -348,7 +352,8 @@ int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
 
 /* evict.c: making room in device memory, and emptying it at unload */
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,
-		     struct mm_struct *locked_mm);
+		     struct mm_struct *locked_mm, bool *busy);
+bool hmm_dummy_evict_wait(struct hmm_dummy_device *hdev, unsigned long want);
 unsigned long hmm_dummy_evict_all(struct hmm_dummy_device *hdev);
 
 /* mirror.c: the device page table and device access to process memory */

@@ -154,12 +154,13 @@ static void fill_large(struct migrate_vma *args, unsigned long i,
  * device folio, or, when none can be had, single pages for each of its
  * pages: the core then splits the THP (or fills the hole with PTEs).
  * Returns the number of pages moved or a negative errno; *@full is set when
- * device memory ran out.
+ * device memory ran out, and *@busy too when eviction could have done more
+ * by waiting for another process (hmm_dummy_alloc_pages()).
  */
 static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 				 struct hmm_dummy_device *hdev,
 				 struct migrate_vma *args, struct page **dpages,
-				 bool *full)
+				 bool *full, bool *busy)
 {
 	unsigned long i, j, nr, want = 0, got, used = 0, moved = 0;
 	unsigned long first = ULONG_MAX;
@@ -218,7 +219,7 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
 	phase_end(&ns[2], &t);
 	got = want ? hmm_dummy_alloc_pages(hdev, dpages, want,
-					   args->vma->vm_mm) : 0;
+					   args->vma->vm_mm, busy) : 0;
 	if (got < want)
 		*full = true;
 	phase_end(&ns[1], &t);
@@ -274,6 +275,39 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 	return moved;
 }
 
+/*
+ * Consecutive waits for room (wait_for_room()) one migration may make
+ * without getting any page for them.
+ */
+#define HMM_DUMMY_EVICT_WAITS	8
+
+/*
+ * Device memory ran out and eviction left folios behind because it would
+ * have had to wait for another process's mmap_lock, which it must not do
+ * under ours (evict.c).  Drop ours, let hmm_dummy_evict_wait() wait for
+ * theirs, take ours back.  Returns 1 if the caller may retry [@start, @end)
+ * (checked again: the VMAs may have changed meanwhile), 0 if nothing could
+ * be evicted, or a negative errno.  Called with mmap_lock of @mm held for
+ * read and a reference on @mm; returns with the same.
+ */
+static int wait_for_room(struct hmm_dummy_device *hdev, struct mm_struct *mm,
+			 unsigned long start, unsigned long end)
+{
+	unsigned long want = min_t(unsigned long, (end - start) >> PAGE_SHIFT,
+				   HMM_DUMMY_MIGRATE_BATCH);
+	bool room;
+
+	mmap_assert_locked(mm);
+	mmap_read_unlock(mm);
+	room = hmm_dummy_evict_wait(hdev, want);
+	mmap_read_lock(mm);
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	if (!room)
+		return 0;
+	return check_range(mm, start, end) ?: 1;
+}
+
 /**
  * hmm_dummy_migrate_to_dev() - migrate a range of the mirrored process
  * @mirror: the mirror whose process and device are used
@@ -284,7 +318,9 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
  * the device; with peer migration, so do pages on other hmm_dummy devices.
  * Pages the core refuses (shared or file pages, hugetlbfs, pinned pages)
  * stay where they are.  When device memory is full and nothing more can be
- * evicted the migration stops early.
+ * evicted the migration stops early.  When what is left could only be
+ * evicted by waiting for another process's mmap_lock, the migration drops
+ * its own for that while (wait_for_room()) and goes on where it stopped.
  *
  * Context: process context, no lock held; takes mmap_lock for read, the
  * page locks of the pages it migrates and, to evict, hdev->evict_lock.
@@ -300,8 +336,8 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 	unsigned long addr, next, batch, *src, *dst;
 	struct page **dpages;
 	long moved = 0, ret = 0;
-	bool full = false;
-	unsigned int p;
+	bool full = false, busy = false;
+	unsigned int p, waits = 0;
 
 	src = kmalloc_array(HMM_DUMMY_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
 	dst = kmalloc_array(HMM_DUMMY_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
@@ -350,11 +386,25 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		if (hmm_dummy_vma_thp_allowed(vma))
 			args.flags |= HMM_DUMMY_SELECT_COMPOUND;
 		args.end = next;
-		ret = migrate_batch_to_dev(mirror, hdev, &args, dpages, &full);
+		ret = migrate_batch_to_dev(mirror, hdev, &args, dpages, &full,
+					   &busy);
 		if (ret < 0)
 			break;
 		moved += ret;
+		if (ret)
+			waits = 0;
 		ret = 0;
+		/* The rest of this batch again, once there may be room. */
+		if (full && busy && waits++ < HMM_DUMMY_EVICT_WAITS) {
+			ret = wait_for_room(hdev, mm, addr, end);
+			if (ret > 0) {
+				full = false;
+				busy = false;
+				next = addr;
+				ret = 0;
+			}
+			continue;
+		}
 		/* Everything collected already: no peer page in this batch. */
 		if (!hmm_dummy_peer_migration ||
 		    args.cpages == (next - addr) >> PAGE_SHIFT)
@@ -373,7 +423,7 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			 */
 			args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 			ret = migrate_batch_to_dev(mirror, hdev, &args,
-						   dpages, &full);
+						   dpages, &full, &busy);
 			if (ret < 0)
 				break;
 			moved += ret;

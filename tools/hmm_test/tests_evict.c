@@ -5,11 +5,14 @@
  * hmm_dummy evicts a device folio by migrating it back in the address space
  * it was migrated into, at the address it was migrated to, under that
  * process's mmap_lock (never by pfn, which is not safe against the process
- * exiting).  These cases move the folio after the migration (mremap), leave
- * it mapped only by another process (fork, then munmap in the owner), and
- * make two processes evict each other's pages at the same time.
+ * exiting), or, when the owner has exited or no longer maps it, in another
+ * process that does.  These cases move the folio after the migration
+ * (mremap), leave it mapped only by another process (fork, then munmap or
+ * exit in the owner), keep the owner's mmap_lock busy, and make two
+ * processes evict each other's pages at the same time.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +76,9 @@ static int t_evict_mremap(void)
 /*
  * Device pages mapped only by a process that did not migrate them: the
  * owner forks and then unmaps its copy, so only the child maps them.
- * Eviction cannot reach them through their owner; what the owner migrates
- * next gets what is free (all of it, or -ENOENT with cpages telling how
- * much, the pages it reports being on the device), the child's data stays
- * intact and every page comes back once the child exits.
+ * Eviction finds them in the child: what the owner migrates next gets all
+ * its pages, the child's data stays intact and every page comes back once
+ * the child exits.
  */
 static int t_evict_fork_orphan(void)
 {
@@ -114,9 +116,10 @@ static int t_evict_fork_orphan(void)
 	t_diag("MIGRATE_TO_DEV of %lu pages with %lu orphans on the device: %d, cpages %llu, on device %d, evicted +%lld",
 	       nb, na, r, (unsigned long long)c.cpages, n_local(fd, b, nb),
 	       DELTA(s0, s1, migrated_to_sys_evict));
-	CHECKF(r == 0 || r == -ENOENT, "%d (%s)", r, strerror(-r));
-	CHECK_EQ(n_local(fd, b, nb), c.cpages);
-	CHECK(s1.in_use <= cfg.info[0].capacity_pages);
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, nb);
+	CHECK_EQ(n_local(fd, b, nb), nb);
+	CHECK(DELTA(s0, s1, migrated_to_sys_evict) >= (long long)(na + nb - cap));
 	CHECK_PAT(b, nb * PS, 154);
 	CHECK_EQ(write(go[1], &x, 1), 1);
 	close(go[1]);
@@ -125,6 +128,246 @@ static int t_evict_fork_orphan(void)
 	       "child: status %#x (3: its data changed)", status);
 	/* The child's copies are gone: only b's pages are left. */
 	CHECK(!munmap(b, nb * PS));
+	CHECK(!wait_stats_settle(0, &base, &s1, 5000));
+	return T_PASS;
+}
+
+/*
+ * The orphan cases fill the device twice over and fork a copy of it: on
+ * the default 256 MiB device that is most of the test VM's memory.  They
+ * run where the device is small (vm/check.sh loads vram_mb=4 for them).
+ */
+#define ORPHAN_MAX_PAGES	16384
+
+/* Owner side of orphan_case(): 0, or what went wrong for the report. */
+static char orphan_owner(unsigned long n, bool exits, int ready, int go,
+			 int res)
+{
+	struct hmm_dmirror_cmd c;
+	int fd = hmm_open(0), r, status;
+	char *a = map_anon(n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char x = 0;
+	pid_t pid;
+
+	if (fd < 0 || !a)
+		return 'o';
+	pat_fill(a, n * PS, 156);
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, n, &c);
+	if (r || c.cpages != n)
+		return 'm';
+	pid = fork();
+	if (pid < 0)
+		return 'f';
+	if (!pid) {
+		/* The child keeps the pages until told to look at them. */
+		close(ready);
+		close(fd);
+		if (read(go, &x, 1) != 1)
+			_exit(2);
+		x = pat_check(a, n * PS, 156) >= 0 ? 'd' : 0;
+		_exit(write(res, &x, 1) == 1 ? 0 : 2);
+	}
+	if (!exits && munmap(a, n * PS))
+		return 'u';
+	if (write(ready, &x, 1) != 1)
+		return 'w';
+	if (exits)
+		return 0;
+	/* Unmapped, alive, its file open: until the child is done. */
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       !WEXITSTATUS(status) ? 0 : 'c';
+}
+
+/*
+ * A process migrates the whole device, forks a child that keeps the pages,
+ * and then exits (@exits) or only unmaps them.  A new process migrating a
+ * device-sized buffer must get every page: eviction reaches the folios in
+ * the child, whose data stays intact.  Before, they could only be evicted
+ * through their owner, and the new process got none (-ENOENT).
+ */
+static int orphan_case(bool exits)
+{
+	unsigned long n = cfg.info[0].capacity_pages;
+	int ready[2], go[2], res[2], fd, r, status;
+	struct hmm_dummy_stats base, s0, s1;
+	struct hmm_dmirror_cmd c;
+	double t0, t1;
+	char *b, x = 0;
+	pid_t owner;
+
+	if (n > ORPHAN_MAX_PAGES)
+		SKIP("device of %lu pages, more than %u: load hmm_dummy with vram_mb=8 or less",
+		     n, ORPHAN_MAX_PAGES);
+	fd = hmm_open(0);
+	CHECK(fd >= 0);
+	STATS(fd, &base);
+	CHECK(!pipe(ready) && !pipe(go) && !pipe(res));
+	owner = fork();
+	CHECK(owner >= 0);
+	if (!owner) {
+		close(ready[0]);
+		close(go[1]);
+		close(res[0]);
+		x = orphan_owner(n, exits, ready[1], go[0], res[1]);
+		/* Tell the test what failed if the ready byte is not out. */
+		if (x && write(ready[1], &x, 1) != 1)
+			_exit(2);
+		_exit(x ? 3 : 0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	close(res[1]);
+	CHECK_EQ(read(ready[0], &x, 1), 1);
+	CHECKF(!x, "owner: '%c' (o open/map, m migration, f fork, u munmap)",
+	       x);
+	if (exits) {
+		CHECK_EQ(waitpid(owner, &status, 0), owner);
+		CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
+		       "owner: status %#x", status);
+	}
+	b = map_anon(n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(b);
+	pat_fill(b, n * PS, 157);
+	STATS(fd, &s0);
+	t0 = now_sec();
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, n, &c);
+	t1 = now_sec();
+	STATS(fd, &s1);
+	t_diag("owner %s: MIGRATE_TO_DEV of %lu: %d, cpages %llu, local %d, evict +%lld, %.2f s",
+	       exits ? "exited" : "unmapped", n, r,
+	       (unsigned long long)c.cpages, n_local(fd, b, n),
+	       DELTA(s0, s1, migrated_to_sys_evict), t1 - t0);
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, n);
+	CHECK_EQ(n_local(fd, b, n), n);
+	CHECK_PAT(b, n * PS, 157);
+	CHECK_EQ(write(go[1], &x, 1), 1);
+	CHECK_EQ(read(res[0], &x, 1), 1);
+	CHECKF(!x, "child: its data changed");
+	if (!exits) {
+		CHECK_EQ(waitpid(owner, &status, 0), owner);
+		CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
+		       "owner: status %#x", status);
+	}
+	CHECK(!munmap(b, n * PS));
+	CHECK(!wait_stats_settle(0, &base, &s1, 5000));
+	return T_PASS;
+}
+
+static int t_evict_owner_exited(void)
+{
+	return orphan_case(true);
+}
+
+static int t_evict_owner_unmapped(void)
+{
+	return orphan_case(false);
+}
+
+/* Threads of t_evict_busy_owner's owner: keep its mmap_lock busy. */
+static int churn_stop;
+
+static void *churn(void *arg)
+{
+	unsigned long *rounds = arg;
+	void *q;
+
+	while (!__atomic_load_n(&churn_stop, __ATOMIC_RELAXED)) {
+		q = mmap(NULL, PS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q != MAP_FAILED)
+			munmap(q, PS);
+		(*rounds)++;
+	}
+	return NULL;
+}
+
+/* Owner side of t_evict_busy_owner: the exit status. */
+static int busy_owner(unsigned long n, int ready, int go)
+{
+	unsigned long rounds[2] = {};
+	struct hmm_dmirror_cmd c;
+	int fd = hmm_open(0), i;
+	char *a = map_anon(n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	pthread_t th[2];
+	char x = 0;
+
+	if (fd < 0 || !a)
+		return 2;
+	pat_fill(a, n * PS, 158);
+	if (hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, a, NULL, n, &c) ||
+	    c.cpages != n)
+		return 3;
+	for (i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, churn, &rounds[i]))
+			return 2;
+	if (write(ready, &x, 1) != 1 || read(go, &x, 1) != 1)
+		return 2;
+	__atomic_store_n(&churn_stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	/* Each thread must have run while the other process migrated. */
+	if (!rounds[0] || !rounds[1])
+		return 4;
+	return pat_check(a, n * PS, 158) >= 0 ? 5 : 0;
+}
+
+/*
+ * The owner of the whole device keeps its pages while two of its threads
+ * mmap and munmap in a loop: its mmap_lock is almost never free for a
+ * trylock.  A new process migrating a device-sized buffer must still get
+ * every page (the migration waits for that lock outside its own, see
+ * evict.c), and the owner's data must be intact.  Before, it got the few
+ * pages the trylock let it evict and gave up.
+ */
+static int t_evict_busy_owner(void)
+{
+	unsigned long n = cfg.info[0].capacity_pages;
+	struct hmm_dummy_stats base, s0, s1;
+	int ready[2], go[2], fd, r, status;
+	struct hmm_dmirror_cmd c;
+	double t0, t1;
+	char *b, x = 0;
+	pid_t owner;
+
+	if (n > ORPHAN_MAX_PAGES)
+		SKIP("device of %lu pages, more than %u: load hmm_dummy with vram_mb=8 or less",
+		     n, ORPHAN_MAX_PAGES);
+	fd = hmm_open(0);
+	CHECK(fd >= 0);
+	STATS(fd, &base);
+	CHECK(!pipe(ready) && !pipe(go));
+	owner = fork();
+	CHECK(owner >= 0);
+	if (!owner) {
+		close(ready[0]);
+		close(go[1]);
+		_exit(busy_owner(n, ready[1], go[0]));
+	}
+	close(ready[1]);
+	close(go[0]);
+	CHECK_EQ(read(ready[0], &x, 1), 1);
+	b = map_anon(n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(b);
+	pat_fill(b, n * PS, 159);
+	STATS(fd, &s0);
+	t0 = now_sec();
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, n, &c);
+	t1 = now_sec();
+	STATS(fd, &s1);
+	t_diag("owner busy: MIGRATE_TO_DEV of %lu: %d, cpages %llu, local %d, evict +%lld, %.2f s",
+	       n, r, (unsigned long long)c.cpages, n_local(fd, b, n),
+	       DELTA(s0, s1, migrated_to_sys_evict), t1 - t0);
+	CHECK_EQ(write(go[1], &x, 1), 1);
+	CHECK_EQ(waitpid(owner, &status, 0), owner);
+	CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
+	       "owner: status %#x (3 its migration, 4 a thread never ran, 5 its data changed)",
+	       status);
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, n);
+	CHECK_EQ(n_local(fd, b, n), n);
+	CHECK_PAT(b, n * PS, 159);
+	CHECK(!munmap(b, n * PS));
 	CHECK(!wait_stats_settle(0, &base, &s1, 5000));
 	return T_PASS;
 }
@@ -194,7 +437,13 @@ static const struct tcase cases[] = {
 	{ "eviction_after_mremap", t_evict_mremap, T_DUMMY | T_SLOW,
 	  "device folios moved by mremap are still evicted, data intact" },
 	{ "eviction_fork_orphan", t_evict_fork_orphan, T_DUMMY | T_SLOW,
-	  "pages only a fork child maps: no loss, no leak, partial migration" },
+	  "pages only a fork child maps are evicted through it, data intact" },
+	{ "eviction_owner_exited", t_evict_owner_exited, T_DUMMY | T_SLOW,
+	  "owner exited, a fork child keeps the device: a new process gets all of it" },
+	{ "eviction_owner_unmapped", t_evict_owner_unmapped, T_DUMMY | T_SLOW,
+	  "owner unmapped, a fork child keeps the device: a new process gets all of it" },
+	{ "eviction_busy_owner", t_evict_busy_owner, T_DUMMY | T_SLOW,
+	  "owner's mmap_lock busy: a new process still gets the whole device" },
 	{ "eviction_mutual", t_evict_mutual, T_DUMMY | T_SLOW,
 	  "two processes evicting each other's pages at once" },
 };
