@@ -627,10 +627,28 @@ unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev)
 	return in_use;
 }
 
+/* Where each counter goes in struct hmm_dummy_stats. */
+#define HMM_DUMMY_COUNTER(name, field)					\
+	[HMM_DUMMY_CNT_##name] = offsetof(struct hmm_dummy_stats, field),
+static const size_t counter_offset[HMM_DUMMY_NR_COUNTERS] = {
+#include "counters.h"
+};
+
+#undef HMM_DUMMY_COUNTER
+
+/**
+ * hmm_dummy_fill_stats() - a snapshot of a device's counters
+ * @hdev: the device
+ * @st:   filled from @version on (the caller sets @size)
+ *
+ * What HMM_DUMMY_STATS returns and the sysfs files show.
+ *
+ * Context: any context that may take a spinlock.
+ */
 void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 			  struct hmm_dummy_stats *st)
 {
-	atomic64_t *c = hdev->counters;
+	unsigned int i;
 
 	st->version = HMM_DUMMY_STATS_VERSION;
 	/* Not hmm_dummy_lock(): reading the counters must not change them. */
@@ -643,25 +661,9 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 	st->alloc_lock_contended = hdev->lock_contended;
 	st->alloc_lock_wait_ns = hdev->lock_wait_ns;
 	spin_unlock(&hdev->lock);
-	st->allocations = atomic64_read(&c[HMM_DUMMY_CNT_ALLOCATIONS]);
-	st->page_free_calls = atomic64_read(&c[HMM_DUMMY_CNT_PAGE_FREES]);
-	st->alloc_failures = atomic64_read(&c[HMM_DUMMY_CNT_ALLOC_FAILURES]);
-	st->migrated_to_dev = atomic64_read(&c[HMM_DUMMY_CNT_TO_DEV]);
-	st->migrated_to_sys_ioctl =
-		atomic64_read(&c[HMM_DUMMY_CNT_TO_SYS_IOCTL]);
-	st->migrated_to_sys_fault =
-		atomic64_read(&c[HMM_DUMMY_CNT_TO_SYS_FAULT]);
-	st->migrated_to_sys_evict =
-		atomic64_read(&c[HMM_DUMMY_CNT_TO_SYS_EVICT]);
-	st->cpu_faults = atomic64_read(&c[HMM_DUMMY_CNT_CPU_FAULTS]);
-	st->device_faults = atomic64_read(&c[HMM_DUMMY_CNT_DEVICE_FAULTS]);
-	st->evictions = atomic64_read(&c[HMM_DUMMY_CNT_EVICTIONS]);
-	st->backing_pages = atomic64_read(&c[HMM_DUMMY_CNT_BACKING_PAGES]);
-	st->large_allocated = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_ALLOCATED]);
-	st->large_to_dev = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_TO_DEV]);
-	st->large_to_sys = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_TO_SYS]);
-	st->large_splits = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_SPLITS]);
-	st->large_fallbacks = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_FALLBACKS]);
+	for (i = 0; i < HMM_DUMMY_NR_COUNTERS; i++)
+		*(__u64 *)((char *)st + counter_offset[i]) =
+			atomic64_read(&hdev->counters[i]);
 }
 
 /*

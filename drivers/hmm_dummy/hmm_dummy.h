@@ -60,26 +60,17 @@
 #define HMM_DUMMY_LARGE_ORDER		(PMD_SHIFT - PAGE_SHIFT)
 #define HMM_DUMMY_RUN_PAGES		BIT(HMM_DUMMY_LARGE_ORDER)
 
-/* Event counters; the allocator's gauges live under hdev->lock. */
+/*
+ * Event counters (the table is counters.h); the allocator's gauges live
+ * under hdev->lock.
+ */
+#define HMM_DUMMY_COUNTER(name, ...)	HMM_DUMMY_CNT_##name,
 enum hmm_dummy_counter {
-	HMM_DUMMY_CNT_ALLOCATIONS,
-	HMM_DUMMY_CNT_PAGE_FREES,
-	HMM_DUMMY_CNT_ALLOC_FAILURES,
-	HMM_DUMMY_CNT_TO_DEV,
-	HMM_DUMMY_CNT_TO_SYS_IOCTL,
-	HMM_DUMMY_CNT_TO_SYS_FAULT,
-	HMM_DUMMY_CNT_TO_SYS_EVICT,
-	HMM_DUMMY_CNT_CPU_FAULTS,
-	HMM_DUMMY_CNT_DEVICE_FAULTS,
-	HMM_DUMMY_CNT_EVICTIONS,
-	HMM_DUMMY_CNT_BACKING_PAGES,
-	HMM_DUMMY_CNT_LARGE_ALLOCATED,
-	HMM_DUMMY_CNT_LARGE_TO_DEV,
-	HMM_DUMMY_CNT_LARGE_TO_SYS,
-	HMM_DUMMY_CNT_LARGE_SPLITS,
-	HMM_DUMMY_CNT_LARGE_FALLBACKS,
+#include "counters.h"
 	HMM_DUMMY_NR_COUNTERS
 };
+
+#undef HMM_DUMMY_COUNTER
 
 /**
  * struct hmm_dummy_dpage - driver state of one device page
