@@ -491,9 +491,12 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * (zone_device_page_init) and on the LRU; its backing holds stale data that
  * the caller overwrites.  When no page is free the least recently used
  * device folios are evicted to system memory and the allocation retried.
+ * A pending FAIL_ALLOC of the migration (hmm_dummy_should_fail_alloc())
+ * fails one page, as if device memory had run out after @n - 1.
  *
  * Return: the number of pages allocated, which is less than @n only when
- * nothing more could be evicted (or backing memory could not be allocated).
+ * nothing more could be evicted (or backing memory could not be allocated,
+ * or a failure was injected).
  */
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n,
@@ -504,6 +507,10 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 	bool oom = false;
 	int stalls = 0;
 
+	if (n && hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_DEVICE)) {
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
+		n--;
+	}
 	while (got < n && !oom) {
 		nr = take_free(hdev, dps, min_t(unsigned long, n - got,
 						ARRAY_SIZE(dps)));
@@ -559,9 +566,13 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
  * rarely empties a whole run, so a caller that gets NULL falls back to
  * single pages (hmm_dummy_alloc_pages(), which does evict).
  *
+ * A pending FAIL_ALLOC of the migration (hmm_dummy_should_fail_alloc())
+ * fails it.  Every failure is counted as a fallback (large_fallbacks).
+ *
  * Return: the head page of a locked large device folio with refcount 1,
  * on the LRU, whose pages' backings hold stale data; or NULL (no free run,
- * no backing memory, or no device THP in this kernel).
+ * no backing memory, an injected failure, or no device THP in this
+ * kernel).
  */
 struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 {
@@ -571,6 +582,8 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 
 	if (!hmm_dummy_device_thp())
 		return NULL;
+	if (hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_DEVICE))
+		goto fallback;
 	hmm_dummy_lock(hdev);
 	run = list_first_entry_or_null(&hdev->free_runs, struct hmm_dummy_run,
 				       link);
@@ -583,10 +596,10 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 	}
 	hmm_dummy_unlock(hdev);
 	if (!dp)
-		return NULL;
+		goto fallback;
 	if (!get_backing(hdev, dp, HMM_DUMMY_RUN_PAGES)) {
 		untake(hdev, dp, HMM_DUMMY_LARGE_ORDER);
-		return NULL;
+		goto fallback;
 	}
 	page = dpage_to_page(hdev, dp);
 	/* See hmm_dummy_alloc_pages() for why under evict_lock. */
@@ -596,6 +609,10 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOCATIONS, HMM_DUMMY_RUN_PAGES);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_ALLOCATED, 1);
 	return page;
+
+fallback:
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
+	return NULL;
 }
 
 /**

@@ -131,22 +131,24 @@ static int check_cmd(const struct hmm_dmirror_cmd *cmd)
 static long do_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      struct hmm_dmirror_cmd *cmd, unsigned long end)
 {
-	bool injected = test_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC, &mirror->flags);
+	unsigned int dev = mirror->hdev->index;
+	struct hmm_dummy_fail_scope scope;
+	bool injected;
 	long ret;
 	int tries;
 
 	for (tries = 0; ; tries++) {
-		u64 t;
-
+		injected = hmm_dummy_fail_scope_enter(&scope, mirror,
+						      HMM_DUMMY_ALLOC_DEVICE);
 		ret = hmm_dummy_migrate_to_dev(mirror, cmd->addr, end);
+		hmm_dummy_fail_scope_exit(&scope);
 		if (ret < 0)
 			return ret;
-		t = trace_hmm_dummy_readback_enabled() ? ktime_get_ns() : 0;
+		trace_hmm_dummy_phase(dev, HMM_DUMMY_OP_READBACK,
+				      HMM_DUMMY_PHASE_BEGIN, cmd->npages);
 		ret = hmm_dummy_mirror_read_local(mirror, cmd);
-		if (t)
-			trace_hmm_dummy_readback(mirror->hdev->index,
-						 cmd->npages,
-						 ktime_get_ns() - t);
+		trace_hmm_dummy_phase(dev, HMM_DUMMY_OP_READBACK,
+				      HMM_DUMMY_PHASE_COPY, cmd->npages);
 		if (ret != -ENOENT || injected || tries)
 			return ret;
 		cond_resched();
@@ -363,6 +365,84 @@ static const struct file_operations hmm_dummy_fops = {
 	.mmap		= hmm_dummy_mmap,
 	.llseek		= default_llseek,
 };
+
+/*
+ * Scopes of migrations whose file has FAIL_ALLOC pending (a test hook, so
+ * the list is empty but in tests, and the allocators' check is one read).
+ */
+static LIST_HEAD(fail_scopes);
+static DEFINE_SPINLOCK(fail_scopes_lock);
+
+/**
+ * hmm_dummy_fail_scope_enter() - a migration for @mirror begins
+ * @scope:  on the caller's stack until hmm_dummy_fail_scope_exit()
+ * @mirror: the file the migration works for
+ * @kind:   the allocations its FAIL_ALLOC is for
+ *
+ * Context: process context, the task that runs the migration.
+ *
+ * Return: true if FAIL_ALLOC is pending: the first allocation of @kind
+ * this task makes before hmm_dummy_fail_scope_exit() fails.
+ */
+bool hmm_dummy_fail_scope_enter(struct hmm_dummy_fail_scope *scope,
+				struct hmm_dummy_mirror *mirror,
+				enum hmm_dummy_alloc_kind kind)
+{
+	scope->task = NULL;
+	if (!test_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC, &mirror->flags))
+		return false;
+	scope->task = current;
+	scope->mirror = mirror;
+	scope->kind = kind;
+	spin_lock(&fail_scopes_lock);
+	list_add(&scope->node, &fail_scopes);
+	spin_unlock(&fail_scopes_lock);
+	return true;
+}
+
+/**
+ * hmm_dummy_fail_scope_exit() - the migration of hmm_dummy_fail_scope_enter()
+ * is over
+ * @scope: its scope
+ */
+void hmm_dummy_fail_scope_exit(struct hmm_dummy_fail_scope *scope)
+{
+	if (!scope->task)
+		return;
+	spin_lock(&fail_scopes_lock);
+	list_del(&scope->node);
+	spin_unlock(&fail_scopes_lock);
+}
+
+/**
+ * hmm_dummy_should_fail_alloc() - must this allocation fail (FAIL_ALLOC)?
+ * @kind: what is being allocated
+ *
+ * Called by the allocators, first thing.  Consumes the failure: it fails
+ * one allocation.
+ *
+ * Context: process context.
+ *
+ * Return: true if the allocation must fail.
+ */
+bool hmm_dummy_should_fail_alloc(enum hmm_dummy_alloc_kind kind)
+{
+	struct hmm_dummy_fail_scope *scope;
+	bool fail = false;
+
+	if (likely(list_empty(&fail_scopes)))
+		return false;
+	spin_lock(&fail_scopes_lock);
+	list_for_each_entry(scope, &fail_scopes, node) {
+		if (scope->task == current && scope->kind == kind) {
+			fail = test_and_clear_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC,
+						  &scope->mirror->flags);
+			break;
+		}
+	}
+	spin_unlock(&fail_scopes_lock);
+	return fail;
+}
 
 /*
  * A test hook for the init error paths, in the manner of i915's
