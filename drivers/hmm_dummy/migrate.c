@@ -446,6 +446,25 @@ static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 }
 
 /*
+ * System destination for the single device page @spage of entry *@src,
+ * filled with its data; @gfp for the allocation.  Returns false when no
+ * system page could be had (nothing set).
+ */
+static bool alloc_sys_page(struct vm_area_struct *vma, unsigned long addr,
+			   struct page *spage, const unsigned long *src,
+			   unsigned long *dst, gfp_t gfp)
+{
+	struct page *dpage = sys_page_alloc(vma, addr, gfp);
+
+	if (!dpage)
+		return false;
+	lock_page(dpage);
+	copy_highpage(dpage, hmm_dummy_page_backing(spage));
+	*dst = migrate_pfn(page_to_pfn(dpage)) | (*src & MIGRATE_PFN_WRITE);
+	return true;
+}
+
+/*
  * After migrate_*_pages() on the way back: the pages that moved (a large
  * destination counts its pages), and the large folios that came back whole.
  */
@@ -514,36 +533,28 @@ static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 	for (i = 0; i < args.npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		unsigned long addr = start + (i << PAGE_SHIFT);
-		struct page *dpage;
+		bool faulting, ok;
 
 		nr = entry_pages(src[i]);
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (select && !select->fn(select, spage))
 			continue;
-		if (src[i] & HMM_DUMMY_PFN_COMPOUND) {
-			if (!alloc_sys_large(hdev, vma, addr, &src[i], &dst[i]))
-				oom |= fault_page &&
-				       page_folio(fault_page) ==
-				       page_folio(spage);
-			continue;
-		}
+		faulting = fault_page && page_folio(spage) ==
+					 page_folio(fault_page);
 		/*
 		 * The neighbours a CPU fault takes along are speculative: no
 		 * OOM kill or allocation warning for them, they can stay.
 		 */
-		dpage = sys_page_alloc(vma, addr,
-				       fault_page && spage != fault_page ?
-				       GFP_HIGHUSER_MOVABLE | __GFP_NORETRY |
-				       __GFP_NOWARN : GFP_HIGHUSER_MOVABLE);
-		if (!dpage) {
-			oom |= spage == fault_page;
-			continue;
-		}
-		lock_page(dpage);
-		copy_highpage(dpage, hmm_dummy_page_backing(spage));
-		dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-			 (src[i] & MIGRATE_PFN_WRITE);
+		if (src[i] & HMM_DUMMY_PFN_COMPOUND)
+			ok = alloc_sys_large(hdev, vma, addr, &src[i], &dst[i]);
+		else
+			ok = alloc_sys_page(vma, addr, spage, &src[i], &dst[i],
+					    fault_page && !faulting ?
+					    GFP_HIGHUSER_MOVABLE |
+					    __GFP_NORETRY | __GFP_NOWARN :
+					    GFP_HIGHUSER_MOVABLE);
+		oom |= !ok && faulting;
 	}
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_COPY,
 			      args.npages);
