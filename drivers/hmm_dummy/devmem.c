@@ -684,6 +684,32 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 }
 
 /*
+ * The fallible steps of hmm_dummy_devmem_init().  Each is first a point
+ * where the test hook inject_init_failure can fail module init
+ * (hmm_dummy_init_fault()), so that every error path of init is tried.
+ */
+static struct resource *reserve_region(unsigned long size)
+{
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	return request_free_mem_region(&iomem_resource, size, "hmm_dummy");
+}
+
+static struct hmm_dummy_dpage *alloc_dpages(unsigned long npages)
+{
+	if (hmm_dummy_init_fault())
+		return NULL;
+	return kvcalloc(npages, sizeof(struct hmm_dummy_dpage), GFP_KERNEL);
+}
+
+static void *map_pages(struct dev_pagemap *pgmap)
+{
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	return memremap_pages(pgmap, numa_node_id());
+}
+
+/*
  * Cut the device memory into naturally aligned runs of HMM_DUMMY_RUN_PAGES
  * pfns (the first and last may be shorter if the memory is not aligned;
  * those never hold a large folio), all wholly free.
@@ -694,6 +720,8 @@ static int init_runs(struct hmm_dummy_device *hdev)
 	unsigned long last = hdev->pfn_first + hdev->npages - 1;
 	unsigned long r, start, end;
 
+	if (hmm_dummy_init_fault())
+		return -ENOMEM;
 	hdev->nr_runs = (last >> HMM_DUMMY_LARGE_ORDER) - base + 1;
 	hdev->runs = kvcalloc(hdev->nr_runs, sizeof(*hdev->runs), GFP_KERNEL);
 	if (!hdev->runs)
@@ -736,15 +764,12 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	INIT_LIST_HEAD(&hdev->partial_runs);
 	INIT_LIST_HEAD(&hdev->lru);
 
-	hdev->res = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
-		    request_free_mem_region(&iomem_resource, size, "hmm_dummy");
+	hdev->res = reserve_region(size);
 	if (IS_ERR(hdev->res))
 		return PTR_ERR(hdev->res);
 
 	hdev->npages = size >> PAGE_SHIFT;
-	hdev->dpages = hmm_dummy_init_fault() ? NULL :
-		       kvcalloc(hdev->npages, sizeof(*hdev->dpages),
-				GFP_KERNEL);
+	hdev->dpages = alloc_dpages(hdev->npages);
 	if (!hdev->dpages) {
 		ret = -ENOMEM;
 		goto err_region;
@@ -757,14 +782,13 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	hdev->pgmap.ops = &hmm_dummy_pagemap_ops;
 	/* Distinct per device: peers' pages count as foreign. */
 	hdev->pgmap.owner = hdev;
-	ptr = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
-	      memremap_pages(&hdev->pgmap, numa_node_id());
+	ptr = map_pages(&hdev->pgmap);
 	if (IS_ERR(ptr)) {
 		ret = PTR_ERR(ptr);
 		goto err_dpages;
 	}
 	hdev->pfn_first = PHYS_PFN(hdev->res->start);
-	ret = hmm_dummy_init_fault() ?: init_runs(hdev);
+	ret = init_runs(hdev);
 	if (ret)
 		goto err_unmap;
 	return 0;

@@ -471,6 +471,45 @@ int hmm_dummy_init_fault(void)
 	return -ENOMEM;
 }
 
+/*
+ * The fallible steps of module init that are not the device memory's
+ * (hmm_dummy_devmem_init()).  Each is first a point where
+ * inject_init_failure can fail it, so that every error path is tried.
+ */
+static int reserve_devt(void)
+{
+	return hmm_dummy_init_fault() ?:
+	       alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
+				   "hmm_dummy");
+}
+
+static int register_class(void)
+{
+	return hmm_dummy_init_fault() ?: class_register(&hmm_dummy_class);
+}
+
+static struct hmm_dummy_device *alloc_device(void)
+{
+	if (hmm_dummy_init_fault())
+		return NULL;
+	return kzalloc_obj(struct hmm_dummy_device, GFP_KERNEL);
+}
+
+static struct device *create_class_device(struct hmm_dummy_device *hdev)
+{
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	return device_create(&hmm_dummy_class, NULL,
+			     MKDEV(MAJOR(hmm_dummy_devt), hdev->index), hdev,
+			     "hmm_dummy%u", hdev->index);
+}
+
+static int add_cdev(void)
+{
+	return hmm_dummy_init_fault() ?:
+	       cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+}
+
 static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 {
 	hmm_dummy_devices[hdev->index] = NULL;
@@ -486,10 +525,9 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 static int hmm_dummy_device_add(unsigned int index)
 {
 	struct hmm_dummy_device *hdev;
-	dev_t devt = MKDEV(MAJOR(hmm_dummy_devt), index);
 	int ret;
 
-	hdev = hmm_dummy_init_fault() ? NULL : kzalloc_obj(*hdev, GFP_KERNEL);
+	hdev = alloc_device();
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
@@ -499,9 +537,7 @@ static int hmm_dummy_device_add(unsigned int index)
 		kfree(hdev);
 		return ret;
 	}
-	hdev->dev = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
-		    device_create(&hmm_dummy_class, NULL, devt, hdev,
-				  "hmm_dummy%u", index);
+	hdev->dev = create_class_device(hdev);
 	if (IS_ERR(hdev->dev)) {
 		ret = PTR_ERR(hdev->dev);
 		/* devmem_fini() reports through it: no error pointer. */
@@ -533,12 +569,10 @@ static int __init hmm_dummy_init(void)
 	if (num_devices < 1 || num_devices > HMM_DUMMY_MAX_DEVICES ||
 	    vram_mb < 2 || vram_mb > 65536)
 		return -EINVAL;
-	ret = hmm_dummy_init_fault() ?:
-	      alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
-				  "hmm_dummy");
+	ret = reserve_devt();
 	if (ret)
 		return ret;
-	ret = hmm_dummy_init_fault() ?: class_register(&hmm_dummy_class);
+	ret = register_class();
 	if (ret)
 		goto err_chrdev;
 	hmm_dummy_num_devices = num_devices;
@@ -553,8 +587,7 @@ static int __init hmm_dummy_init(void)
 	 */
 	cdev_init(&hmm_dummy_cdev, &hmm_dummy_fops);
 	hmm_dummy_cdev.owner = THIS_MODULE;
-	ret = hmm_dummy_init_fault() ?:
-	      cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+	ret = add_cdev();
 	if (ret)
 		goto err_devices;
 	pr_info("hmm_dummy: %u devices with %u MiB each\n", num_devices,
