@@ -492,11 +492,11 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * the caller overwrites.  When no page is free the least recently used
  * device folios are evicted to system memory and the allocation retried.
  * A pending FAIL_ALLOC of the migration (hmm_dummy_should_fail_alloc())
- * fails one page, as if device memory had run out after @n - 1.
+ * fails one page, as if device memory had run out after @n - 1: the count
+ * returned is one short.
  *
  * Return: the number of pages allocated, which is less than @n only when
- * nothing more could be evicted (or backing memory could not be allocated,
- * or a failure was injected).
+ * nothing more could be evicted (or backing memory could not be allocated).
  */
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n,
