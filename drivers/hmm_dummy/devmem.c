@@ -397,7 +397,7 @@ void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 		;
 	if (i == n)
 		return;
-	new = kmalloc(sizeof(*new), GFP_KERNEL);
+	new = kzalloc_obj(*new, GFP_KERNEL);
 	hmm_dummy_lock(hdev);
 	if (!owner_find(hdev, mm)) {
 		if (!new) {
