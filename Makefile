@@ -117,8 +117,8 @@ bench: deps
 	echo; HOST_LOAD_START="$$load" $(S)/bench-report.sh $(CURDIR)/results/bench-latest; \
 	exit $$rc
 
-# Where migration time goes: per-phase totals from the hmm_dummy_phases
-# and hmm_dummy_readback events (vm/profile.sh).
+# Where migration time goes: per-phase totals from the timestamps of the
+# hmm_dummy_phase event (vm/profile.sh).
 profile: deps
 	@$(S)/suite.sh profile fast $(VM_TIMEOUT) 'sh /hmm/vm/profile.sh'
 

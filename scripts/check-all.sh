@@ -102,18 +102,20 @@ for kf in "${kernels[@]}"; do
 			fi
 		fi
 	fi
-	# kernel-doc of the driver, with the first kernel's script (-Wall: a
-	# function documented without its Return: or parameters is a warning).
+	# kernel-doc of the driver and its uAPI header, with the first
+	# kernel's script (-Wall: a function documented without its Return: or
+	# parameters is a warning, and so is a STATS field without its line).
 	if [ -n "$kb" ] && [ "${kdoc_done:-0}" = 0 ] && [ -x "$kb/source/scripts/kernel-doc" ]; then
 		kdoc_done=1
 		h0=$(date +%s)
 		kd=$("$kb/source/scripts/kernel-doc" -Wall -none \
-			"$top"/drivers/hmm_dummy/*.[ch] 2>&1 | sort -u)
+			"$top"/drivers/hmm_dummy/*.[ch] \
+			"$top"/include/uapi/linux/hmm_dummy.h 2>&1 | sort -u)
 		if [ -z "$kd" ]; then
-			host_result pass "kernel-doc ($kver)" "scripts/kernel-doc -Wall -none drivers/hmm_dummy/*.[ch]: 0 warnings"
+			host_result pass "kernel-doc ($kver)" "scripts/kernel-doc -Wall -none drivers/hmm_dummy/*.[ch] include/uapi/linux/hmm_dummy.h: 0 warnings"
 		else
 			echo "$kd"
-			host_result fail "kernel-doc ($kver)" "$(echo "$kd" | wc -l) kernel-doc warnings in drivers/hmm_dummy"
+			host_result fail "kernel-doc ($kver)" "$(echo "$kd" | wc -l) kernel-doc warnings in drivers/hmm_dummy or the uAPI header"
 		fi
 		ht=$((ht + $(date +%s) - h0))
 	fi

@@ -60,8 +60,8 @@ sabotage()
 	case $1 in
 	none) ;;
 	no-free)
-		subst "$d/devmem.c" 'owner = release_folio_pages(hdev, dp, order);' \
-			'	owner = 0 ? release_folio_pages(hdev, dp, order) : NULL; /* sabotage no-free */'
+		subst "$d/devmem.c" 'reap = release_folio_pages(hdev, dp, order);' \
+			'	reap = 0 ? release_folio_pages(hdev, dp, order) : false; /* sabotage no-free */'
 		;;
 	no-copy)
 		grep -q 'copy_highpage(' "$d/migrate.c" ||

@@ -189,7 +189,7 @@ static inline void hmm_dummy_split_copy_pgmap(struct folio *head,
  * @n:     pfns in the window; it does not cut a large folio
  *
  * Where the core has migrate_device_pfns(), only the listed pages are
- * locked and unmapped.  Before, migrate_device_range() goes through every
+ * locked and unmapped.  Elsewhere migrate_device_range() goes through every
  * pfn of the window, free ones included, and overwrites the list.
  *
  * Return: the entries of @src the migration covers (@k or @n).

@@ -397,7 +397,7 @@ void hmm_dummy_set_owner(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 		;
 	if (i == n)
 		return;
-	new = kmalloc(sizeof(*new), GFP_KERNEL);
+	new = kzalloc_obj(*new, GFP_KERNEL);
 	hmm_dummy_lock(hdev);
 	if (!owner_find(hdev, mm)) {
 		if (!new) {
@@ -493,6 +493,9 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * (zone_device_page_init) and on the LRU; its backing holds stale data that
  * the caller overwrites.  When no page is free the least recently used
  * device folios are evicted to system memory and the allocation retried.
+ * A pending FAIL_ALLOC of the migration (hmm_dummy_should_fail_alloc())
+ * fails one page, as if device memory had run out after @n - 1: the count
+ * returned is one short.
  *
  * Return: the number of pages allocated, which is less than @n only when
  * nothing more could be evicted without waiting for another process (or
@@ -507,6 +510,10 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 	bool oom = false;
 	int stalls = 0;
 
+	if (n && hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_DEVICE)) {
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
+		n--;
+	}
 	while (got < n && !oom) {
 		nr = take_free(hdev, dps, min_t(unsigned long, n - got,
 						ARRAY_SIZE(dps)));
@@ -562,9 +569,13 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
  * rarely empties a whole run, so a caller that gets NULL falls back to
  * single pages (hmm_dummy_alloc_pages(), which does evict).
  *
+ * A pending FAIL_ALLOC of the migration (hmm_dummy_should_fail_alloc())
+ * fails it.  Every failure is counted as a fallback (large_fallbacks).
+ *
  * Return: the head page of a locked large device folio with refcount 1,
  * on the LRU, whose pages' backings hold stale data; or NULL (no free run,
- * no backing memory, or no device THP in this kernel).
+ * no backing memory, an injected failure, or no device THP in this
+ * kernel).
  */
 struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 {
@@ -574,6 +585,8 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 
 	if (!hmm_dummy_device_thp())
 		return NULL;
+	if (hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_DEVICE))
+		goto fallback;
 	hmm_dummy_lock(hdev);
 	run = list_first_entry_or_null(&hdev->free_runs, struct hmm_dummy_run,
 				       link);
@@ -586,10 +599,10 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 	}
 	hmm_dummy_unlock(hdev);
 	if (!dp)
-		return NULL;
+		goto fallback;
 	if (!get_backing(hdev, dp, HMM_DUMMY_RUN_PAGES)) {
 		untake(hdev, dp, HMM_DUMMY_LARGE_ORDER);
-		return NULL;
+		goto fallback;
 	}
 	page = dpage_to_page(hdev, dp);
 	/* See hmm_dummy_alloc_pages() for why under evict_lock. */
@@ -599,6 +612,10 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOCATIONS, HMM_DUMMY_RUN_PAGES);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_ALLOCATED, 1);
 	return page;
+
+fallback:
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
+	return NULL;
 }
 
 /**
@@ -630,10 +647,28 @@ unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev)
 	return in_use;
 }
 
+/* Where each counter goes in struct hmm_dummy_stats. */
+#define HMM_DUMMY_COUNTER(name, field)					\
+	[HMM_DUMMY_CNT_##name] = offsetof(struct hmm_dummy_stats, field),
+static const size_t counter_offset[HMM_DUMMY_NR_COUNTERS] = {
+#include "counters.h"
+};
+
+#undef HMM_DUMMY_COUNTER
+
+/**
+ * hmm_dummy_fill_stats() - a snapshot of a device's counters
+ * @hdev: the device
+ * @st:   filled from @version on (the caller sets @size)
+ *
+ * What HMM_DUMMY_STATS returns and the sysfs files show.
+ *
+ * Context: any context that may take a spinlock.
+ */
 void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 			  struct hmm_dummy_stats *st)
 {
-	atomic64_t *c = hdev->counters;
+	unsigned int i;
 
 	st->version = HMM_DUMMY_STATS_VERSION;
 	/* Not hmm_dummy_lock(): reading the counters must not change them. */
@@ -646,25 +681,35 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 	st->alloc_lock_contended = hdev->lock_contended;
 	st->alloc_lock_wait_ns = hdev->lock_wait_ns;
 	spin_unlock(&hdev->lock);
-	st->allocations = atomic64_read(&c[HMM_DUMMY_CNT_ALLOCATIONS]);
-	st->page_free_calls = atomic64_read(&c[HMM_DUMMY_CNT_PAGE_FREES]);
-	st->alloc_failures = atomic64_read(&c[HMM_DUMMY_CNT_ALLOC_FAILURES]);
-	st->migrated_to_dev = atomic64_read(&c[HMM_DUMMY_CNT_TO_DEV]);
-	st->migrated_to_sys_ioctl =
-		atomic64_read(&c[HMM_DUMMY_CNT_TO_SYS_IOCTL]);
-	st->migrated_to_sys_fault =
-		atomic64_read(&c[HMM_DUMMY_CNT_TO_SYS_FAULT]);
-	st->migrated_to_sys_evict =
-		atomic64_read(&c[HMM_DUMMY_CNT_TO_SYS_EVICT]);
-	st->cpu_faults = atomic64_read(&c[HMM_DUMMY_CNT_CPU_FAULTS]);
-	st->device_faults = atomic64_read(&c[HMM_DUMMY_CNT_DEVICE_FAULTS]);
-	st->evictions = atomic64_read(&c[HMM_DUMMY_CNT_EVICTIONS]);
-	st->backing_pages = atomic64_read(&c[HMM_DUMMY_CNT_BACKING_PAGES]);
-	st->large_allocated = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_ALLOCATED]);
-	st->large_to_dev = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_TO_DEV]);
-	st->large_to_sys = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_TO_SYS]);
-	st->large_splits = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_SPLITS]);
-	st->large_fallbacks = atomic64_read(&c[HMM_DUMMY_CNT_LARGE_FALLBACKS]);
+	for (i = 0; i < HMM_DUMMY_NR_COUNTERS; i++)
+		*(__u64 *)((char *)st + counter_offset[i]) =
+			atomic64_read(&hdev->counters[i]);
+}
+
+/*
+ * The fallible steps of hmm_dummy_devmem_init().  Each is first a point
+ * where the test hook inject_init_failure can fail module init
+ * (hmm_dummy_init_fault()), so that every error path of init is tried.
+ */
+static struct resource *reserve_region(unsigned long size)
+{
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	return request_free_mem_region(&iomem_resource, size, "hmm_dummy");
+}
+
+static struct hmm_dummy_dpage *alloc_dpages(unsigned long npages)
+{
+	if (hmm_dummy_init_fault())
+		return NULL;
+	return kvcalloc(npages, sizeof(struct hmm_dummy_dpage), GFP_KERNEL);
+}
+
+static void *map_pages(struct dev_pagemap *pgmap)
+{
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	return memremap_pages(pgmap, numa_node_id());
 }
 
 /*
@@ -678,6 +723,8 @@ static int init_runs(struct hmm_dummy_device *hdev)
 	unsigned long last = hdev->pfn_first + hdev->npages - 1;
 	unsigned long r, start, end;
 
+	if (hmm_dummy_init_fault())
+		return -ENOMEM;
 	hdev->nr_runs = (last >> HMM_DUMMY_LARGE_ORDER) - base + 1;
 	hdev->runs = kvcalloc(hdev->nr_runs, sizeof(*hdev->runs), GFP_KERNEL);
 	if (!hdev->runs)
@@ -720,15 +767,12 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	INIT_LIST_HEAD(&hdev->partial_runs);
 	INIT_LIST_HEAD(&hdev->lru);
 
-	hdev->res = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
-		    request_free_mem_region(&iomem_resource, size, "hmm_dummy");
+	hdev->res = reserve_region(size);
 	if (IS_ERR(hdev->res))
 		return PTR_ERR(hdev->res);
 
 	hdev->npages = size >> PAGE_SHIFT;
-	hdev->dpages = hmm_dummy_init_fault() ? NULL :
-		       kvcalloc(hdev->npages, sizeof(*hdev->dpages),
-				GFP_KERNEL);
+	hdev->dpages = alloc_dpages(hdev->npages);
 	if (!hdev->dpages) {
 		ret = -ENOMEM;
 		goto err_region;
@@ -741,14 +785,13 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	hdev->pgmap.ops = &hmm_dummy_pagemap_ops;
 	/* Distinct per device: peers' pages count as foreign. */
 	hdev->pgmap.owner = hdev;
-	ptr = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
-	      memremap_pages(&hdev->pgmap, numa_node_id());
+	ptr = map_pages(&hdev->pgmap);
 	if (IS_ERR(ptr)) {
 		ret = PTR_ERR(ptr);
 		goto err_dpages;
 	}
 	hdev->pfn_first = PHYS_PFN(hdev->res->start);
-	ret = hmm_dummy_init_fault() ?: init_runs(hdev);
+	ret = init_runs(hdev);
 	if (ret)
 		goto err_unmap;
 	return 0;

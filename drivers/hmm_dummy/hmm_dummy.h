@@ -64,26 +64,17 @@
 #define HMM_DUMMY_LARGE_ORDER		(PMD_SHIFT - PAGE_SHIFT)
 #define HMM_DUMMY_RUN_PAGES		BIT(HMM_DUMMY_LARGE_ORDER)
 
-/* Event counters; the allocator's gauges live under hdev->lock. */
+/*
+ * Event counters (the table is counters.h); the allocator's gauges live
+ * under hdev->lock.
+ */
+#define HMM_DUMMY_COUNTER(name, ...)	HMM_DUMMY_CNT_##name,
 enum hmm_dummy_counter {
-	HMM_DUMMY_CNT_ALLOCATIONS,
-	HMM_DUMMY_CNT_PAGE_FREES,
-	HMM_DUMMY_CNT_ALLOC_FAILURES,
-	HMM_DUMMY_CNT_TO_DEV,
-	HMM_DUMMY_CNT_TO_SYS_IOCTL,
-	HMM_DUMMY_CNT_TO_SYS_FAULT,
-	HMM_DUMMY_CNT_TO_SYS_EVICT,
-	HMM_DUMMY_CNT_CPU_FAULTS,
-	HMM_DUMMY_CNT_DEVICE_FAULTS,
-	HMM_DUMMY_CNT_EVICTIONS,
-	HMM_DUMMY_CNT_BACKING_PAGES,
-	HMM_DUMMY_CNT_LARGE_ALLOCATED,
-	HMM_DUMMY_CNT_LARGE_TO_DEV,
-	HMM_DUMMY_CNT_LARGE_TO_SYS,
-	HMM_DUMMY_CNT_LARGE_SPLITS,
-	HMM_DUMMY_CNT_LARGE_FALLBACKS,
+#include "counters.h"
 	HMM_DUMMY_NR_COUNTERS
 };
+
+#undef HMM_DUMMY_COUNTER
 
 /**
  * struct hmm_dummy_dpage - driver state of one device page
@@ -281,12 +272,47 @@ struct hmm_dummy_mirror {
 
 /*
  * Bits of hmm_dummy_mirror.flags.  FAIL_ALLOC (HMM_DMIRROR_FLAG_FAIL_ALLOC):
- * the next allocation a migration of this file makes fails once; each
- * migration that would allocate consumes it with test_and_clear_bit().
+ * the next allocation a migration of this file makes fails once (see
+ * struct hmm_dummy_fail_scope).
  */
 #define HMM_DUMMY_MIRROR_FAIL_ALLOC	0
 
-/* main.c: the init error-path test hook (inject_init_failure). */
+/* The allocations FAIL_ALLOC applies to, one kind per migration direction. */
+enum hmm_dummy_alloc_kind {
+	HMM_DUMMY_ALLOC_DEVICE,		/* MIGRATE_TO_DEV */
+	HMM_DUMMY_ALLOC_SYSTEM,		/* MIGRATE_TO_SYS, RELEASE */
+};
+
+/**
+ * struct hmm_dummy_fail_scope - a migration one file asked for, as the
+ * allocators see it
+ * @node:   on the list hmm_dummy_should_fail_alloc() looks in
+ * @task:   the task running the migration; NULL: no failure is pending
+ *          and the scope is on no list
+ * @mirror: the file, whose FAIL_ALLOC the allocations of @kind consume
+ * @kind:   the allocations the failure is for
+ *
+ * FAIL_ALLOC is a test hook of the ioctl ABI: the next allocation that a
+ * migration through this file makes fails once.  The migration says which
+ * file it works for once, at its entry point, and the allocators find out
+ * for themselves (as the kernel's should_fail() does for a task), so that
+ * nothing between them carries the file.  An allocation of the other kind
+ * made meanwhile (an eviction's, inside a migration to the device) and CPU
+ * faults, which run in no scope, never consume it.
+ */
+struct hmm_dummy_fail_scope {
+	struct list_head node;
+	struct task_struct *task;
+	struct hmm_dummy_mirror *mirror;
+	enum hmm_dummy_alloc_kind kind;
+};
+
+/* main.c: test hooks (FAIL_ALLOC, inject_init_failure) */
+bool hmm_dummy_fail_scope_enter(struct hmm_dummy_fail_scope *scope,
+				struct hmm_dummy_mirror *mirror,
+				enum hmm_dummy_alloc_kind kind);
+void hmm_dummy_fail_scope_exit(struct hmm_dummy_fail_scope *scope);
+bool hmm_dummy_should_fail_alloc(enum hmm_dummy_alloc_kind kind);
 int hmm_dummy_init_fault(void);
 
 /* Module parameters (main.c). */
@@ -321,7 +347,6 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 extern const struct dev_pagemap_ops hmm_dummy_pagemap_ops;
 
 /* migrate.c: moving pages between system and device memory */
-bool hmm_dummy_take_fail_alloc(struct hmm_dummy_mirror *mirror);
 long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end);
 long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
@@ -370,6 +395,28 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 			       struct hmm_dmirror_cmd *cmd);
 int hmm_dummy_mirror_check_exclusive(struct hmm_dummy_mirror *mirror,
 				     struct hmm_dmirror_cmd *cmd);
+
+/*
+ * Operations and phase boundaries of the hmm_dummy_phase event (trace.h).
+ * A batch of a migration goes BEGIN, SETUP, ALLOC, COPY, PAGES, FINALIZE,
+ * each event marking the end of that phase (BEGIN: the start); the read-back
+ * after MIGRATE_TO_DEV is BEGIN, COPY.
+ */
+enum hmm_dummy_trace_op {
+	HMM_DUMMY_OP_TO_DEV,
+	HMM_DUMMY_OP_TO_SYS,
+	HMM_DUMMY_OP_FAULT,
+	HMM_DUMMY_OP_READBACK,
+};
+
+enum hmm_dummy_trace_phase {
+	HMM_DUMMY_PHASE_BEGIN,
+	HMM_DUMMY_PHASE_SETUP,
+	HMM_DUMMY_PHASE_ALLOC,
+	HMM_DUMMY_PHASE_COPY,
+	HMM_DUMMY_PHASE_PAGES,
+	HMM_DUMMY_PHASE_FINALIZE,
+};
 
 /* sysfs.c */
 extern const struct attribute_group *hmm_dummy_groups[];

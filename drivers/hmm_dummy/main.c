@@ -131,22 +131,24 @@ static int check_cmd(const struct hmm_dmirror_cmd *cmd)
 static long do_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      struct hmm_dmirror_cmd *cmd, unsigned long end)
 {
-	bool injected = test_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC, &mirror->flags);
+	unsigned int dev = mirror->hdev->index;
+	struct hmm_dummy_fail_scope scope;
+	bool injected;
 	long ret;
 	int tries;
 
 	for (tries = 0; ; tries++) {
-		u64 t;
-
+		injected = hmm_dummy_fail_scope_enter(&scope, mirror,
+						      HMM_DUMMY_ALLOC_DEVICE);
 		ret = hmm_dummy_migrate_to_dev(mirror, cmd->addr, end);
+		hmm_dummy_fail_scope_exit(&scope);
 		if (ret < 0)
 			return ret;
-		t = trace_hmm_dummy_readback_enabled() ? ktime_get_ns() : 0;
+		trace_hmm_dummy_phase(dev, HMM_DUMMY_OP_READBACK,
+				      HMM_DUMMY_PHASE_BEGIN, cmd->npages);
 		ret = hmm_dummy_mirror_read_local(mirror, cmd);
-		if (t)
-			trace_hmm_dummy_readback(mirror->hdev->index,
-						 cmd->npages,
-						 ktime_get_ns() - t);
+		trace_hmm_dummy_phase(dev, HMM_DUMMY_OP_READBACK,
+				      HMM_DUMMY_PHASE_COPY, cmd->npages);
 		if (ret != -ENOENT || injected || tries)
 			return ret;
 		cond_resched();
@@ -365,6 +367,84 @@ static const struct file_operations hmm_dummy_fops = {
 };
 
 /*
+ * Scopes of migrations whose file has FAIL_ALLOC pending (a test hook, so
+ * the list is empty but in tests, and the allocators' check is one read).
+ */
+static LIST_HEAD(fail_scopes);
+static DEFINE_SPINLOCK(fail_scopes_lock);
+
+/**
+ * hmm_dummy_fail_scope_enter() - a migration for @mirror begins
+ * @scope:  on the caller's stack until hmm_dummy_fail_scope_exit()
+ * @mirror: the file the migration works for
+ * @kind:   the allocations its FAIL_ALLOC is for
+ *
+ * Context: process context, the task that runs the migration.
+ *
+ * Return: true if FAIL_ALLOC is pending: the first allocation of @kind
+ * this task makes before hmm_dummy_fail_scope_exit() fails.
+ */
+bool hmm_dummy_fail_scope_enter(struct hmm_dummy_fail_scope *scope,
+				struct hmm_dummy_mirror *mirror,
+				enum hmm_dummy_alloc_kind kind)
+{
+	scope->task = NULL;
+	if (!test_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC, &mirror->flags))
+		return false;
+	scope->task = current;
+	scope->mirror = mirror;
+	scope->kind = kind;
+	spin_lock(&fail_scopes_lock);
+	list_add(&scope->node, &fail_scopes);
+	spin_unlock(&fail_scopes_lock);
+	return true;
+}
+
+/**
+ * hmm_dummy_fail_scope_exit() - the migration of hmm_dummy_fail_scope_enter()
+ * is over
+ * @scope: its scope
+ */
+void hmm_dummy_fail_scope_exit(struct hmm_dummy_fail_scope *scope)
+{
+	if (!scope->task)
+		return;
+	spin_lock(&fail_scopes_lock);
+	list_del(&scope->node);
+	spin_unlock(&fail_scopes_lock);
+}
+
+/**
+ * hmm_dummy_should_fail_alloc() - must this allocation fail (FAIL_ALLOC)?
+ * @kind: what is being allocated
+ *
+ * Called by the allocators, first thing.  Consumes the failure: it fails
+ * one allocation.
+ *
+ * Context: process context.
+ *
+ * Return: true if the allocation must fail.
+ */
+bool hmm_dummy_should_fail_alloc(enum hmm_dummy_alloc_kind kind)
+{
+	struct hmm_dummy_fail_scope *scope;
+	bool fail = false;
+
+	if (likely(list_empty(&fail_scopes)))
+		return false;
+	spin_lock(&fail_scopes_lock);
+	list_for_each_entry(scope, &fail_scopes, node) {
+		if (scope->task == current && scope->kind == kind) {
+			fail = test_and_clear_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC,
+						  &scope->mirror->flags);
+			break;
+		}
+	}
+	spin_unlock(&fail_scopes_lock);
+	return fail;
+}
+
+/*
  * A test hook for the init error paths, in the manner of i915's
  * inject_probe_failure: with inject_init_failure=N the Nth fallible step of
  * module init fails with -ENOMEM instead of running.  `hmm_test faultinject
@@ -391,6 +471,45 @@ int hmm_dummy_init_fault(void)
 	return -ENOMEM;
 }
 
+/*
+ * The fallible steps of module init that are not the device memory's
+ * (hmm_dummy_devmem_init()).  Each is first a point where
+ * inject_init_failure can fail it, so that every error path is tried.
+ */
+static int reserve_devt(void)
+{
+	return hmm_dummy_init_fault() ?:
+	       alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
+				   "hmm_dummy");
+}
+
+static int register_class(void)
+{
+	return hmm_dummy_init_fault() ?: class_register(&hmm_dummy_class);
+}
+
+static struct hmm_dummy_device *alloc_device(void)
+{
+	if (hmm_dummy_init_fault())
+		return NULL;
+	return kzalloc_obj(struct hmm_dummy_device, GFP_KERNEL);
+}
+
+static struct device *create_class_device(struct hmm_dummy_device *hdev)
+{
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	return device_create(&hmm_dummy_class, NULL,
+			     MKDEV(MAJOR(hmm_dummy_devt), hdev->index), hdev,
+			     "hmm_dummy%u", hdev->index);
+}
+
+static int add_cdev(void)
+{
+	return hmm_dummy_init_fault() ?:
+	       cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+}
+
 static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 {
 	hmm_dummy_devices[hdev->index] = NULL;
@@ -406,10 +525,9 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 static int hmm_dummy_device_add(unsigned int index)
 {
 	struct hmm_dummy_device *hdev;
-	dev_t devt = MKDEV(MAJOR(hmm_dummy_devt), index);
 	int ret;
 
-	hdev = hmm_dummy_init_fault() ? NULL : kzalloc_obj(*hdev, GFP_KERNEL);
+	hdev = alloc_device();
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
@@ -419,9 +537,7 @@ static int hmm_dummy_device_add(unsigned int index)
 		kfree(hdev);
 		return ret;
 	}
-	hdev->dev = hmm_dummy_init_fault() ? ERR_PTR(-ENOMEM) :
-		    device_create(&hmm_dummy_class, NULL, devt, hdev,
-				  "hmm_dummy%u", index);
+	hdev->dev = create_class_device(hdev);
 	if (IS_ERR(hdev->dev)) {
 		ret = PTR_ERR(hdev->dev);
 		/* devmem_fini() reports through it: no error pointer. */
@@ -453,12 +569,10 @@ static int __init hmm_dummy_init(void)
 	if (num_devices < 1 || num_devices > HMM_DUMMY_MAX_DEVICES ||
 	    vram_mb < 2 || vram_mb > 65536)
 		return -EINVAL;
-	ret = hmm_dummy_init_fault() ?:
-	      alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
-				  "hmm_dummy");
+	ret = reserve_devt();
 	if (ret)
 		return ret;
-	ret = hmm_dummy_init_fault() ?: class_register(&hmm_dummy_class);
+	ret = register_class();
 	if (ret)
 		goto err_chrdev;
 	hmm_dummy_num_devices = num_devices;
@@ -473,8 +587,7 @@ static int __init hmm_dummy_init(void)
 	 */
 	cdev_init(&hmm_dummy_cdev, &hmm_dummy_fops);
 	hmm_dummy_cdev.owner = THIS_MODULE;
-	ret = hmm_dummy_init_fault() ?:
-	      cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+	ret = add_cdev();
 	if (ret)
 		goto err_devices;
 	pr_info("hmm_dummy: %u devices with %u MiB each\n", num_devices,

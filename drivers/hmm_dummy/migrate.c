@@ -67,24 +67,6 @@ static bool wants_device_page(struct vm_area_struct *vma, unsigned long mpfn)
 	return is_device_private_page(page) || PageAnon(page);
 }
 
-/*
- * A phase boundary for the hmm_dummy_phases event: the time in ns while
- * the event is enabled, else 0 (nothing is measured).
- */
-static u64 phase_clock(void)
-{
-	return trace_hmm_dummy_phases_enabled() ? ktime_get_ns() : 0;
-}
-
-/* Add the time since *@t to *@acc and restart *@t. */
-static void phase_end(u64 *acc, u64 *t)
-{
-	u64 now = phase_clock();
-
-	*acc += now - *t;
-	*t = now;
-}
-
 static void fill_backing(struct page *backing, struct page *spage)
 {
 	if (!spage)
@@ -93,18 +75,6 @@ static void fill_backing(struct page *backing, struct page *spage)
 		copy_highpage(backing, hmm_dummy_page_backing(spage));
 	else
 		copy_highpage(backing, spage);
-}
-
-/**
- * hmm_dummy_take_fail_alloc() - consume a pending HMM_DMIRROR_FLAG_FAIL_ALLOC
- * @mirror: the file a migration works for, or NULL (CPU fault, eviction)
- *
- * Return: true if the caller must fail its next allocation once.
- */
-bool hmm_dummy_take_fail_alloc(struct hmm_dummy_mirror *mirror)
-{
-	return mirror && test_and_clear_bit(HMM_DUMMY_MIRROR_FAIL_ALLOC,
-					    &mirror->flags);
 }
 
 /*
@@ -129,21 +99,52 @@ static struct page *entry_page(unsigned long mpfn, unsigned long j)
 }
 
 /*
- * Fill the large device folio @dpage for the compound entry @i (a PMD-mapped
- * THP or a PMD-sized hole): every page's backing gets its data.
+ * The destination of a compound entry (a PMD-mapped THP or a PMD-sized
+ * hole): a large device folio, or 0 when none can be had.
  */
-static void fill_large(struct migrate_vma *args, unsigned long i,
-		       struct page *dpage)
+static unsigned long large_dst(struct hmm_dummy_device *hdev,
+			       unsigned long src)
 {
-	unsigned long j, nr = folio_nr_pages(page_folio(dpage));
+	struct page *dpage = hmm_dummy_alloc_large(hdev);
+
+	if (!dpage)
+		return 0;
+	return migrate_pfn(page_to_pfn(dpage)) | HMM_DUMMY_PFN_COMPOUND |
+	       (src & MIGRATE_PFN_WRITE);
+}
+
+/* Fill the large device folio of compound entry @i with its source's data. */
+static void fill_large(struct migrate_vma *args, unsigned long i)
+{
+	struct folio *dfolio = page_folio(migrate_pfn_to_page(args->dst[i]));
+	unsigned long j, nr = folio_nr_pages(dfolio);
 
 	for (j = 0; j < nr; j++)
-		fill_backing(hmm_dummy_page_backing(folio_page(page_folio(dpage),
-							       j)),
+		fill_backing(hmm_dummy_page_backing(folio_page(dfolio, j)),
 			     entry_page(args->src[i], j));
-	args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-		       HMM_DUMMY_PFN_COMPOUND |
-		       (args->src[i] & MIGRATE_PFN_WRITE);
+}
+
+/*
+ * After migrate_vma_pages() to the device: the pages that moved (a large
+ * destination counts its pages), charged to @hdev's counters.
+ */
+static unsigned long count_moved_to_dev(struct hmm_dummy_device *hdev,
+					const struct migrate_vma *args)
+{
+	unsigned long i, moved = 0;
+
+	for (i = 0; i < args->npages; i++) {
+		if (!args->dst[i] || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (args->dst[i] & HMM_DUMMY_PFN_COMPOUND) {
+			moved += entry_pages(args->dst[i]);
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_DEV, 1);
+		} else {
+			moved++;
+		}
+	}
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_DEV, moved);
+	return moved;
 }
 
 /*
@@ -162,76 +163,49 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 				 struct migrate_vma *args, struct page **dpages,
 				 bool *full, bool *busy)
 {
-	unsigned long i, j, nr, want = 0, got, used = 0, moved = 0;
-	unsigned long first = ULONG_MAX;
-	u64 ns[5] = {}, t = phase_clock(), ta;
-	bool inject = false;
+	const unsigned int op = HMM_DUMMY_OP_TO_DEV;
+	unsigned long i, j, nr, want = 0, got, used = 0;
+	long moved;
 	int ret;
 
-	mmap_assert_locked(args->vma->vm_mm);
+	mmap_assert_locked(mirror->mm);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_BEGIN,
+			      (args->end - args->start) >> PAGE_SHIFT);
 	ret = migrate_vma_setup(args);
-	if (ret)
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_SETUP,
+			      args->npages);
+	if (ret || !args->cpages)
 		return ret;
-	if (!args->cpages)
-		return 0;
-	phase_end(&ns[0], &t);
 
-	for (i = 0; i < args->npages; i++) {
+	/* Large device folios first; count the single pages still needed. */
+	for (i = 0; i < args->npages; i++)
 		args->dst[i] = 0;
-		if (first == ULONG_MAX && wants_device_page(args->vma,
-							    args->src[i]))
-			first = i;
-	}
-	/*
-	 * An injected failure hits the first allocation: a large one falls
-	 * back to single pages, a single page stays where it is.
-	 */
-	if (first != ULONG_MAX)
-		inject = hmm_dummy_take_fail_alloc(mirror);
-
-	/* Large device folios first; count the single pages needed. */
 	for (i = 0; i < args->npages; i += nr) {
-		unsigned long mpfn = args->src[i];
-		struct page *dpage;
-
-		nr = entry_pages(mpfn);
-		if (!wants_device_page(args->vma, mpfn))
+		nr = entry_pages(args->src[i]);
+		if (!wants_device_page(args->vma, args->src[i]))
 			continue;
-		if (!(mpfn & HMM_DUMMY_PFN_COMPOUND)) {
-			want += !(inject && i == first);
-			continue;
-		}
-		ta = phase_clock();
-		dpage = inject && i == first ? NULL :
-			hmm_dummy_alloc_large(hdev);
-		/* Allocation, not copy: the loop is counted as copy below. */
-		ta = phase_clock() - ta;
-		ns[1] += ta;
-		ns[2] -= ta;
-		if (!dpage) {
-			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
+		if (args->src[i] & HMM_DUMMY_PFN_COMPOUND)
+			args->dst[i] = large_dst(hdev, args->src[i]);
+		if (!args->dst[i])
 			want += nr;
-			continue;
-		}
-		fill_large(args, i, dpage);
 	}
-	if (inject && !(args->src[first] & HMM_DUMMY_PFN_COMPOUND))
-		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
-	phase_end(&ns[2], &t);
 	got = want ? hmm_dummy_alloc_pages(hdev, dpages, want,
 					   args->vma->vm_mm, busy) : 0;
 	if (got < want)
 		*full = true;
-	phase_end(&ns[1], &t);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_ALLOC,
+			      args->npages);
 
 	for (i = 0; i < args->npages; i += nr) {
 		unsigned long mpfn = args->src[i];
 
 		nr = entry_pages(mpfn);
-		if (args->dst[i] || !wants_device_page(args->vma, mpfn))
+		if (!wants_device_page(args->vma, mpfn))
 			continue;
-		if (inject && i == first && !(mpfn & HMM_DUMMY_PFN_COMPOUND))
+		if (args->dst[i]) {
+			fill_large(args, i);
 			continue;
+		}
 		/* A fallback takes all of its pages or none. */
 		if (got - used < nr)
 			continue;
@@ -249,27 +223,19 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		unlock_page(dpages[used]);
 		put_page(dpages[used++]);
 	}
-	phase_end(&ns[2], &t);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_COPY,
+			      args->npages);
 
-	hmm_dummy_set_owner(hdev, args->vma->vm_mm, args->start, args->dst,
+	hmm_dummy_set_owner(hdev, mirror->mm, args->start, args->dst,
 			    args->npages);
 	migrate_vma_pages(args);
-	phase_end(&ns[3], &t);
-	for (i = 0; i < args->npages; i++) {
-		if (!args->dst[i] || !(args->src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		if (args->dst[i] & HMM_DUMMY_PFN_COMPOUND) {
-			moved += entry_pages(args->dst[i]);
-			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_DEV, 1);
-		} else {
-			moved++;
-		}
-	}
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_PAGES,
+			      args->npages);
+	moved = count_moved_to_dev(hdev, args);
 	/* Destinations the core refused are unlocked and freed here. */
 	migrate_vma_finalize(args);
-	phase_end(&ns[4], &t);
-	trace_hmm_dummy_phases(hdev->index, 0, args->npages, ns);
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_DEV, moved);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_FINALIZE,
+			      args->npages);
 	trace_hmm_dummy_migrate_to_dev(hdev->index, args->start, args->end,
 				       moved);
 	return moved;
@@ -456,25 +422,52 @@ static void drop_sys_pages(unsigned long *dst, unsigned long n)
 }
 
 /*
- * System destination for the large device folio of compound entry @i: one
- * THP when the VMA's policy allows one and the system has one (and no
- * injected failure hits it), otherwise single pages for each of its pages;
- * the core then splits the device folio.  Returns false when even single
- * pages ran out (nothing set).
+ * The system side's allocators, where FAIL_ALLOC of a MIGRATE_TO_SYS or
+ * RELEASE fails one allocation.  A system page for @addr of @vma:
  */
-static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
-			    struct hmm_dummy_device *hdev,
+static struct page *sys_page_alloc(struct vm_area_struct *vma,
+				   unsigned long addr, gfp_t gfp)
+{
+	if (hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_SYSTEM))
+		return NULL;
+	return alloc_page_vma(gfp, vma, addr);
+}
+
+/*
+ * A system folio of 2^@order pages for @addr of @vma, to bring a large
+ * device folio of @hdev back whole; on failure the caller falls back to
+ * single pages, and that is counted here.
+ */
+static struct folio *sys_folio_alloc(struct hmm_dummy_device *hdev,
+				     struct vm_area_struct *vma,
+				     unsigned long addr, unsigned int order)
+{
+	struct folio *folio = NULL;
+
+	if (!hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_SYSTEM))
+		folio = hmm_dummy_sys_folio_alloc(vma, addr, order);
+	if (!folio)
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
+	return folio;
+}
+
+/*
+ * System destination for the large device folio of compound entry @i: one
+ * THP when the VMA's policy allows one and the system has one, otherwise
+ * single pages for each of its pages; the core then splits the device
+ * folio.  Returns false when even single pages ran out (nothing set).
+ */
+static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 			    struct vm_area_struct *vma, unsigned long addr,
 			    unsigned long *src, unsigned long *dst)
 {
 	struct folio *sfolio = page_folio(migrate_pfn_to_page(*src));
 	unsigned long j, nr = folio_nr_pages(sfolio);
 	unsigned long write = *src & MIGRATE_PFN_WRITE;
-	bool thp = hmm_dummy_vma_thp_allowed(vma);
 	struct folio *folio = NULL;
 
-	if (thp && !hmm_dummy_take_fail_alloc(mirror))
-		folio = hmm_dummy_sys_folio_alloc(vma, addr, folio_order(sfolio));
+	if (hmm_dummy_vma_thp_allowed(vma))
+		folio = sys_folio_alloc(hdev, vma, addr, folio_order(sfolio));
 	if (folio) {
 		folio_lock(folio);
 		for (j = 0; j < nr; j++)
@@ -485,13 +478,11 @@ static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
 		       write;
 		return true;
 	}
-	if (thp)
-		hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_FALLBACKS, 1);
 	for (j = 0; j < nr; j++) {
 		struct page *dpage;
 
-		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma,
-				       addr + (j << PAGE_SHIFT));
+		dpage = sys_page_alloc(vma, addr + (j << PAGE_SHIFT),
+				       GFP_HIGHUSER_MOVABLE);
 		if (!dpage) {
 			drop_sys_pages(dst, j);
 			return false;
@@ -501,6 +492,25 @@ static bool alloc_sys_large(struct hmm_dummy_mirror *mirror,
 			      hmm_dummy_page_backing(folio_page(sfolio, j)));
 		dst[j] = migrate_pfn(page_to_pfn(dpage)) | write;
 	}
+	return true;
+}
+
+/*
+ * System destination for the single device page @spage of entry *@src,
+ * filled with its data; @gfp for the allocation.  Returns false when no
+ * system page could be had (nothing set).
+ */
+static bool alloc_sys_page(struct vm_area_struct *vma, unsigned long addr,
+			   struct page *spage, const unsigned long *src,
+			   unsigned long *dst, gfp_t gfp)
+{
+	struct page *dpage = sys_page_alloc(vma, addr, gfp);
+
+	if (!dpage)
+		return false;
+	lock_page(dpage);
+	copy_highpage(dpage, hmm_dummy_page_backing(spage));
+	*dst = migrate_pfn(page_to_pfn(dpage)) | (*src & MIGRATE_PFN_WRITE);
 	return true;
 }
 
@@ -533,13 +543,12 @@ static unsigned long count_moved_to_sys(struct hmm_dummy_device *hdev,
  * system memory; the caller's @src and @dst hold (end - start) >> PAGE_SHIFT
  * entries.  With @compound (SELECT_COMPOUND; [start, end) must then be
  * PMD-aligned for it to matter) a PMD-mapped large device folio comes as one
- * entry and goes back as one THP if one can be had.  @mirror is the file the
- * ioctl came through (NULL for a CPU fault).  With @select, only the
+ * entry and goes back as one THP if one can be had.  @fault_page is the page
+ * of a CPU fault, NULL for other migrations.  With @select, only the
  * collected pages it accepts move; finalize puts the others back.  Returns
  * the pages moved, or -ENOMEM when @fault_page could not get system memory.
  */
-static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
-				 struct hmm_dummy_device *hdev,
+static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 				 struct vm_area_struct *vma,
 				 unsigned long start, unsigned long end,
 				 unsigned long *src, unsigned long *dst,
@@ -554,68 +563,98 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
 			 (compound ? HMM_DUMMY_SELECT_COMPOUND : 0),
 		.fault_page = fault_page,
 	};
-	unsigned long i, nr, moved = 0;
-	u64 ns[5] = {}, t = phase_clock();
+	const unsigned int op = fault_page ? HMM_DUMMY_OP_FAULT :
+					     HMM_DUMMY_OP_TO_SYS;
+	unsigned long i, nr, moved;
 	bool oom = false;
 	int ret;
 
 	mmap_assert_locked(vma->vm_mm);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_BEGIN,
+			      (end - start) >> PAGE_SHIFT);
 	ret = migrate_vma_setup(&args);
-	if (ret)
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_SETUP,
+			      args.npages);
+	if (ret || !args.cpages)
 		return ret;
-	if (!args.cpages)
-		return 0;
-	phase_end(&ns[0], &t);
 
 	for (i = 0; i < args.npages; i++)
 		dst[i] = 0;
 	for (i = 0; i < args.npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		unsigned long addr = start + (i << PAGE_SHIFT);
-		struct page *dpage;
+		bool faulting, ok;
 
 		nr = entry_pages(src[i]);
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (select && !select->fn(select, spage))
 			continue;
-		if (src[i] & HMM_DUMMY_PFN_COMPOUND) {
-			if (!alloc_sys_large(mirror, hdev, vma, addr, &src[i],
-					     &dst[i]))
-				oom |= fault_page &&
-				       page_folio(fault_page) ==
-				       page_folio(spage);
-			continue;
-		}
-		if (hmm_dummy_take_fail_alloc(mirror))
-			continue;
+		faulting = fault_page && page_folio(spage) ==
+					 page_folio(fault_page);
 		/*
 		 * The neighbours a CPU fault takes along are speculative: no
 		 * OOM kill or allocation warning for them, they can stay.
 		 */
-		dpage = alloc_page_vma(fault_page && spage != fault_page ?
-				       GFP_HIGHUSER_MOVABLE | __GFP_NORETRY |
-				       __GFP_NOWARN : GFP_HIGHUSER_MOVABLE,
-				       vma, addr);
-		if (!dpage) {
-			oom |= spage == fault_page;
-			continue;
-		}
-		lock_page(dpage);
-		copy_highpage(dpage, hmm_dummy_page_backing(spage));
-		dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-			 (src[i] & MIGRATE_PFN_WRITE);
+		if (src[i] & HMM_DUMMY_PFN_COMPOUND)
+			ok = alloc_sys_large(hdev, vma, addr, &src[i], &dst[i]);
+		else
+			ok = alloc_sys_page(vma, addr, spage, &src[i], &dst[i],
+					    fault_page && !faulting ?
+					    GFP_HIGHUSER_MOVABLE |
+					    __GFP_NORETRY | __GFP_NOWARN :
+					    GFP_HIGHUSER_MOVABLE);
+		oom |= !ok && faulting;
 	}
-	phase_end(&ns[2], &t);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_COPY,
+			      args.npages);
+
 	migrate_vma_pages(&args);
-	phase_end(&ns[3], &t);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_PAGES,
+			      args.npages);
 	moved = count_moved_to_sys(hdev, src, dst, args.npages);
 	migrate_vma_finalize(&args);
-	phase_end(&ns[4], &t);
-	trace_hmm_dummy_phases(hdev->index, fault_page ? 2 : 1, args.npages,
-			       ns);
+	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_FINALIZE,
+			      args.npages);
 	trace_hmm_dummy_migrate_to_sys(hdev->index, start, end, moved);
 	return oom ? -ENOMEM : moved;
+}
+
+/*
+ * The migrate_vma batches of hmm_dummy_range_to_sys(): VMA by VMA, in
+ * PMD-aligned batches.  Adds the pages moved to *@moved; returns 0 or a
+ * negative errno.
+ */
+static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
+			unsigned long start, unsigned long end,
+			unsigned long *src,
+			const struct hmm_dummy_select *select, long *moved)
+{
+	const unsigned long batch =
+		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
+	unsigned long addr, next;
+	long ret;
+
+	for (addr = start; addr < end; addr = next) {
+		struct vm_area_struct *vma = find_vma(mm, addr);
+
+		if (!vma || vma->vm_start >= end)
+			break;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+		addr = max(addr, vma->vm_start);
+		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
+		if (!hmm_dummy_vma_migratable(vma))
+			continue;
+		ret = migrate_batch_to_sys(hdev, vma, addr, next, src,
+					   src + HMM_DUMMY_MIGRATE_BATCH, NULL,
+					   true, select);
+		if (ret < 0)
+			return ret;
+		*moved += ret;
+	}
+	return 0;
 }
 
 /**
@@ -639,6 +678,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_mirror *mirror,
  * checks it); takes the page locks of the pages it migrates.
  *
  * Return: pages moved, or a negative errno (-EINTR on a fatal signal).
+ * On an error the pages moved before it are still charged to @reason.
  */
 long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			    struct hmm_dummy_device *hdev,
@@ -647,36 +687,18 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			    enum hmm_dummy_counter reason,
 			    const struct hmm_dummy_select *select)
 {
-	const unsigned long batch =
-		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
-	unsigned long addr, next;
-	long moved = 0, ret = 0;
+	struct hmm_dummy_fail_scope scope = {};
+	long moved = 0;
+	int ret;
 
 	mmap_assert_locked(mm);
-	for (addr = start; addr < end; addr = next) {
-		struct vm_area_struct *vma = find_vma(mm, addr);
-
-		if (!vma || vma->vm_start >= end)
-			break;
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
-		}
-		cond_resched();
-		addr = max(addr, vma->vm_start);
-		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
-		if (!hmm_dummy_vma_migratable(vma))
-			continue;
-		ret = migrate_batch_to_sys(mirror, hdev, vma, addr, next, src,
-					   src + HMM_DUMMY_MIGRATE_BATCH, NULL,
-					   true, select);
-		if (ret < 0)
-			break;
-		moved += ret;
-		ret = 0;
-	}
+	if (mirror)
+		hmm_dummy_fail_scope_enter(&scope, mirror,
+					   HMM_DUMMY_ALLOC_SYSTEM);
+	ret = range_to_sys(hdev, mm, start, end, src, select, &moved);
+	hmm_dummy_fail_scope_exit(&scope);
 	hmm_dummy_count(hdev, reason, moved);
-	return ret ? ret : moved;
+	return ret ?: moved;
 }
 
 /**
@@ -796,8 +818,8 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 	}
 
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
-	ret = migrate_batch_to_sys(NULL, hdev, vma, start, end, src, dst,
-				   vmf->page, order, NULL);
+	ret = migrate_batch_to_sys(hdev, vma, start, end, src, dst, vmf->page,
+				   order, NULL);
 	if (order)
 		kfree(src);
 	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret);

@@ -379,13 +379,10 @@ static int walk_begin(struct hmm_dummy_mirror *mirror, struct mirror_walk *w,
 	BUILD_BUG_ON(sizeof(*w->pfns) != sizeof(*w->pages));
 	w->pfns = kvmalloc_array(n, sizeof(*w->pfns), GFP_KERNEL);
 	/*
-	 * vmalloc(), not kvmalloc(): kvmalloc() maps a 2 MiB buffer with a
-	 * huge page, and under QEMU's software emulation a copy between such
-	 * a kernel mapping and a THP-backed user buffer ran about ten times
-	 * slower (hmm_test bench, to_dev at 16 MiB: 0.2x test_hmm before,
-	 * 1.1x to 1.5x after).  On hardware the huge mapping would if anything be
-	 * faster; test_hmm's bounce is a vmalloc() area too, so the
-	 * benchmark compares like with like.
+	 * vmalloc(), not kvmalloc(), which maps a 2 MiB buffer with a huge
+	 * page: test_hmm's bounce buffer is a vmalloc() area, and the
+	 * benchmarks compare like with like (Documentation/hmm_dummy.rst,
+	 * "Performance notes").
 	 */
 	w->buf = vmalloc(array_size(n, bytes_per_page));
 	if (!w->pfns || !w->buf)
@@ -552,15 +549,13 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
  * are now in this device's memory into the device page table and copies
  * what the device holds.  Pages elsewhere read as zero.
  *
- * The copy is the read-back's cost (hmm_dummy_phases/readback events: 70-80%
- * of MIGRATE_TO_DEV with THP).  When the user's buffer is page-aligned and
- * apart from the range, each chunk of it is pinned before mirror->lock is
- * taken (pinning may fault, which must not happen under the lock) and every
- * page is copied once, page to page, instead of twice through the bounce
- * buffer; copy_highpage() is also the fastest copy the kernel has (under
- * QEMU's emulation copy_to_user() and memcpy() move a byte per iteration).
- * Pages that could not be pinned go through the bounce buffer.  With
- * cmd->ptr 0 nothing is copied.
+ * The copy is most of the read-back's cost.  When the user's buffer is
+ * page-aligned and apart from the range, each chunk of it is pinned before
+ * mirror->lock is taken (pinning may fault, which must not happen under the
+ * lock) and every page is copied once, page to page, with copy_highpage(),
+ * instead of twice through the bounce buffer (Documentation/hmm_dummy.rst,
+ * "Performance notes").  Pages that could not be pinned go through the
+ * bounce buffer.  With cmd->ptr 0 nothing is copied.
  *
  * Return: 0 when the whole range is in this device's memory, -ENOENT when
  * some page is not, or another negative errno.
@@ -834,12 +829,12 @@ static int exclusive_settle(struct mm_struct *mm, unsigned long addr)
  * mmu_interval_read_begin() waits for invalidations in progress, and one of
  * them may be waiting for this very folio's lock (7.3's
  * migrate_vma_collect() locks a PTE-mapped large folio to split it inside
- * its invalidation) or for mmap_lock.  Sampled after the conversion, as
- * this function once did, it would also miss a zap: MADV_DONTNEED, munmap
- * and exit take no folio lock, so a zap that began before the sample
- * could remove the device-exclusive entry (and drop the page) after the
- * conversion while read_begin() returned its sequence as the current one;
- * the device would then keep an atomic mapping of a freed page.
+ * its invalidation) or for mmap_lock.  Sampled after the conversion, it
+ * would also miss a zap: MADV_DONTNEED, munmap and exit take no folio
+ * lock, so a zap that began before the sample could remove the
+ * device-exclusive entry (and drop the page) after the conversion while
+ * read_begin() returned its sequence as the current one; the device would
+ * then keep an atomic mapping of a freed page.
  *
  * Our own conversion is not an invalidation (mirror_invalidate() skips
  * MMU_NOTIFY_EXCLUSIVE events we own); what the fault inside it would

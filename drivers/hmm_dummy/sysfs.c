@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmm_dummy sysfs: /sys/class/hmm_dummy/hmm_dummyN/stats/<counter>, one
- * read-only file per field of struct hmm_dummy_stats, read from the same
- * snapshot the HMM_DUMMY_STATS ioctl returns.
+ * hmm_dummy sysfs: /sys/class/hmm_dummy/hmm_dummyN/stats/<field>, one
+ * read-only file per field of struct hmm_dummy_stats after @version (the
+ * allocator's gauges below and the counters of counters.h), read from the
+ * same snapshot the HMM_DUMMY_STATS ioctl returns.
  */
 #include <linux/device.h>
 #include <linux/stddef.h>
@@ -26,8 +27,8 @@ static ssize_t stat_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%llu\n", *(__u64 *)((char *)&st + sa->offset));
 }
 
-#define STAT_ATTR(field)						\
-	static struct stat_attr stat_attr_##field = {			\
+#define STAT_ATTR_INIT(field)						\
+	{								\
 		.attr = {						\
 			.attr = { .name = #field, .mode = 0444 },	\
 			.show = stat_show,				\
@@ -35,56 +36,52 @@ static ssize_t stat_show(struct device *dev, struct device_attribute *attr,
 		.offset = offsetof(struct hmm_dummy_stats, field),	\
 	}
 
-STAT_ATTR(capacity);
-STAT_ATTR(free);
-STAT_ATTR(in_use);
-STAT_ATTR(peak_in_use);
-STAT_ATTR(allocations);
-STAT_ATTR(page_free_calls);
-STAT_ATTR(alloc_failures);
-STAT_ATTR(migrated_to_dev);
-STAT_ATTR(migrated_to_sys_ioctl);
-STAT_ATTR(migrated_to_sys_fault);
-STAT_ATTR(migrated_to_sys_evict);
-STAT_ATTR(cpu_faults);
-STAT_ATTR(device_faults);
-STAT_ATTR(evictions);
-STAT_ATTR(backing_pages);
-STAT_ATTR(large_allocated);
-STAT_ATTR(large_to_dev);
-STAT_ATTR(large_to_sys);
-STAT_ATTR(large_splits);
-STAT_ATTR(large_fallbacks);
-STAT_ATTR(alloc_lock_acquired);
-STAT_ATTR(alloc_lock_contended);
-STAT_ATTR(alloc_lock_wait_ns);
-
-static struct attribute *stats_attrs[] = {
-	&stat_attr_capacity.attr.attr,
-	&stat_attr_free.attr.attr,
-	&stat_attr_in_use.attr.attr,
-	&stat_attr_peak_in_use.attr.attr,
-	&stat_attr_allocations.attr.attr,
-	&stat_attr_page_free_calls.attr.attr,
-	&stat_attr_alloc_failures.attr.attr,
-	&stat_attr_migrated_to_dev.attr.attr,
-	&stat_attr_migrated_to_sys_ioctl.attr.attr,
-	&stat_attr_migrated_to_sys_fault.attr.attr,
-	&stat_attr_migrated_to_sys_evict.attr.attr,
-	&stat_attr_cpu_faults.attr.attr,
-	&stat_attr_device_faults.attr.attr,
-	&stat_attr_evictions.attr.attr,
-	&stat_attr_backing_pages.attr.attr,
-	&stat_attr_large_allocated.attr.attr,
-	&stat_attr_large_to_dev.attr.attr,
-	&stat_attr_large_to_sys.attr.attr,
-	&stat_attr_large_splits.attr.attr,
-	&stat_attr_large_fallbacks.attr.attr,
-	&stat_attr_alloc_lock_acquired.attr.attr,
-	&stat_attr_alloc_lock_contended.attr.attr,
-	&stat_attr_alloc_lock_wait_ns.attr.attr,
-	NULL
+/* The allocator's state (filled by hand in hmm_dummy_fill_stats()). */
+enum {
+	GAUGE_CAPACITY,
+	GAUGE_FREE,
+	GAUGE_IN_USE,
+	GAUGE_PEAK_IN_USE,
+	GAUGE_LOCK_ACQUIRED,
+	GAUGE_LOCK_CONTENDED,
+	GAUGE_LOCK_WAIT_NS,
+	NR_GAUGES
 };
+
+static struct stat_attr gauge_attrs[NR_GAUGES] = {
+	[GAUGE_CAPACITY] = STAT_ATTR_INIT(capacity),
+	[GAUGE_FREE] = STAT_ATTR_INIT(free),
+	[GAUGE_IN_USE] = STAT_ATTR_INIT(in_use),
+	[GAUGE_PEAK_IN_USE] = STAT_ATTR_INIT(peak_in_use),
+	[GAUGE_LOCK_ACQUIRED] = STAT_ATTR_INIT(alloc_lock_acquired),
+	[GAUGE_LOCK_CONTENDED] = STAT_ATTR_INIT(alloc_lock_contended),
+	[GAUGE_LOCK_WAIT_NS] = STAT_ATTR_INIT(alloc_lock_wait_ns),
+};
+
+/* One file per line of counters.h. */
+#define HMM_DUMMY_COUNTER(name, field)					\
+	[HMM_DUMMY_CNT_##name] = STAT_ATTR_INIT(field),
+static struct stat_attr counter_attrs[HMM_DUMMY_NR_COUNTERS] = {
+#include "counters.h"
+};
+
+#undef HMM_DUMMY_COUNTER
+
+#define HMM_DUMMY_COUNTER(name, ...)					\
+	[NR_GAUGES + HMM_DUMMY_CNT_##name] =				\
+		&counter_attrs[HMM_DUMMY_CNT_##name].attr.attr,
+static struct attribute *stats_attrs[NR_GAUGES + HMM_DUMMY_NR_COUNTERS + 1] = {
+	[GAUGE_CAPACITY] = &gauge_attrs[GAUGE_CAPACITY].attr.attr,
+	[GAUGE_FREE] = &gauge_attrs[GAUGE_FREE].attr.attr,
+	[GAUGE_IN_USE] = &gauge_attrs[GAUGE_IN_USE].attr.attr,
+	[GAUGE_PEAK_IN_USE] = &gauge_attrs[GAUGE_PEAK_IN_USE].attr.attr,
+	[GAUGE_LOCK_ACQUIRED] = &gauge_attrs[GAUGE_LOCK_ACQUIRED].attr.attr,
+	[GAUGE_LOCK_CONTENDED] = &gauge_attrs[GAUGE_LOCK_CONTENDED].attr.attr,
+	[GAUGE_LOCK_WAIT_NS] = &gauge_attrs[GAUGE_LOCK_WAIT_NS].attr.attr,
+#include "counters.h"
+};
+
+#undef HMM_DUMMY_COUNTER
 
 static const struct attribute_group stats_group = {
 	.name = "stats",

@@ -11,6 +11,8 @@
 
 #include <linux/tracepoint.h>
 
+#include "hmm_dummy.h"
+
 DECLARE_EVENT_CLASS(hmm_dummy_range,
 		    TP_PROTO(unsigned int dev, unsigned long start,
 			     unsigned long end, long n),
@@ -88,43 +90,54 @@ TRACE_EVENT(hmm_dummy_evict_pfns,
 		      __entry->pfn, __entry->npages, __entry->moved)
 );
 
-/*
- * Where the time of one migrate_vma batch went, in ns (only measured while
- * this event is enabled): migrate_vma_setup(), device or system page
- * allocation, the data copy, migrate_vma_pages(), migrate_vma_finalize().
- * dir: 0 MIGRATE_TO_DEV, 1 MIGRATE_TO_SYS, 2 CPU fault.  On the way back
- * allocation and copy alternate page by page and are counted as one (copy).
- */
-TRACE_EVENT(hmm_dummy_phases,
-	    TP_PROTO(unsigned int dev, unsigned int dir, unsigned long npages,
-		     const u64 *ns),
-	    TP_ARGS(dev, dir, npages, ns),
-	    TP_STRUCT__entry(__field(unsigned int, dev)
-			     __field(unsigned int, dir)
-			     __field(unsigned long, npages)
-			     __array(u64, ns, 5)),
-	    TP_fast_assign(__entry->dev = dev;
-			   __entry->dir = dir;
-			   __entry->npages = npages;
-			   memcpy(__entry->ns, ns, sizeof(__entry->ns));),
-	    TP_printk("dev=%u dir=%u npages=%lu setup=%llu alloc=%llu copy=%llu pages=%llu finalize=%llu",
-		      __entry->dev, __entry->dir, __entry->npages,
-		      __entry->ns[0], __entry->ns[1], __entry->ns[2],
-		      __entry->ns[3], __entry->ns[4])
-);
+TRACE_DEFINE_ENUM(HMM_DUMMY_OP_TO_DEV);
+TRACE_DEFINE_ENUM(HMM_DUMMY_OP_TO_SYS);
+TRACE_DEFINE_ENUM(HMM_DUMMY_OP_FAULT);
+TRACE_DEFINE_ENUM(HMM_DUMMY_OP_READBACK);
+TRACE_DEFINE_ENUM(HMM_DUMMY_PHASE_BEGIN);
+TRACE_DEFINE_ENUM(HMM_DUMMY_PHASE_SETUP);
+TRACE_DEFINE_ENUM(HMM_DUMMY_PHASE_ALLOC);
+TRACE_DEFINE_ENUM(HMM_DUMMY_PHASE_COPY);
+TRACE_DEFINE_ENUM(HMM_DUMMY_PHASE_PAGES);
+TRACE_DEFINE_ENUM(HMM_DUMMY_PHASE_FINALIZE);
 
-/* The read-back after MIGRATE_TO_DEV: pages read and the time it took. */
-TRACE_EVENT(hmm_dummy_readback,
-	    TP_PROTO(unsigned int dev, unsigned long npages, u64 ns),
-	    TP_ARGS(dev, npages, ns),
+/*
+ * A phase boundary of one migrate_vma batch (op to_dev, to_sys, fault) or
+ * of the read-back after MIGRATE_TO_DEV: the end of @phase, or with phase
+ * begin the start; a phase lasts from the previous event of the same task
+ * (make profile: vm/profile.sh).  A batch is begin, setup, alloc, copy,
+ * pages, finalize, and ends at setup when nothing was collected; on the way
+ * back allocation and copy alternate page by page and count as copy.  An
+ * eviction inside a migration to the device is a batch of its own (to_sys)
+ * nested in that migration's alloc phase.  npages: the pages the batch
+ * spans (the read-back: the pages read).
+ */
+TRACE_EVENT(hmm_dummy_phase,
+	    TP_PROTO(unsigned int dev, unsigned int op, unsigned int phase,
+		     unsigned long npages),
+	    TP_ARGS(dev, op, phase, npages),
 	    TP_STRUCT__entry(__field(unsigned int, dev)
-			     __field(unsigned long, npages)
-			     __field(u64, ns)),
+			     __field(unsigned int, op)
+			     __field(unsigned int, phase)
+			     __field(unsigned long, npages)),
 	    TP_fast_assign(__entry->dev = dev;
-			   __entry->npages = npages;
-			   __entry->ns = ns;),
-	    TP_printk("dev=%u npages=%lu ns=%llu", __entry->dev,
-		      __entry->npages, __entry->ns)
+			   __entry->op = op;
+			   __entry->phase = phase;
+			   __entry->npages = npages;),
+	    TP_printk("dev=%u op=%s phase=%s npages=%lu", __entry->dev,
+		      __print_symbolic(__entry->op,
+				       { HMM_DUMMY_OP_TO_DEV, "to_dev" },
+				       { HMM_DUMMY_OP_TO_SYS, "to_sys" },
+				       { HMM_DUMMY_OP_FAULT, "fault" },
+				       { HMM_DUMMY_OP_READBACK, "readback" }),
+		      __print_symbolic(__entry->phase,
+				       { HMM_DUMMY_PHASE_BEGIN, "begin" },
+				       { HMM_DUMMY_PHASE_SETUP, "setup" },
+				       { HMM_DUMMY_PHASE_ALLOC, "alloc" },
+				       { HMM_DUMMY_PHASE_COPY, "copy" },
+				       { HMM_DUMMY_PHASE_PAGES, "pages" },
+				       { HMM_DUMMY_PHASE_FINALIZE, "finalize" }),
+		      __entry->npages)
 );
 
 #endif /* _HMM_DUMMY_TRACE_H */

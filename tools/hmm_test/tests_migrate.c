@@ -1244,6 +1244,49 @@ static int t_kill_long_range(void)
 	return failed ? T_FAIL : T_PASS;
 }
 
+/*
+ * FAIL_ALLOC on a migration of single pages.  To the device: the batch's
+ * allocation comes back one page short, as when device memory runs out, so
+ * one page of the first batch stays and the migration ends after that
+ * batch (-ENOENT, cpages one batch less one); the failure is consumed, and
+ * the next migration moves everything.  Back: that one system allocation
+ * fails and that page stays on the device.
+ */
+static int t_migrate_fail_alloc(void)
+{
+	const unsigned long batch = (2UL << 20) / PS, npages = 2 * batch;
+	struct hmm_dummy_stats s0, s1;
+	struct fx f;
+	int fd;
+
+	FX(fx_setup(&f, npages, FX_ALIGNED, FX_NOFILL));
+	fd = f.fd[0];
+	/* Single pages: no THP, no large device folio. */
+	CHECK(!madvise(f.p, f.size, MADV_NOHUGEPAGE));
+	pat_fill(f.p, f.size, 160);
+
+	STATS(fd, &s0);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL,
+			  HMM_DMIRROR_FLAG_FAIL_ALLOC, NULL), 0);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, npages),
+		  -ENOENT);
+	CHECK_EQ(f.c.cpages, batch - 1);
+	STATS(fd, &s1);
+	CHECK_EQ(DELTA(s0, s1, alloc_failures), 1);
+	CHECK_EQ(DELTA(s0, s1, migrated_to_dev), (long long)batch - 1);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, npages));
+	FX_PAT_M(&f, 160);
+
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL,
+			  HMM_DMIRROR_FLAG_FAIL_ALLOC, NULL), 0);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, npages), 0);
+	CHECK_EQ(f.c.cpages, npages - 1);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, npages), 0);
+	CHECK_EQ(f.c.cpages, 1);
+	FX_PAT(&f, 160);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "migrate", t_migrate, 0,
 	  "migrate to the device, verify by device read, CPU faults it back" },
@@ -1287,6 +1330,8 @@ static const struct tcase cases[] = {
 	  "eviction moves another process's pages back, its data intact" },
 	{ "kill_long_range", t_kill_long_range, 0,
 	  "migrations over terabytes of skipped pages die at once on SIGKILL" },
+	{ "migrate_fail_alloc", t_migrate_fail_alloc, T_DUMMY,
+	  "FAIL_ALLOC with single pages: one page short, then the rest" },
 	{ "exclusive", t_exclusive, 0,
 	  "EXCLUSIVE, CHECK_EXCLUSIVE, CPU access revokes" },
 	{ "exclusive_mprotect", t_exclusive_mprotect, 0,

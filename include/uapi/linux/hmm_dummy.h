@@ -43,9 +43,11 @@ struct hmm_dmirror_cmd {
  * FLAGS: @npages carries HMM_DMIRROR_FLAG_* bits (others: -EINVAL), which
  * replace the file's current flags.  FAIL_ALLOC makes the next allocation
  * of a migration through this file fail once: for MIGRATE_TO_DEV a device
- * allocation, for MIGRATE_TO_SYS a system one; that page (or, for a large
- * folio, the large allocation, which then falls back to small pages) is
- * not migrated.  CPU faults do not consume it.
+ * allocation, for MIGRATE_TO_SYS (and RELEASE) a system one; that page (or,
+ * for a large folio, the large allocation, which then falls back to small
+ * pages) is not migrated.  A device allocation of single pages comes back
+ * one page short, as when device memory runs out, and the migration ends
+ * after that batch.  CPU faults do not consume it.
  */
 #define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
 /*
