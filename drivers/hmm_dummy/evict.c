@@ -696,6 +696,88 @@ bool hmm_dummy_evict_wait(struct hmm_dummy_device *hdev, unsigned long want)
 	return done || READ_ONCE(hdev->nr_free);
 }
 
+/**
+ * hmm_dummy_evict_pfns() - migrate device folios back by pfn
+ * @hdev: the device
+ * @pfn:  first device pfn
+ * @n:    pfns, at most HMM_DUMMY_RUN_PAGES
+ * @src:  room for 2 * HMM_DUMMY_RUN_PAGES entries
+ *
+ * Migrates the in-use folios among the @n device pfns from @pfn back to
+ * system memory, wherever they are mapped, with migrate_device_pfns()
+ * (only the pages in use; 7.3 has it, 6.12 does not) or else
+ * migrate_device_range().  Only for unload, and only for folios that
+ * eviction through their owner could not reach: neither pins an anon_vma,
+ * so neither is safe against the mapping process exiting (see evict.c).
+ * Caller holds evict_lock.
+ *
+ * The window must not cut a large device folio (the core drops one that
+ * runs past its end), and since the core cannot split without a VMA, a
+ * large folio needs a large system folio: when none can be had it stays on
+ * the device, data intact, for a later try.  Busy pages
+ * (locked by a migration or a fault in progress) are skipped.
+ *
+ * Context: process context, hdev->evict_lock held; no mmap_lock needed.
+ *
+ * Return: the pages moved.
+ */
+static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
+					  unsigned long pfn, unsigned long n,
+					  unsigned long *src)
+{
+	unsigned long *dst = src + HMM_DUMMY_RUN_PAGES;
+	unsigned long i, j, k = 0, nr, moved = 0, win = n;
+
+	lockdep_assert_held(&hdev->evict_lock);
+	/*
+	 * The pages in use, in pfn order; under the lock, so that a large
+	 * folio is listed with all its pages or not at all.  Any of them may
+	 * be freed before the core gets to it: it then finds no reference to
+	 * take and skips the page.
+	 */
+	hmm_dummy_lock(hdev);
+	for (i = 0; i < n; i++)
+		if (hdev->dpages[pfn - hdev->pfn_first + i].in_use)
+			src[k++] = pfn + i;
+	hmm_dummy_unlock(hdev);
+	n = hmm_dummy_migrate_device_pfns(src, k, pfn, n);
+	for (i = 0; i < n; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]);
+		struct folio *sfolio, *folio;
+		struct page *dpage;
+
+		dst[i] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (!(src[i] & HMM_DUMMY_PFN_COMPOUND)) {
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
+			if (!dpage)
+				continue;
+			lock_page(dpage);
+			copy_highpage(dpage, hmm_dummy_page_backing(spage));
+			dst[i] = migrate_pfn(page_to_pfn(dpage));
+			continue;
+		}
+		sfolio = page_folio(spage);
+		folio = hmm_dummy_sys_folio_alloc(NULL, 0, folio_order(sfolio));
+		if (!folio)
+			continue;
+		folio_lock(folio);
+		nr = folio_nr_pages(sfolio);
+		for (j = 0; j < nr; j++)
+			copy_highpage(folio_page(folio, j),
+				      hmm_dummy_page_backing(folio_page(sfolio,
+									j)));
+		dst[i] = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND;
+	}
+	migrate_device_pages(src, dst, n);
+	moved = hmm_dummy_count_moved_to_sys(hdev, src, dst, n);
+	migrate_device_finalize(src, dst, n);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_EVICT, moved);
+	trace_hmm_dummy_evict_pfns(hdev->index, pfn, win, moved);
+	return moved;
+}
+
 /*
  * The last resort at unload, for folios no owner could be found for: by
  * pfn, run by run (a run is the most a large folio covers and never cuts

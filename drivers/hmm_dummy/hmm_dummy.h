@@ -367,13 +367,12 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			    unsigned long end, unsigned long *src,
 			    enum hmm_dummy_counter reason,
 			    const struct hmm_dummy_select *select);
-unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
-				   unsigned long pfn, unsigned long n,
-				   unsigned long *src);
+unsigned long hmm_dummy_count_moved_to_sys(struct hmm_dummy_device *hdev,
+					   const unsigned long *src,
+					   const unsigned long *dst,
+					   unsigned long n);
+bool hmm_dummy_vma_migratable(struct vm_area_struct *vma);
 vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf);
-int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
-			struct vm_area_struct *vma,
-			unsigned long start, unsigned long end);
 
 /* evict.c: making room in device memory, and emptying it at unload */
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,

@@ -25,7 +25,8 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
-static bool hmm_dummy_vma_migratable(struct vm_area_struct *vma)
+/* Can the core migrate the pages of @vma at all? */
+bool hmm_dummy_vma_migratable(struct vm_area_struct *vma)
 {
 	return !is_vm_hugetlb_page(vma) && !(vma->vm_flags & VM_SPECIAL) &&
 	       !vma_is_dax(vma);
@@ -514,14 +515,21 @@ static bool alloc_sys_page(struct vm_area_struct *vma, unsigned long addr,
 	return true;
 }
 
-/*
- * After migrate_*_pages() on the way back: the pages that moved (a large
- * destination counts its pages), and the large folios that came back whole.
+/**
+ * hmm_dummy_count_moved_to_sys() - what a migration back moved
+ * @hdev: the device the pages came from
+ * @src:  the migration's source array
+ * @dst:  its destination array, after migrate_*_pages()
+ * @n:    entries
+ *
+ * Counts the large folios that came back whole (LARGE_TO_SYS).
+ *
+ * Return: the pages that moved (a large destination counts its pages).
  */
-static unsigned long count_moved_to_sys(struct hmm_dummy_device *hdev,
-					const unsigned long *src,
-					const unsigned long *dst,
-					unsigned long n)
+unsigned long hmm_dummy_count_moved_to_sys(struct hmm_dummy_device *hdev,
+					   const unsigned long *src,
+					   const unsigned long *dst,
+					   unsigned long n)
 {
 	unsigned long i, moved = 0;
 
@@ -612,7 +620,7 @@ static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 	migrate_vma_pages(&args);
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_PAGES,
 			      args.npages);
-	moved = count_moved_to_sys(hdev, src, dst, args.npages);
+	moved = hmm_dummy_count_moved_to_sys(hdev, src, dst, args.npages);
 	migrate_vma_finalize(&args);
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_FINALIZE,
 			      args.npages);
@@ -829,128 +837,5 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_FAULT, ret);
 	/* Not migrated (raced with another migration): the fault retries. */
-	return 0;
-}
-
-/**
- * hmm_dummy_evict_pfns() - migrate device folios back by pfn
- * @hdev: the device
- * @pfn:  first device pfn
- * @n:    pfns, at most HMM_DUMMY_RUN_PAGES
- * @src:  room for 2 * HMM_DUMMY_RUN_PAGES entries
- *
- * Migrates the in-use folios among the @n device pfns from @pfn back to
- * system memory, wherever they are mapped, with migrate_device_pfns()
- * (only the pages in use; 7.3 has it, 6.12 does not) or else
- * migrate_device_range().  Only for unload, and only for folios that
- * eviction through their owner could not reach: neither pins an anon_vma,
- * so neither is safe against the mapping process exiting (see evict.c).
- * Caller holds evict_lock.
- *
- * The window must not cut a large device folio (the core drops one that
- * runs past its end), and since the core cannot split without a VMA, a
- * large folio needs a large system folio: when none can be had it stays on
- * the device, data intact, for a later try.  Busy pages
- * (locked by a migration or a fault in progress) are skipped.
- *
- * Context: process context, hdev->evict_lock held; no mmap_lock needed.
- *
- * Return: the pages moved.
- */
-unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
-				   unsigned long pfn, unsigned long n,
-				   unsigned long *src)
-{
-	unsigned long *dst = src + HMM_DUMMY_RUN_PAGES;
-	unsigned long i, j, k = 0, nr, moved = 0, win = n;
-
-	lockdep_assert_held(&hdev->evict_lock);
-	/*
-	 * The pages in use, in pfn order; under the lock, so that a large
-	 * folio is listed with all its pages or not at all.  Any of them may
-	 * be freed before the core gets to it: it then finds no reference to
-	 * take and skips the page.
-	 */
-	hmm_dummy_lock(hdev);
-	for (i = 0; i < n; i++)
-		if (hdev->dpages[pfn - hdev->pfn_first + i].in_use)
-			src[k++] = pfn + i;
-	hmm_dummy_unlock(hdev);
-	n = hmm_dummy_migrate_device_pfns(src, k, pfn, n);
-	for (i = 0; i < n; i++) {
-		struct page *spage = migrate_pfn_to_page(src[i]);
-		struct folio *sfolio, *folio;
-		struct page *dpage;
-
-		dst[i] = 0;
-		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		if (!(src[i] & HMM_DUMMY_PFN_COMPOUND)) {
-			dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
-			if (!dpage)
-				continue;
-			lock_page(dpage);
-			copy_highpage(dpage, hmm_dummy_page_backing(spage));
-			dst[i] = migrate_pfn(page_to_pfn(dpage));
-			continue;
-		}
-		sfolio = page_folio(spage);
-		folio = hmm_dummy_sys_folio_alloc(NULL, 0, folio_order(sfolio));
-		if (!folio)
-			continue;
-		folio_lock(folio);
-		nr = folio_nr_pages(sfolio);
-		for (j = 0; j < nr; j++)
-			copy_highpage(folio_page(folio, j),
-				      hmm_dummy_page_backing(folio_page(sfolio,
-									j)));
-		dst[i] = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND;
-	}
-	migrate_device_pages(src, dst, n);
-	moved = count_moved_to_sys(hdev, src, dst, n);
-	migrate_device_finalize(src, dst, n);
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_EVICT, moved);
-	trace_hmm_dummy_evict_pfns(hdev->index, pfn, win, moved);
-	return moved;
-}
-
-/**
- * hmm_dummy_split_thp() - split the transparent huge pages of a range
- * @hdev:  the device (used as the notifier owner)
- * @vma:   the VMA containing [@start, @end)
- * @start: page-aligned start
- * @end:   page-aligned end, at most HMM_DUMMY_STACK_BATCH pages further
- *
- * Before 6.15, make_device_exclusive_range() gives up on pages of a large
- * folio.  migrate_vma_setup() splits PMD-mapped THPs while collecting; a
- * finalize with no destination then puts every page back where it was, so
- * the only lasting effect is the split.
- *
- * Context: mmap_lock of @vma's mm held for read.
- *
- * Return: 0, or the error of migrate_vma_setup() (-EINVAL for a VMA the
- * core cannot migrate).
- */
-int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
-			struct vm_area_struct *vma,
-			unsigned long start, unsigned long end)
-{
-	unsigned long src[HMM_DUMMY_STACK_BATCH];
-	unsigned long dst[HMM_DUMMY_STACK_BATCH] = { 0 };
-	struct migrate_vma args = {
-		.vma = vma, .src = src, .dst = dst,
-		.start = start, .end = end,
-		.pgmap_owner = hdev,
-		.flags = MIGRATE_VMA_SELECT_SYSTEM,
-	};
-	int ret;
-
-	mmap_assert_locked(vma->vm_mm);
-	if (!hmm_dummy_vma_migratable(vma))
-		return -EINVAL;
-	ret = migrate_vma_setup(&args);
-	if (ret)
-		return ret;
-	migrate_vma_finalize(&args);
 	return 0;
 }

@@ -19,6 +19,7 @@
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -905,6 +906,47 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/**
+ * hmm_dummy_split_thp() - split the transparent huge pages of a range
+ * @hdev:  the device (used as the notifier owner)
+ * @vma:   the VMA containing [@start, @end)
+ * @start: page-aligned start
+ * @end:   page-aligned end, at most HMM_DUMMY_STACK_BATCH pages further
+ *
+ * Before 6.15, make_device_exclusive_range() gives up on pages of a large
+ * folio.  migrate_vma_setup() splits PMD-mapped THPs while collecting; a
+ * finalize with no destination then puts every page back where it was, so
+ * the only lasting effect is the split.
+ *
+ * Context: mmap_lock of @vma's mm held for read.
+ *
+ * Return: 0, or the error of migrate_vma_setup() (-EINVAL for a VMA the
+ * core cannot migrate).
+ */
+static int hmm_dummy_split_thp(struct hmm_dummy_device *hdev,
+			       struct vm_area_struct *vma,
+			       unsigned long start, unsigned long end)
+{
+	unsigned long src[HMM_DUMMY_STACK_BATCH];
+	unsigned long dst[HMM_DUMMY_STACK_BATCH] = { 0 };
+	struct migrate_vma args = {
+		.vma = vma, .src = src, .dst = dst,
+		.start = start, .end = end,
+		.pgmap_owner = hdev,
+		.flags = MIGRATE_VMA_SELECT_SYSTEM,
+	};
+	int ret;
+
+	mmap_assert_locked(vma->vm_mm);
+	if (!hmm_dummy_vma_migratable(vma))
+		return -EINVAL;
+	ret = migrate_vma_setup(&args);
+	if (ret)
+		return ret;
+	migrate_vma_finalize(&args);
 	return 0;
 }
 
