@@ -25,10 +25,26 @@ fi
 
 unload() { ! loaded "$1" || rmmod "$1"; }
 
-run_suite() # TAG
+# What run_suite leaves out in THP mode $1: on the debug kernel with THP
+# never, benchmark_thp_migration (7.3), a benchmark of 2 to 256 MiB whose
+# own limit is 120 s: under KASAN and emulation it takes about that long on
+# either driver (2026-12-05: 16 MiB to the device in 287 ms on hmm_dummy,
+# 292 ms on test_hmm; each timed out in one of two runs, alone or not), so
+# whether it "passes" is chance, not behaviour.  It runs in every other
+# mode here, and against both drivers on the fast kernel in `make bench`.
+excluded_tests() # MODE
+{
+	if [ "$1" = never ] && [ "$(cat /hmm/flavour 2>/dev/null)" = debug ] &&
+		$bin -l 2>/dev/null | grep -q benchmark_thp_migration; then
+		echo "-T benchmark_thp_migration"
+	fi
+}
+
+run_suite() # TAG [HMM-TESTS OPTIONS...]
 {
 	local tag=$1 rc=0
-	step "hmm-tests: $tag"
+	shift
+	step "hmm-tests: $tag${*:+ ($*)}"
 	# stdout carries the TAP stream the host parses: it is shown live and
 	# kept in a file; the assertion messages on stderr are kept apart (and
 	# shown after the run), so that they cannot tear a result line.
@@ -40,7 +56,7 @@ run_suite() # TAG
 	# lines, which filled /tmp and took the serial console an hour.  awk
 	# keeps reading, so nothing gets SIGPIPE.
 	rm -f /tmp/$tag.rc /tmp/$tag.retry /tmp/$tag.retry.err
-	{ { (cd /tmp && $bin 2>&1 >&3 3>&- || echo $? >/tmp/$tag.rc) |
+	{ { (cd /tmp && $bin "$@" 2>&1 >&3 3>&- || echo $? >/tmp/$tag.rc) |
 		awk 'NR <= 2000' >/tmp/$tag.err; } 3>&1; } | tee /tmp/$tag
 	[ ! -f /tmp/$tag.rc ] || rc=$(cat /tmp/$tag.rc)
 	cat /tmp/$tag.err
@@ -77,7 +93,7 @@ if have_module hmm_dummy; then
 		if insmod $MODDIR/hmm_dummy.ko peer_migration=0; then
 			ln -sf /dev/hmm_dummy0 /dev/hmm_dmirror0
 			ln -sf /dev/hmm_dummy1 /dev/hmm_dmirror1
-			run_suite conf-$mode-hmm_dummy.tap
+			run_suite conf-$mode-hmm_dummy.tap $(excluded_tests $mode)
 			rm -f /dev/hmm_dmirror0 /dev/hmm_dmirror1
 			rmmod hmm_dummy || { result fail "conformance.$mode.rmmod-hmm_dummy"; rc=1; }
 		else
@@ -96,7 +112,7 @@ for mode in $CONF_THP; do
 	echo $mode >$thp
 	echo "transparent_hugepage: $(cat $thp)"
 	if insmod_test_hmm; then
-		run_suite conf-$mode-test_hmm.tap
+		run_suite conf-$mode-test_hmm.tap $(excluded_tests $mode)
 		rmmod test_hmm || note "rmmod test_hmm failed (THP $mode)"
 	else
 		note "insmod test_hmm failed (THP $mode): no reference results"
