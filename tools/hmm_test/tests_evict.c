@@ -179,6 +179,40 @@ static char orphan_owner(unsigned long n, bool exits, int ready, int go,
 }
 
 /*
+ * What the orphan and busy-owner cases check last: a new process (this one,
+ * through @fd) migrates a buffer as large as the device, filled with
+ * @seed, and must get every page of it, data intact.  @what names the
+ * owner's state in the diagnostic; *@after gets the statistics after it.
+ */
+static int take_whole_device(int fd, unsigned long n, uint64_t seed,
+			     const char *what, struct hmm_dummy_stats *after)
+{
+	struct hmm_dummy_stats before;
+	struct hmm_dmirror_cmd c;
+	double t0, t1;
+	char *b;
+	int r;
+
+	b = map_anon(n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(b);
+	pat_fill(b, n * PS, seed);
+	STATS(fd, &before);
+	t0 = now_sec();
+	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, n, &c);
+	t1 = now_sec();
+	STATS(fd, after);
+	t_diag("owner %s: MIGRATE_TO_DEV of %lu: %d, cpages %llu, local %d, evict +%lld, %.2f s",
+	       what, n, r, (unsigned long long)c.cpages, n_local(fd, b, n),
+	       DELTA(before, *after, migrated_to_sys_evict), t1 - t0);
+	CHECK_RET(r, 0);
+	CHECK_EQ(c.cpages, n);
+	CHECK_EQ(n_local(fd, b, n), n);
+	CHECK_PAT(b, n * PS, seed);
+	CHECK(!munmap(b, n * PS));
+	return T_PASS;
+}
+
+/*
  * A process migrates the whole device, forks a child that keeps the pages,
  * and then exits (@exits) or only unmaps them.  A new process migrating a
  * device-sized buffer must get every page: eviction reaches the folios in
@@ -188,11 +222,9 @@ static char orphan_owner(unsigned long n, bool exits, int ready, int go,
 static int orphan_case(bool exits)
 {
 	unsigned long n = cfg.info[0].capacity_pages;
-	int ready[2], go[2], res[2], fd, r, status;
-	struct hmm_dummy_stats base, s0, s1;
-	struct hmm_dmirror_cmd c;
-	double t0, t1;
-	char *b, x = 0;
+	int ready[2], go[2], res[2], fd, status;
+	struct hmm_dummy_stats base, s1;
+	char x = 0;
 	pid_t owner;
 
 	if (n > ORPHAN_MAX_PAGES)
@@ -225,22 +257,7 @@ static int orphan_case(bool exits)
 		CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
 		       "owner: status %#x", status);
 	}
-	b = map_anon(n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	CHECK(b);
-	pat_fill(b, n * PS, 157);
-	STATS(fd, &s0);
-	t0 = now_sec();
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, n, &c);
-	t1 = now_sec();
-	STATS(fd, &s1);
-	t_diag("owner %s: MIGRATE_TO_DEV of %lu: %d, cpages %llu, local %d, evict +%lld, %.2f s",
-	       exits ? "exited" : "unmapped", n, r,
-	       (unsigned long long)c.cpages, n_local(fd, b, n),
-	       DELTA(s0, s1, migrated_to_sys_evict), t1 - t0);
-	CHECK_RET(r, 0);
-	CHECK_EQ(c.cpages, n);
-	CHECK_EQ(n_local(fd, b, n), n);
-	CHECK_PAT(b, n * PS, 157);
+	FX(take_whole_device(fd, n, 157, exits ? "exited" : "unmapped", &s1));
 	CHECK_EQ(write(go[1], &x, 1), 1);
 	CHECK_EQ(read(res[0], &x, 1), 1);
 	CHECKF(!x, "child: its data changed");
@@ -249,7 +266,6 @@ static int orphan_case(bool exits)
 		CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
 		       "owner: status %#x", status);
 	}
-	CHECK(!munmap(b, n * PS));
 	CHECK(!wait_stats_settle(0, &base, &s1, 5000));
 	return T_PASS;
 }
@@ -323,11 +339,9 @@ static int busy_owner(unsigned long n, int ready, int go)
 static int t_evict_busy_owner(void)
 {
 	unsigned long n = cfg.info[0].capacity_pages;
-	struct hmm_dummy_stats base, s0, s1;
 	int ready[2], go[2], fd, r, status;
-	struct hmm_dmirror_cmd c;
-	double t0, t1;
-	char *b, x = 0;
+	struct hmm_dummy_stats base, s1;
+	char x = 0;
 	pid_t owner;
 
 	if (n > ORPHAN_MAX_PAGES)
@@ -347,27 +361,14 @@ static int t_evict_busy_owner(void)
 	close(ready[1]);
 	close(go[0]);
 	CHECK_EQ(read(ready[0], &x, 1), 1);
-	b = map_anon(n * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	CHECK(b);
-	pat_fill(b, n * PS, 159);
-	STATS(fd, &s0);
-	t0 = now_sec();
-	r = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, b, NULL, n, &c);
-	t1 = now_sec();
-	STATS(fd, &s1);
-	t_diag("owner busy: MIGRATE_TO_DEV of %lu: %d, cpages %llu, local %d, evict +%lld, %.2f s",
-	       n, r, (unsigned long long)c.cpages, n_local(fd, b, n),
-	       DELTA(s0, s1, migrated_to_sys_evict), t1 - t0);
+	r = take_whole_device(fd, n, 159, "busy", &s1);
+	/* The owner's verdict first: its data must be intact either way. */
 	CHECK_EQ(write(go[1], &x, 1), 1);
 	CHECK_EQ(waitpid(owner, &status, 0), owner);
 	CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
 	       "owner: status %#x (3 its migration, 4 a thread never ran, 5 its data changed)",
 	       status);
-	CHECK_RET(r, 0);
-	CHECK_EQ(c.cpages, n);
-	CHECK_EQ(n_local(fd, b, n), n);
-	CHECK_PAT(b, n * PS, 159);
-	CHECK(!munmap(b, n * PS));
+	FX(r);
 	CHECK(!wait_stats_settle(0, &base, &s1, 5000));
 	return T_PASS;
 }
