@@ -15,9 +15,10 @@
  * migrate_vma_*() caller's mmap_lock keeps the VMA, and with it the
  * anon_vma, alive.  The by-pfn calls do neither: if the last process
  * mapping the page exits (or munmaps it) between the unmap and the
- * finalize, the anon_vma is freed and the walk reads freed memory.
- * test_hmm evicts this way and hit it under KASAN in our runs
- * (Documentation/hmm_dummy.rst, "Eviction and process exit").
+ * finalize, the anon_vma is freed and the walk reads freed memory: a
+ * use-after-free that any driver evicting by pfn while its processes exit
+ * is open to (Documentation/hmm_dummy.rst, "Eviction and process exit",
+ * has the sequence and a reproducer).
  *
  * So every device folio remembers the address space it was migrated into
  * (hmm_dummy_dpage.owner; the device's hmm_dummy_owner record of that
