@@ -25,10 +25,13 @@ cp -r "$ks/kselftest" "$sd/"
 rsync -a --exclude='*.o' --exclude='*.d' --exclude=hmm_test \
 	"$top/tools/hmm_test/" "$sd/hmm_dummy/"
 log=$out/build.log
+# The copy finds neither the uAPI header nor the driver's counters.h
+# (dev.c includes it) of the repository by itself.
+mk=(make -C "$sd/hmm_dummy" HMM_DUMMY_UAPI="$top/include/uapi"
+    HMM_DUMMY_DRIVER="$top/drivers/hmm_dummy")
 {
-	make -C "$sd/hmm_dummy" HMM_DUMMY_UAPI="$top/include/uapi" &&
-	make -C "$sd/hmm_dummy" HMM_DUMMY_UAPI="$top/include/uapi" \
-		INSTALL_PATH="$out/install/hmm_dummy" install &&
+	"${mk[@]}" &&
+	"${mk[@]}" INSTALL_PATH="$out/install/hmm_dummy" install &&
 	make -s -C "$sd/hmm_dummy" COLLECTION=hmm_dummy emit_tests \
 		>"$out/install/kselftest-list.txt"
 } >"$log" 2>&1 || { cat "$log" >&2; echo "!! kselftest build failed (log: $log)" >&2; exit 1; }

@@ -7,11 +7,14 @@
  * NAME gives the constant HMM_DUMMY_CNT_NAME that hmm_dummy_count() takes,
  * field the member of struct hmm_dummy_stats (uAPI, which documents it)
  * that HMM_DUMMY_STATS and the sysfs file stats/field report.  The enum
- * (hmm_dummy.h), the STATS fill (hmm_dummy_fill_stats()) and the sysfs
- * attributes (sysfs.c) are generated from this table: each includes it with
+ * (hmm_dummy.h), the STATS fill (hmm_dummy_fill_stats()), the sysfs
+ * attributes (sysfs.c) and the fields `hmm_test stats` lists (dev.c of the
+ * tool) are generated from this table: each includes it with
  * HMM_DUMMY_COUNTER() defined.  A new counter is a line here, a member
  * appended to struct hmm_dummy_stats with its documentation (and the
- * structure's version raised), and the hmm_dummy_count() calls that feed it.
+ * structure's version raised), and the hmm_dummy_count() calls that feed it;
+ * `hmm_test stats` then lists it, after the other counters and before the
+ * allocator lock's fields, with no edit to the tool.
  *
  * No include guard: included once per use.
  */

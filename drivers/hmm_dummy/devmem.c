@@ -79,6 +79,9 @@ bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page)
  * a mirror lock under which the page is known mapped) for the result to be
  * meaningful; the backing page itself lives as long as the device.
  *
+ * Context: any context; @page's lock, a reference to it or a mirror->lock
+ * under which it is mapped held (see above).  Takes no lock.
+ *
  * Return: the backing page.
  */
 struct page *hmm_dummy_page_backing(struct page *page)
@@ -103,14 +106,21 @@ static inline bool run_complete(struct hmm_dummy_run *run)
 	return run->nr == HMM_DUMMY_RUN_PAGES;
 }
 
-/*
- * Take one free page for a small allocation.  Runs that are already broken
- * come first: hdev->partial_runs holds exactly the runs that have free
- * pages but are not wholly free, so its first entry is a page that costs no
- * whole run.  Only when it is empty is a wholly free run broken (taken off
- * free_runs and put on partial_runs).  Within a run the pages given back
- * are reused first, then the untouched pages from @fresh upwards, so a run
- * broken from whole hands out ascending pfns.  O(1).  hdev->lock held.
+/**
+ * take_page() - take one free page for a small allocation
+ * @hdev: the device
+ *
+ * Runs that are already broken come first: hdev->partial_runs holds exactly
+ * the runs that have free pages but are not wholly free, so its first entry
+ * is a page that costs no whole run.  Only when it is empty is a wholly
+ * free run broken (taken off free_runs and put on partial_runs).  Within a
+ * run the pages given back are reused first, then the untouched pages from
+ * the run's @fresh upwards, so a run broken from whole hands out ascending
+ * pfns.  O(1).
+ *
+ * Context: hdev->lock held; does not sleep.
+ *
+ * Return: the page's record, not yet marked in use, or NULL if none is free.
  */
 static struct hmm_dummy_dpage *take_page(struct hmm_dummy_device *hdev)
 {
@@ -141,12 +151,18 @@ static struct hmm_dummy_dpage *take_page(struct hmm_dummy_device *hdev)
 	return dp;
 }
 
-/*
- * Give a free page back to its run; the inverse of take_page().  A run
- * whose last page comes back is reset to wholly free in O(1) (empty list,
- * @fresh = 0: the links of its pages are stale from then on) and, if it is
- * a complete run, becomes available for large folios again.  The caller
- * has cleared the page's @in_use and taken it off the LRU.  hdev->lock held.
+/**
+ * give_page() - give a free page back to its run
+ * @hdev: the device
+ * @dp:   the page; the caller has cleared its @in_use and taken it off the
+ *        LRU
+ *
+ * The inverse of take_page().  A run whose last page comes back is reset to
+ * wholly free in O(1) (empty list, @fresh = 0: the links of its pages are
+ * stale from then on) and, if it is a complete run, becomes available for
+ * large folios again.
+ *
+ * Context: hdev->lock held; does not sleep.
  */
 static void give_page(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp)
 {
@@ -167,14 +183,20 @@ static void give_page(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp)
 		list_move_tail(&run->link, &hdev->partial_runs);
 }
 
-/* Mark the pages of a new device folio in use; its first page goes on the
- * LRU.  hdev->lock held.
+/**
+ * mark_in_use() - mark the pages of a new device folio in use
+ * @hdev:  the device
+ * @dp:    the folio's first page, which goes on the LRU
+ * @order: the folio's order
+ *
+ * Context: hdev->lock held; does not sleep.
  */
 static void mark_in_use(struct hmm_dummy_device *hdev,
 			struct hmm_dummy_dpage *dp, unsigned int order)
 {
 	unsigned long i, in_use;
 
+	lockdep_assert_held(&hdev->lock);
 	for (i = 0; i < (1UL << order); i++) {
 		WARN_ON_ONCE(dp[i].in_use);
 		dp[i].in_use = true;
@@ -187,7 +209,15 @@ static void mark_in_use(struct hmm_dummy_device *hdev,
 		hdev->peak_in_use = in_use;
 }
 
-/* The record of @mm among @hdev's owners, or NULL.  hdev->lock held. */
+/**
+ * owner_find() - the record of an address space among a device's owners
+ * @hdev: the device
+ * @mm:   the address space
+ *
+ * Context: hdev->lock held; does not sleep.
+ *
+ * Return: @mm's record, or NULL.
+ */
 static struct hmm_dummy_owner *owner_find(struct hmm_dummy_device *hdev,
 					  struct mm_struct *mm)
 {
@@ -200,32 +230,46 @@ static struct hmm_dummy_owner *owner_find(struct hmm_dummy_device *hdev,
 	return NULL;
 }
 
-/*
- * @dp, the first page of a device folio, records @mm as its owner; @mm's
- * record counts one folio more.  hdev->lock held.
+/**
+ * owner_add_folio() - record the owner of a device folio
+ * @hdev: the device
+ * @dp:   the first page of the folio, which records @mm as its owner
+ * @mm:   the owner; its record (which must exist) counts one folio more
+ *
+ * Context: hdev->lock held; does not sleep.
  */
 static void owner_add_folio(struct hmm_dummy_device *hdev,
 			    struct hmm_dummy_dpage *dp, struct mm_struct *mm)
 {
-	struct hmm_dummy_owner *o = owner_find(hdev, mm);
+	struct hmm_dummy_owner *o;
 
+	lockdep_assert_held(&hdev->lock);
+	o = owner_find(hdev, mm);
 	if (WARN_ON_ONCE(!o))
 		return;
 	o->folios++;
 	dp->owner = mm;
 }
 
-/*
- * The folio of @dp leaves its owner, if it has one.  A record no folio
- * counts any more moves to hdev->dead_owners; returns true when the caller
- * must then schedule hdev->owner_work (after unlocking).  Never drops an mm
- * reference itself: see struct hmm_dummy_owner.  hdev->lock held.
+/**
+ * owner_del_folio() - a device folio leaves its owner, if it has one
+ * @hdev: the device
+ * @dp:   the first page of the folio
+ *
+ * A record no folio counts any more moves to hdev->dead_owners.  Never
+ * drops an mm reference itself: see struct hmm_dummy_owner.
+ *
+ * Context: hdev->lock held; does not sleep.
+ *
+ * Return: true when the caller must schedule hdev->owner_work (after
+ * unlocking).
  */
 static bool owner_del_folio(struct hmm_dummy_device *hdev,
 			    struct hmm_dummy_dpage *dp)
 {
 	struct hmm_dummy_owner *o;
 
+	lockdep_assert_held(&hdev->lock);
 	if (!dp->owner)
 		return false;
 	o = owner_find(hdev, dp->owner);
@@ -261,17 +305,26 @@ static void hmm_dummy_owner_reap(struct work_struct *work)
 	}
 }
 
-/*
- * Release the pages of a device folio of 2^@order pages starting at @dp:
- * off the LRU, out of its owner's record, not in use, back into their run.
- * hdev->lock held.  Returns true when hdev->owner_work must be scheduled.
+/**
+ * release_folio_pages() - give the pages of a device folio back
+ * @hdev:  the device
+ * @dp:    the folio's first page
+ * @order: the folio's order
+ *
+ * Off the LRU, out of its owner's record, not in use, back into their run.
+ *
+ * Context: hdev->lock held; does not sleep.
+ *
+ * Return: true when hdev->owner_work must be scheduled (after unlocking).
  */
 static bool release_folio_pages(struct hmm_dummy_device *hdev,
 				struct hmm_dummy_dpage *dp, unsigned int order)
 {
-	bool reap = owner_del_folio(hdev, dp);
 	unsigned long i;
+	bool reap;
 
+	lockdep_assert_held(&hdev->lock);
+	reap = owner_del_folio(hdev, dp);
 	list_del_init(&dp->link);
 	for (i = 0; i < (1UL << order); i++) {
 		WARN_ON_ONCE(!dp[i].in_use);
@@ -337,6 +390,9 @@ void hmm_dummy_folio_free(struct folio *folio)
  * order and joins the LRU next to @head (same age), so that eviction finds
  * it and its own folio_free later gives back exactly its pages; it also
  * gets @head's owner (counted in the owner's record) and its own address.
+ *
+ * Context: the pieces locked and frozen, possibly under the core's
+ * spinlocks: must not sleep.  Takes hdev->lock.
  */
 void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 {
@@ -430,7 +486,16 @@ const struct dev_pagemap_ops hmm_dummy_pagemap_ops = {
 	.migrate_to_ram	= hmm_dummy_migrate_to_ram,
 };
 
-/* Take up to @n single pages; returns how many were taken. */
+/**
+ * take_free() - take free single pages, without evicting
+ * @hdev: the device
+ * @dps:  filled with the pages' records, marked in use and on the LRU
+ * @n:    pages wanted
+ *
+ * Context: takes hdev->lock; does not sleep.
+ *
+ * Return: how many were taken.
+ */
 static unsigned long take_free(struct hmm_dummy_device *hdev,
 			       struct hmm_dummy_dpage **dps, unsigned long n)
 {
@@ -447,7 +512,15 @@ static unsigned long take_free(struct hmm_dummy_device *hdev,
 	return i;
 }
 
-/* Give back pages that take_free() handed out but that never got used. */
+/**
+ * untake() - give back a folio's pages that were taken but never used
+ * @hdev:  the device
+ * @dp:    the first page, from take_free() or hmm_dummy_alloc_large(), not
+ *         yet initialised as a device folio and with no owner
+ * @order: its order
+ *
+ * Context: takes hdev->lock; does not sleep.
+ */
 static void untake(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp,
 		   unsigned int order)
 {
@@ -457,7 +530,17 @@ static void untake(struct hmm_dummy_device *hdev, struct hmm_dummy_dpage *dp,
 	hmm_dummy_unlock(hdev);
 }
 
-/* Backing pages for @n device pages from @dp on; false if out of memory. */
+/**
+ * get_backing() - backing pages for device pages that have none yet
+ * @hdev: the device
+ * @dp:   the first device page
+ * @n:    device pages from @dp on
+ *
+ * Context: process context, may sleep (GFP_KERNEL_ACCOUNT); no spinlock
+ * held.
+ *
+ * Return: false if out of memory.
+ */
 static bool get_backing(struct hmm_dummy_device *hdev,
 			struct hmm_dummy_dpage *dp, unsigned long n)
 {
@@ -497,6 +580,11 @@ static bool get_backing(struct hmm_dummy_device *hdev,
  * fails one page, as if device memory had run out after @n - 1: the count
  * returned is one short.
  *
+ * Context: process context, may sleep.  The caller may hold @locked_mm's
+ * mmap_lock for read and the page locks of its migration sources, and
+ * must not hold evict_lock or hdev->lock.  Takes hdev->lock and
+ * evict_lock, and evicts (hmm_dummy_evict()).
+ *
  * Return: the number of pages allocated, which is less than @n only when
  * nothing more could be evicted without waiting for another process (or
  * backing memory could not be allocated).
@@ -510,6 +598,9 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 	bool oom = false;
 	int stalls = 0;
 
+	if (locked_mm)
+		mmap_assert_locked(locked_mm);
+	lockdep_assert_not_held(&hdev->evict_lock);
 	if (n && hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_DEVICE)) {
 		hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOC_FAILURES, 1);
 		n--;
@@ -572,6 +663,9 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
  * A pending FAIL_ALLOC of the migration (hmm_dummy_should_fail_alloc())
  * fails it.  Every failure is counted as a fallback (large_fallbacks).
  *
+ * Context: process context, may sleep (backing pages).  Takes hdev->lock
+ * and evict_lock, so neither may be held.
+ *
  * Return: the head page of a locked large device folio with refcount 1,
  * on the LRU, whose pages' backings hold stale data; or NULL (no free run,
  * no backing memory, an injected failure, or no device THP in this
@@ -625,6 +719,9 @@ fallback:
  *        keeps its folio from being split under us: a split unmaps first)
  *
  * The LRU holds folios, by their first page.
+ *
+ * Context: any context that may take a spinlock (called under
+ * mirror->lock).  Takes hdev->lock.
  */
 void hmm_dummy_lru_touch(struct hmm_dummy_device *hdev, struct page *page)
 {
@@ -637,6 +734,14 @@ void hmm_dummy_lru_touch(struct hmm_dummy_device *hdev, struct page *page)
 	hmm_dummy_unlock(hdev);
 }
 
+/**
+ * hmm_dummy_in_use() - how many device pages are in use
+ * @hdev: the device
+ *
+ * Context: any context that may take a spinlock.  Takes hdev->lock.
+ *
+ * Return: the pages of @hdev in use at the time of the call.
+ */
 unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev)
 {
 	unsigned long in_use;
@@ -712,10 +817,18 @@ static void *map_pages(struct dev_pagemap *pgmap)
 	return memremap_pages(pgmap, numa_node_id());
 }
 
-/*
- * Cut the device memory into naturally aligned runs of HMM_DUMMY_RUN_PAGES
- * pfns (the first and last may be shorter if the memory is not aligned;
- * those never hold a large folio), all wholly free.
+/**
+ * init_runs() - cut the device memory into runs
+ * @hdev: the device, its memory mapped
+ *
+ * Naturally aligned runs of HMM_DUMMY_RUN_PAGES pfns (the first and last
+ * may be shorter if the memory is not aligned; those never hold a large
+ * folio), all wholly free.
+ *
+ * Context: process context (module init), may sleep; nothing else can
+ * reach @hdev yet, so no lock is taken.
+ *
+ * Return: 0 or -ENOMEM.
  */
 static int init_runs(struct hmm_dummy_device *hdev)
 {
@@ -750,6 +863,9 @@ static int init_runs(struct hmm_dummy_device *hdev)
  * hmm_dummy_devmem_init() - reserve and map the device memory of a device
  * @hdev: the device, with @index set
  * @size: bytes of device memory
+ *
+ * Context: process context (module init), may sleep; nothing else can
+ * reach @hdev yet.
  *
  * Return: 0 or a negative errno.
  */
@@ -811,6 +927,10 @@ err_region:
  *
  * Pages still mapped by processes are migrated back to system memory first,
  * since memunmap_pages() waits for every device page to be freed.
+ *
+ * Context: process context (module unload or failed init), may sleep for
+ * long; no lock held.  Takes mmap_locks (hmm_dummy_evict_all()), evict_lock
+ * and hdev->lock.
  */
 void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 {

@@ -15,9 +15,10 @@
  * migrate_vma_*() caller's mmap_lock keeps the VMA, and with it the
  * anon_vma, alive.  The by-pfn calls do neither: if the last process
  * mapping the page exits (or munmaps it) between the unmap and the
- * finalize, the anon_vma is freed and the walk reads freed memory.
- * test_hmm evicts this way and hit it under KASAN in our runs
- * (Documentation/hmm_dummy.rst, "Eviction and process exit").
+ * finalize, the anon_vma is freed and the walk reads freed memory: a
+ * use-after-free that any driver evicting by pfn while its processes exit
+ * is open to (Documentation/hmm_dummy.rst, "Eviction and process exit",
+ * has the sequence and a reproducer).
  *
  * So every device folio remembers the address space it was migrated into
  * (hmm_dummy_dpage.owner; the device's hmm_dummy_owner record of that
@@ -127,12 +128,22 @@ static int cmp_victim(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/*
- * Take device folios that have an owner off the head of the LRU, up to @max
- * of them or @want pages, rotating them to the tail (so that one that
- * cannot be evicted now is not picked first again), sorted by owner and
- * address.  Folios without an owner are being migrated in right now; they
- * are rotated too.
+/**
+ * pick_victims() - pick the least recently used device folios
+ * @hdev: the device
+ * @v:    filled with the victims, sorted by owner and address, each with an
+ *        mmgrab() reference on its owner
+ * @max:  room in @v
+ * @want: pages wanted
+ *
+ * Takes device folios that have an owner off the head of the LRU, up to
+ * @max of them or @want pages, rotating them to the tail (so that one that
+ * cannot be evicted now is not picked first again).  Folios without an
+ * owner are being migrated in right now; they are rotated too.
+ *
+ * Context: takes hdev->lock; does not sleep.
+ *
+ * Return: how many victims are in @v.
  */
 static unsigned long pick_victims(struct hmm_dummy_device *hdev,
 				  struct hmm_dummy_victim *v,
@@ -202,7 +213,15 @@ static bool is_victim_page(const struct hmm_dummy_select *sel,
 	return false;
 }
 
-/* Is the victim still on the device, where it was recorded? */
+/**
+ * victim_stayed() - is a victim still on the device, where it was recorded?
+ * @hdev: the device
+ * @v:    the victim
+ *
+ * Context: takes hdev->lock; does not sleep.
+ *
+ * Return: true if its folio is in use, with the same owner and address.
+ */
 static bool victim_stayed(struct hmm_dummy_device *hdev,
 			  const struct hmm_dummy_victim *v)
 {
@@ -215,12 +234,19 @@ static bool victim_stayed(struct hmm_dummy_device *hdev,
 	return stayed;
 }
 
-/*
- * Put victims that are still where pick_victims() found them back at the
- * head of the LRU: they could not be evicted only because a process's
- * mmap_lock was busy, and they are still the oldest.  Left at the tail,
- * they would be passed over for younger folios, such as those the waiting
- * allocation has just migrated in itself.
+/**
+ * unpick_victims() - put busy victims back at the head of the LRU
+ * @hdev: the device
+ * @v:    the victims
+ * @n:    how many
+ *
+ * Those still where pick_victims() found them go back to the head: they
+ * could not be evicted only because a process's mmap_lock was busy, and
+ * they are still the oldest.  Left at the tail, they would be passed over
+ * for younger folios, such as those the waiting allocation has just
+ * migrated in itself.
+ *
+ * Context: takes hdev->lock; does not sleep.
  */
 static void unpick_victims(struct hmm_dummy_device *hdev,
 			   const struct hmm_dummy_victim *v, unsigned long n)
@@ -260,12 +286,23 @@ static bool victim_pgoff(struct hmm_dummy_device *hdev,
 	return ok;
 }
 
-/*
- * Look for a victim by its linear index in the anonymous VMAs of @mm:
- * mremap() keeps an anonymous folio's linear index and shifts the VMA's
- * vm_pgoff with it, and fork() copies both, so this finds the folio after
- * either.  @tried is an address already tried (the recorded one), skipped.
- * mmap_lock of @mm held for read.
+/**
+ * evict_moved() - evict a victim found by its linear index
+ * @hdev:  the device
+ * @mm:    the address space to look in
+ * @v:     the victim
+ * @set:   the migration filter of @v's owner's victims
+ * @tried: an address already tried (the recorded one), skipped
+ * @src:   migration arrays, see alloc_evict_buffers()
+ *
+ * Looks for @v by its linear index in the anonymous VMAs of @mm: mremap()
+ * keeps an anonymous folio's linear index and shifts the VMA's vm_pgoff
+ * with it, and fork() copies both, so this finds the folio after either.
+ *
+ * Context: process context, may sleep; @mm's mmap_lock held for read.
+ * Page locks are only try-locked (migrate_vma_setup()).
+ *
+ * Return: the pages moved.
  */
 static unsigned long evict_moved(struct hmm_dummy_device *hdev,
 				 struct mm_struct *mm,
@@ -323,10 +360,20 @@ struct hmm_dummy_evict_ctx {
 	unsigned long *src;
 };
 
-/*
- * Take the mmap_lock of @mm (a reference held) for an eviction in it;
- * false if it cannot be had now.  The lock order is checked here: only a
- * try-lock under evict_lock, and no waiting for one while holding it.
+/**
+ * evict_lock_mm() - take an address space's mmap_lock for an eviction in it
+ * @ctx: the eviction
+ * @mm:  the address space, a reference held
+ *
+ * The lock order is checked here: only a try-lock under evict_lock, and no
+ * waiting for one while holding it.
+ *
+ * Context: process context.  With @ctx->trylock, evict_lock held and
+ * nothing waited for; else evict_lock not held, and this may sleep
+ * (killable).  @ctx->locked_mm's mmap_lock, if any, is held already.
+ *
+ * Return: true with @mm's mmap_lock held for read (or already held), false
+ * if it cannot be had now.
  */
 static bool evict_lock_mm(struct hmm_dummy_evict_ctx *ctx,
 			  struct mm_struct *mm)
@@ -346,6 +393,14 @@ static bool evict_lock_mm(struct hmm_dummy_evict_ctx *ctx,
 	return !mmap_read_lock_killable(mm);
 }
 
+/**
+ * evict_unlock_mm() - undo evict_lock_mm()
+ * @ctx: the eviction
+ * @mm:  the address space
+ *
+ * Context: @mm's mmap_lock held for read; released unless it is the
+ * caller's own (@ctx->locked_mm).
+ */
 static void evict_unlock_mm(struct hmm_dummy_evict_ctx *ctx,
 			    struct mm_struct *mm)
 {
@@ -353,12 +408,20 @@ static void evict_unlock_mm(struct hmm_dummy_evict_ctx *ctx,
 		mmap_read_unlock(mm);
 }
 
-/*
- * Evict the @n victims of one owner (sorted by address) where they are
- * mapped in @mm: their owner, or another process that maps them.  Ranges
- * that touch are merged into one migration; a victim that stays is looked
- * for by its linear index.  mmap_lock of @mm held for read, and a
- * reference.  Returns the pages moved.
+/**
+ * evict_in_mm() - evict the victims of one owner where one process maps them
+ * @ctx: the eviction
+ * @mm:  their owner, or another process that maps them; a reference held
+ * @v:   the victims, sorted by address
+ * @n:   how many
+ *
+ * Ranges that touch are merged into one migration; a victim that stays is
+ * looked for by its linear index.
+ *
+ * Context: process context, may sleep; @mm's mmap_lock held for read.
+ * Page locks are only try-locked.
+ *
+ * Return: the pages moved.
  */
 static unsigned long evict_in_mm(struct hmm_dummy_evict_ctx *ctx,
 				 struct mm_struct *mm,
@@ -414,11 +477,19 @@ static bool victim_mapped(struct hmm_dummy_device *hdev,
 	return mapped;
 }
 
-/*
- * Move the victims still on the device, where they were recorded, and
- * mapped by someone, to the front of @v (order kept); returns how many.
- * The entries past them keep their owner, so every entry still holds one
- * reference on it.
+/**
+ * keep_stranded() - keep the victims still on the device and mapped
+ * @hdev: the device
+ * @v:    the victims
+ * @n:    how many
+ *
+ * Moves the victims still on the device, where they were recorded, and
+ * mapped by someone, to the front of @v (order kept).  The entries past
+ * them keep their owner, so every entry still holds one reference on it.
+ *
+ * Context: takes hdev->lock; does not sleep.
+ *
+ * Return: how many were kept.
  */
 static unsigned long keep_stranded(struct hmm_dummy_device *hdev,
 				   struct hmm_dummy_victim *v, unsigned long n)
@@ -434,13 +505,21 @@ static unsigned long keep_stranded(struct hmm_dummy_device *hdev,
 /* Address spaces one step of the process walk collects. */
 #define HMM_DUMMY_WALK_MMS	32
 
-/*
- * Collect, with a reference (mmget) each, up to HMM_DUMMY_WALK_MMS distinct
- * user address spaces other than @owner's, from the *@pos-th process on;
- * *@pos is advanced past the processes looked at.  The list of processes
- * may change between two calls: a process then seen twice or not at all
- * costs one try more or less, nothing else.  Returns how many; *@more is
- * set if there are processes left.
+/**
+ * collect_mms() - collect address spaces for the process walk
+ * @owner: the victims' owner, skipped
+ * @mms:   filled with up to HMM_DUMMY_WALK_MMS distinct user address
+ *         spaces, with a reference (mmget) each
+ * @pos:   the process to start from, advanced past the processes looked at
+ * @more:  set if there are processes left
+ *
+ * The list of processes may change between two calls: a process then seen
+ * twice or not at all costs one try more or less, nothing else.
+ *
+ * Context: process context; takes rcu_read_lock() and each task's
+ * task_lock(); does not sleep.
+ *
+ * Return: how many address spaces are in @mms.
  */
 static unsigned int collect_mms(struct mm_struct *owner,
 				struct mm_struct **mms, unsigned long *pos,
@@ -477,11 +556,19 @@ static unsigned int collect_mms(struct mm_struct *owner,
 	return nr;
 }
 
-/*
- * The @n victims of one owner (sorted by address) that their owner did
- * not reach: it exited, or no longer maps them.  Look for them in every
- * other process, under that process's mmap_lock (see the top of this
- * file).  Returns the pages moved.
+/**
+ * evict_stranded() - evict victims their owner did not reach
+ * @ctx: the eviction
+ * @v:   the victims of one owner, sorted by address
+ * @n:   how many
+ *
+ * Their owner exited, or no longer maps them: look for them in every other
+ * process, under that process's mmap_lock (see the top of this file).
+ *
+ * Context: process context, may sleep.  Takes each process's mmap_lock as
+ * evict_lock_mm() does (try-locked under evict_lock).
+ *
+ * Return: the pages moved.
  */
 static unsigned long evict_stranded(struct hmm_dummy_evict_ctx *ctx,
 				    struct hmm_dummy_victim *v,
@@ -509,10 +596,19 @@ static unsigned long evict_stranded(struct hmm_dummy_evict_ctx *ctx,
 	return moved;
 }
 
-/*
- * Evict the @n victims of one owner (sorted by address) through the owner,
- * and those it does not map any more through whoever does.  Returns the
- * pages moved.
+/**
+ * evict_owner() - evict the victims of one owner
+ * @ctx: the eviction
+ * @v:   the victims, sorted by address
+ * @n:   how many
+ *
+ * Through the owner, and those it does not map any more through whoever
+ * does.
+ *
+ * Context: process context, may sleep.  Takes mmap_locks as
+ * evict_lock_mm() does, and hdev->lock.
+ *
+ * Return: the pages moved.
  */
 static unsigned long evict_owner(struct hmm_dummy_evict_ctx *ctx,
 				 struct hmm_dummy_victim *v, unsigned long n)
@@ -552,7 +648,16 @@ out:
 	return moved;
 }
 
-/* Evict @n sorted victims, owner by owner, and drop their references. */
+/**
+ * evict_victims() - evict victims owner by owner and drop their references
+ * @ctx: the eviction
+ * @v:   the victims, from pick_victims()
+ * @n:   how many
+ *
+ * Context: process context, may sleep; as evict_owner().
+ *
+ * Return: the pages moved.
+ */
 static unsigned long evict_victims(struct hmm_dummy_evict_ctx *ctx,
 				   struct hmm_dummy_victim *v, unsigned long n)
 {
@@ -568,10 +673,15 @@ static unsigned long evict_victims(struct hmm_dummy_evict_ctx *ctx,
 	return moved;
 }
 
-/*
- * Buffers of an eviction: the migration arrays (2 * HMM_DUMMY_RUN_PAGES,
- * enough for hmm_dummy_range_to_sys() and hmm_dummy_evict_pfns()) and
- * HMM_DUMMY_EVICT_BATCH victims.
+/**
+ * alloc_evict_buffers() - the buffers of an eviction
+ * @v: set to room for HMM_DUMMY_EVICT_BATCH victims
+ *
+ * Context: process context, may sleep (GFP_KERNEL).
+ *
+ * Return: the migration arrays (2 * HMM_DUMMY_RUN_PAGES entries, enough
+ * for hmm_dummy_range_to_sys() and hmm_dummy_evict_pfns()), or NULL (and
+ * nothing allocated).
  */
 static unsigned long *alloc_evict_buffers(struct hmm_dummy_victim **v)
 {
@@ -588,9 +698,19 @@ static unsigned long *alloc_evict_buffers(struct hmm_dummy_victim **v)
 	return src;
 }
 
-/*
- * Evict least recently used folios, HMM_DUMMY_EVICT_BATCH at a time, until
- * @want pages have gone (at most 64 rounds) or there is nothing to pick.
+/**
+ * evict_rounds() - evict least recently used folios
+ * @ctx:  the eviction
+ * @v:    room for HMM_DUMMY_EVICT_BATCH victims
+ * @want: pages wanted
+ *
+ * HMM_DUMMY_EVICT_BATCH folios at a time, until @want pages have gone (at
+ * most 64 rounds), there is nothing to pick, or a victim's process was
+ * busy.
+ *
+ * Context: process context, may sleep; as evict_owner().
+ *
+ * Return: the pages moved.
  */
 static unsigned long evict_rounds(struct hmm_dummy_evict_ctx *ctx,
 				  struct hmm_dummy_victim *v,
@@ -633,6 +753,10 @@ static unsigned long evict_rounds(struct hmm_dummy_evict_ctx *ctx,
  * called with the caller's migration sources locked and unmapped: they are
  * not device pages of @hdev, and every page lock taken here is a try-lock.
  *
+ * Context: process context, may sleep.  The caller may hold @locked_mm's
+ * mmap_lock for read and page locks, not evict_lock.  Takes evict_lock,
+ * then other processes' mmap_locks (try-locked only) and hdev->lock.
+ *
  * Return: true if free pages may now be available.
  */
 bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,
@@ -646,6 +770,7 @@ bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,
 
 	if (locked_mm)
 		mmap_assert_locked(locked_mm);
+	lockdep_assert_not_held(&hdev->evict_lock);
 	ctx.src = alloc_evict_buffers(&v);
 	if (!ctx.src)
 		return false;
@@ -673,6 +798,9 @@ bool hmm_dummy_evict(struct hmm_dummy_device *hdev, unsigned long want,
  * either: nothing it holds can be what the holder of the lock it waits for
  * is waiting for.  For a migration whose inline eviction found the owners
  * busy (see the top of this file).
+ *
+ * Context: process context, may sleep (killable); no mmap_lock, page lock
+ * or evict_lock held.  Takes other processes' mmap_locks and hdev->lock.
  *
  * Return: true if free pages may now be available.
  */
@@ -778,16 +906,25 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 	return moved;
 }
 
-/*
- * The last resort at unload, for folios no owner could be found for: by
- * pfn, run by run (a run is the most a large folio covers and never cuts
- * one).
+/**
+ * evict_unreachable() - evict by pfn the folios no owner was found for
+ * @hdev: the device
+ * @src:  migration arrays, see alloc_evict_buffers()
+ *
+ * The last resort at unload: run by run (a run is the most a large folio
+ * covers and never cuts one).
+ *
+ * Context: process context (unload), may sleep; evict_lock not held (taken
+ * here), nor any mmap_lock.
+ *
+ * Return: the pages moved.
  */
 static unsigned long evict_unreachable(struct hmm_dummy_device *hdev,
 				       unsigned long *src)
 {
 	unsigned long r, done = 0;
 
+	lockdep_assert_not_held(&hdev->evict_lock);
 	mutex_lock(&hdev->evict_lock);
 	for (r = 0; r < hdev->nr_runs; r++) {
 		struct hmm_dummy_run *run = &hdev->runs[r];
@@ -816,6 +953,9 @@ static unsigned long evict_unreachable(struct hmm_dummy_device *hdev,
  * them.  What stays unreachable through its owner for a while (see the top
  * of this file) goes by pfn.  Pages locked by a racing CPU fault are
  * retried.
+ *
+ * Context: process context (unload), may sleep for seconds; no lock held.
+ * Waits for mmap_locks; takes evict_lock and hdev->lock.
  *
  * Return: the pages still in use at the end (0 unless something held on
  * to device pages for seconds).

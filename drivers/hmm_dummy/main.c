@@ -70,6 +70,16 @@ static hmm_dummy_class_const struct class hmm_dummy_class = {
 	.dev_groups = hmm_dummy_groups,
 };
 
+/**
+ * hmm_dummy_open() - open a device file: a mirror of the opener's memory
+ * @inode: the device node
+ * @filp:  the new file
+ *
+ * Context: process context, may sleep (allocates, registers with the
+ * opener's mm).  No lock held.
+ *
+ * Return: 0 or a negative errno.
+ */
 static int hmm_dummy_open(struct inode *inode, struct file *filp)
 {
 	unsigned int minor = iminor(inode) - MINOR(hmm_dummy_devt);
@@ -95,6 +105,16 @@ static int hmm_dummy_open(struct inode *inode, struct file *filp)
 	return 0;
 }
 
+/**
+ * hmm_dummy_release() - the last reference to a device file went away
+ * @inode: the device node
+ * @filp:  the file
+ *
+ * Context: process context, may sleep (tears the mirror down); no lock
+ * held.
+ *
+ * Return: 0.
+ */
 static int hmm_dummy_release(struct inode *inode, struct file *filp)
 {
 	struct hmm_dummy_mirror *mirror = filp->private_data;
@@ -120,13 +140,24 @@ static int check_cmd(const struct hmm_dmirror_cmd *cmd)
 	return 0;
 }
 
-/*
- * MIGRATE_TO_DEV, then what the device now holds: test_hmm's cpages and
- * data.  migrate_vma_setup() skips a page it cannot take at that moment (a
- * page or THP locked by someone else, a THP it could not split while
- * another reference was held): when the read-back finds pages missing, the
+/**
+ * do_migrate_to_dev() - MIGRATE_TO_DEV, then what the device now holds
+ * @mirror: the file's mirror
+ * @cmd:    the command; its cpages and data are test_hmm's
+ * @end:    end of the range
+ *
+ * migrate_vma_setup() skips a page it cannot take at that moment (a page
+ * or THP locked by someone else, a THP it could not split while another
+ * reference was held): when the read-back finds pages missing, the
  * migration is tried once more, unless an injected allocation failure
  * (FAIL_ALLOC) is what left them behind.
+ *
+ * Context: process context (the ioctl), may sleep; no lock held.  The
+ * migration and the read-back take the mmap_lock, mirror->lock, page
+ * locks, evict_lock and hdev->lock themselves.
+ *
+ * Return: 0, -ENOENT if pages of the range are not on the device, or
+ * another negative errno.
  */
 static long do_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      struct hmm_dmirror_cmd *cmd, unsigned long end)
@@ -198,13 +229,23 @@ static long do_mirror_cmd(struct hmm_dummy_mirror *mirror, unsigned int nr,
 	return -ENOTTY;
 }
 
-/*
- * Copy a versioned structure out: the caller's @size says how much it
- * knows, anything from the first version's size (@min_size) up; it gets
- * min(its size, ours) bytes of @kbuf (which the caller zero-filled before
- * setting the fields it knows), nothing past them is touched, and @size is
- * set to what was filled.  So a binary built before a field was appended
- * keeps working, and a newer one learns from @size what it got.
+/**
+ * copy_versioned_to_user() - copy a versioned structure out
+ * @uarg:     the user's structure; its first __u32 is its size
+ * @kbuf:     ours, zero-filled before the fields we know were set
+ * @ksize:    the size of ours
+ * @min_size: the size of the structure's first version
+ *
+ * The user's size says how much it knows, anything from @min_size up; it
+ * gets min(its size, @ksize) bytes of @kbuf, nothing past them is touched,
+ * and its size is set to what was filled.  So a binary built before a
+ * field was appended keeps working, and a newer one learns from the size
+ * what it got.
+ *
+ * Context: process context, may sleep (user copy, may fault); no lock
+ * held.
+ *
+ * Return: 0, -EINVAL (size too small) or -EFAULT.
  */
 static long copy_versioned_to_user(void __user *uarg, void *kbuf,
 				   u32 ksize, u32 min_size)
@@ -268,6 +309,19 @@ static long do_flags(struct hmm_dummy_mirror *mirror, void __user *uarg)
 	return 0;
 }
 
+/**
+ * hmm_dummy_ioctl() - the device file's commands
+ * @filp: the file
+ * @cmd:  the command
+ * @arg:  its argument, a user pointer
+ *
+ * Context: process context, may sleep; no lock held.  The commands take
+ * the mmap_lock, mirror->lock, page locks, evict_lock and hdev->lock as
+ * they need them.
+ *
+ * Return: 0 or a negative errno (-ENOENT with cpages and faults filled in
+ * for a partial migration).
+ */
 static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
 			    unsigned long arg)
 {
@@ -326,10 +380,18 @@ static long hmm_dummy_ioctl(struct file *filp, unsigned int cmd,
 	return ret;
 }
 
-/*
- * mmap of the device file gives ordinary zeroed system pages, inserted as a
- * VM_MIXEDMAP mapping; the kernel's selftest uses it to check how
- * hmm_range_fault() reports such mappings.
+/**
+ * hmm_dummy_mmap() - map the device file: ordinary zeroed system pages
+ * @filp: the file
+ * @vma:  the new mapping
+ *
+ * The pages are inserted as a VM_MIXEDMAP mapping; the kernel's selftest
+ * uses it to check how hmm_range_fault() reports such mappings.
+ *
+ * Context: process context, may sleep (allocates); the mmap_lock of
+ * @vma's mm held for write by the core.
+ *
+ * Return: 0 or a negative errno.
  */
 static int hmm_dummy_mmap(struct file *filp, struct vm_area_struct *vma)
 {
@@ -337,6 +399,7 @@ static int hmm_dummy_mmap(struct file *filp, struct vm_area_struct *vma)
 	unsigned long addr;
 	int ret;
 
+	mmap_assert_write_locked(vma->vm_mm);
 	/* At most as much as the device has: this memory is not pageable. */
 	if (vma_pages(vma) > mirror->hdev->npages)
 		return -ENOMEM;
@@ -379,7 +442,8 @@ static DEFINE_SPINLOCK(fail_scopes_lock);
  * @mirror: the file the migration works for
  * @kind:   the allocations its FAIL_ALLOC is for
  *
- * Context: process context, the task that runs the migration.
+ * Context: process context, the task that runs the migration.  Takes
+ * fail_scopes_lock (a spinlock); does not sleep.
  *
  * Return: true if FAIL_ALLOC is pending: the first allocation of @kind
  * this task makes before hmm_dummy_fail_scope_exit() fails.
@@ -404,6 +468,9 @@ bool hmm_dummy_fail_scope_enter(struct hmm_dummy_fail_scope *scope,
  * hmm_dummy_fail_scope_exit() - the migration of hmm_dummy_fail_scope_enter()
  * is over
  * @scope: its scope
+ *
+ * Context: process context, the task that entered @scope.  Takes
+ * fail_scopes_lock (a spinlock); does not sleep.
  */
 void hmm_dummy_fail_scope_exit(struct hmm_dummy_fail_scope *scope)
 {
@@ -421,7 +488,8 @@ void hmm_dummy_fail_scope_exit(struct hmm_dummy_fail_scope *scope)
  * Called by the allocators, first thing.  Consumes the failure: it fails
  * one allocation.
  *
- * Context: process context.
+ * Context: process context, before the allocator takes its locks.  Takes
+ * fail_scopes_lock (a spinlock) when a scope is open; does not sleep.
  *
  * Return: true if the allocation must fail.
  */
@@ -459,6 +527,9 @@ static unsigned int init_step;
 
 /**
  * hmm_dummy_init_fault() - a fallible step of module init is about to run
+ *
+ * Context: module init only, which the module loader runs once at a time:
+ * the step count is not locked.
  *
  * Return: -ENOMEM if inject_init_failure names this step, else 0.
  */
@@ -510,6 +581,13 @@ static int add_cdev(void)
 	       cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
 }
 
+/**
+ * hmm_dummy_device_remove() - take one device down
+ * @hdev: the device; no file of it is open and none can be opened
+ *
+ * Context: process context (unload or failed init), may sleep for long
+ * (hmm_dummy_devmem_fini() evicts every page back); no lock held.
+ */
 static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 {
 	hmm_dummy_devices[hdev->index] = NULL;
@@ -521,7 +599,16 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 	kfree(hdev);
 }
 
-/* Device memory and the class device (sysfs stats) of one device. */
+/**
+ * hmm_dummy_device_add() - device memory and class device of one device
+ * @index: the device's minor and index
+ *
+ * The class device carries the sysfs stats.
+ *
+ * Context: process context (module init), may sleep; no lock held.
+ *
+ * Return: 0 or a negative errno.
+ */
 static int hmm_dummy_device_add(unsigned int index)
 {
 	struct hmm_dummy_device *hdev;

@@ -16,6 +16,17 @@ struct stat_attr {
 	size_t offset;
 };
 
+/**
+ * stat_show() - read one field of the stats snapshot
+ * @dev:  the class device
+ * @attr: the field's attribute
+ * @buf:  the sysfs buffer
+ *
+ * Context: process context (sysfs read).  Takes hdev->lock
+ * (hmm_dummy_fill_stats()).
+ *
+ * Return: the length written to @buf.
+ */
 static ssize_t stat_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
 {

@@ -18,14 +18,19 @@ struct hmm_cfg cfg = {
 	.prefix = "/dev/hmm_dummy",
 };
 
+/*
+ * The fields of struct hmm_dummy_stats that `hmm_test stats` and the checks
+ * list, in this order: the gauges, the event counters in the order of the
+ * driver's table (counters.h, found through HMM_DUMMY_DRIVER in the
+ * Makefile: a counter added there is listed here without an edit), then the
+ * allocator lock's.
+ */
 #define F(x) { #x, offsetof(struct hmm_dummy_stats, x) }
 const struct stat_field stat_fields[] = {
-	F(capacity), F(free), F(in_use), F(peak_in_use), F(allocations),
-	F(page_free_calls), F(alloc_failures), F(migrated_to_dev),
-	F(migrated_to_sys_ioctl), F(migrated_to_sys_fault),
-	F(migrated_to_sys_evict), F(cpu_faults), F(device_faults),
-	F(evictions), F(backing_pages), F(large_allocated), F(large_to_dev),
-	F(large_to_sys), F(large_splits), F(large_fallbacks),
+	F(capacity), F(free), F(in_use), F(peak_in_use),
+#define HMM_DUMMY_COUNTER(name, field) F(field),
+#include "counters.h"
+#undef HMM_DUMMY_COUNTER
 	F(alloc_lock_acquired), F(alloc_lock_contended), F(alloc_lock_wait_ns),
 };
 #undef F
