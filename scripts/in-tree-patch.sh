@@ -77,6 +77,7 @@ config HMM_DUMMY
 	depends on DEVICE_PRIVATE && MIGRATION && MMU
 	select HMM_MIRROR
 	select MMU_NOTIFIER
+	select DMA_SHARED_BUFFER
 	help
 	  A pretend device whose memory is ordinary RAM handed to the kernel
 	  as MEMORY_DEVICE_PRIVATE pages.  It migrates process memory to the

@@ -40,6 +40,15 @@
 #include <linux/rmap.h>
 #include <linux/slab.h>
 
+/*
+ * struct dma_fence (the copy engine's completion) is built only with
+ * DMA_SHARED_BUFFER, which every distribution kernel with a GPU driver has;
+ * a kernel of one's own needs it selected (SYNC_FILE=y does).
+ */
+#if !IS_ENABLED(CONFIG_DMA_SHARED_BUFFER)
+#error "hmm_dummy needs CONFIG_DMA_SHARED_BUFFER (struct dma_fence): set CONFIG_SYNC_FILE=y"
+#endif
+
 #ifdef HMM_DUMMY_HAVE_CONST_CLASS
 #define hmm_dummy_class_const const
 #else

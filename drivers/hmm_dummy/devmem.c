@@ -91,6 +91,20 @@ struct page *hmm_dummy_page_backing(struct page *page)
 	return page_to_dpage(hdev, page)->backing;
 }
 
+/**
+ * hmm_dummy_data_page() - the page a copy of @page's contents reads or writes
+ * @page: a system page, one of an hmm_dummy device's in-use device pages,
+ *        or NULL (a hole or the zero page: NULL)
+ *
+ * Return: @page's backing page if it is a device page, else @page.
+ */
+struct page *hmm_dummy_data_page(struct page *page)
+{
+	if (page && is_device_private_page(page))
+		return hmm_dummy_page_backing(page);
+	return page;
+}
+
 /* The run a device page belongs to. */
 static inline struct hmm_dummy_run *dpage_run(struct hmm_dummy_device *hdev,
 					      struct hmm_dummy_dpage *dp)

@@ -855,8 +855,13 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 {
 	unsigned long *dst = src + HMM_DUMMY_RUN_PAGES;
 	unsigned long i, j, k = 0, nr, moved = 0, win = n;
+	struct hmm_dummy_job *job;
 
 	lockdep_assert_held(&hdev->evict_lock);
+	/* Before the core locks the pages: allocating may wait. */
+	job = hmm_dummy_job_alloc(HMM_DUMMY_JOB_UNLOAD, n);
+	if (!job)
+		return 0;
 	/*
 	 * The pages in use, in pfn order; under the lock, so that a large
 	 * folio is listed with all its pages or not at all.  Any of them may
@@ -882,7 +887,8 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 			if (!dpage)
 				continue;
 			lock_page(dpage);
-			copy_highpage(dpage, hmm_dummy_page_backing(spage));
+			hmm_dummy_job_add(job, dpage,
+					  hmm_dummy_page_backing(spage));
 			dst[i] = migrate_pfn(page_to_pfn(dpage));
 			continue;
 		}
@@ -893,11 +899,14 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 		folio_lock(folio);
 		nr = folio_nr_pages(sfolio);
 		for (j = 0; j < nr; j++)
-			copy_highpage(folio_page(folio, j),
-				      hmm_dummy_page_backing(folio_page(sfolio,
-									j)));
+			hmm_dummy_job_add(job, folio_page(folio, j),
+					  hmm_dummy_page_backing(folio_page(sfolio,
+									    j)));
 		dst[i] = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND;
 	}
+	/* A failed copy leaves every page on the device for a later try. */
+	if (hmm_dummy_engine_wait(hmm_dummy_engine_submit(hdev, job)))
+		hmm_dummy_drop_dst(dst, n);
 	migrate_device_pages(src, dst, n);
 	moved = hmm_dummy_count_moved_to_sys(hdev, src, dst, n);
 	migrate_device_finalize(src, dst, n);

@@ -29,6 +29,7 @@
 #define _HMM_DUMMY_H
 
 #include <linux/device.h>
+#include <linux/dma-fence.h>
 #include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
@@ -157,6 +158,62 @@ struct hmm_dummy_owner {
 
 #define HMM_DUMMY_OWNER_HASH_BITS	6
 
+/* What a copy job is for: failure injection picks jobs by kind. */
+enum hmm_dummy_job_kind {
+	HMM_DUMMY_JOB_TO_DEV,		/* migration into device memory */
+	HMM_DUMMY_JOB_TO_SYS,		/* migration back: ioctl, fault, eviction */
+	HMM_DUMMY_JOB_ACCESS,		/* device READ/WRITE, read-back */
+	HMM_DUMMY_JOB_UNLOAD,		/* emptying device memory at unload */
+	HMM_DUMMY_NR_JOB_KINDS
+};
+
+#define HMM_DUMMY_JOB_KINDS_ALL		(BIT(HMM_DUMMY_NR_JOB_KINDS) - 1)
+
+/**
+ * struct hmm_dummy_copy - one page a copy job copies
+ * @dst: the page written
+ * @src: the page read; NULL: @dst is cleared
+ */
+struct hmm_dummy_copy {
+	struct page *dst;
+	struct page *src;
+};
+
+/**
+ * struct hmm_dummy_job - a list of pages for the copy engine (engine.c)
+ * @fence:  completes the job; first member, its default release frees
+ *          the job
+ * @work:   the job on the engine's queue
+ * @hdev:   the device whose engine runs it
+ * @kind:   what it is for
+ * @n:      pairs in @copies
+ * @max:    room in @copies
+ * @copies: the pages
+ */
+struct hmm_dummy_job {
+	struct dma_fence fence;
+	struct work_struct work;
+	struct hmm_dummy_device *hdev;
+	enum hmm_dummy_job_kind kind;
+	unsigned long n;
+	unsigned long max;
+	struct hmm_dummy_copy copies[];
+};
+
+/**
+ * struct hmm_dummy_engine - a device's copy engine
+ * @lock:    the lock of its fences (dma_fence_init())
+ * @context: the fence context: its fences signal in submission order
+ * @seqno:   the last fence's sequence number, under @lock
+ * @wq:      the ordered workqueue the jobs run on (copy_engine=async)
+ */
+struct hmm_dummy_engine {
+	spinlock_t lock;		/* fences, see above */
+	u64 context;
+	u64 seqno;
+	struct workqueue_struct *wq;
+};
+
 /**
  * struct hmm_dummy_device - one dummy device and its device memory
  * @index:       N of /dev/hmm_dummyN (its minor number, relative)
@@ -189,6 +246,7 @@ struct hmm_dummy_owner {
  * @evict_lock:  serialises evictions so concurrent allocators do not all
  *               evict for the same shortage, and keeps new device folios
  *               from being initialised under the unload-time evictor
+ * @engine:      the copy engine
  * @counters:    event counters, see enum hmm_dummy_counter
  */
 struct hmm_dummy_device {
@@ -215,6 +273,7 @@ struct hmm_dummy_device {
 	struct hlist_head dead_owners;
 	struct work_struct owner_work;
 	struct mutex evict_lock;	/* one eviction at a time */
+	struct hmm_dummy_engine engine;
 
 	atomic64_t counters[HMM_DUMMY_NR_COUNTERS];
 };
@@ -260,6 +319,8 @@ static inline void hmm_dummy_unlock(struct hmm_dummy_device *hdev)
  *            through @pt so that an invalidation waits for it
  * @pt:       the device page table: user pfn index -> tagged struct page *
  * @flags:    HMM_DUMMY_MIRROR_* bits (HMM_DMIRROR_FLAGS)
+ * @access_fence: the fence of the last device access job, under @lock;
+ *            an invalidation waits for it (mirror.c)
  */
 struct hmm_dummy_mirror {
 	struct hmm_dummy_device *hdev;
@@ -268,6 +329,7 @@ struct hmm_dummy_mirror {
 	struct mutex lock;		/* device page table, see above */
 	struct xarray pt;
 	unsigned long flags;
+	struct dma_fence *access_fence;
 };
 
 /*
@@ -333,6 +395,7 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev);
 bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page);
 struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
 struct page *hmm_dummy_page_backing(struct page *page);
+struct page *hmm_dummy_data_page(struct page *page);
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n,
 				    struct mm_struct *locked_mm, bool *busy);
@@ -345,6 +408,19 @@ unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev);
 void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 			  struct hmm_dummy_stats *st);
 extern const struct dev_pagemap_ops hmm_dummy_pagemap_ops;
+
+/* engine.c: the copy engine */
+int hmm_dummy_engine_param_check(void);
+int hmm_dummy_engine_init(struct hmm_dummy_device *hdev);
+void hmm_dummy_engine_fini(struct hmm_dummy_device *hdev);
+struct hmm_dummy_job *hmm_dummy_job_alloc(enum hmm_dummy_job_kind kind,
+					  unsigned long n);
+void hmm_dummy_job_free(struct hmm_dummy_job *job);
+void hmm_dummy_job_add(struct hmm_dummy_job *job, struct page *dst,
+		       struct page *src);
+struct dma_fence *hmm_dummy_engine_submit(struct hmm_dummy_device *hdev,
+					  struct hmm_dummy_job *job);
+int hmm_dummy_engine_wait(struct dma_fence *fence);
 
 /* migrate.c: moving pages between system and device memory */
 long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
@@ -372,6 +448,7 @@ unsigned long hmm_dummy_count_moved_to_sys(struct hmm_dummy_device *hdev,
 					   const unsigned long *dst,
 					   unsigned long n);
 bool hmm_dummy_vma_migratable(struct vm_area_struct *vma);
+void hmm_dummy_drop_dst(unsigned long *dst, unsigned long n);
 vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf);
 
 /* evict.c: making room in device memory, and emptying it at unload */

@@ -593,6 +593,8 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 	hmm_dummy_devices[hdev->index] = NULL;
 	/* Reports through hdev->dev, so before the class device goes. */
 	hmm_dummy_devmem_fini(hdev);
+	/* After device memory: emptying it at unload uses the engine. */
+	hmm_dummy_engine_fini(hdev);
 	if (hdev->dev)
 		device_destroy(&hmm_dummy_class,
 			       MKDEV(MAJOR(hmm_dummy_devt), hdev->index));
@@ -618,12 +620,14 @@ static int hmm_dummy_device_add(unsigned int index)
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
+	/* Before device memory, which needs it to be emptied. */
+	ret = hmm_dummy_engine_init(hdev);
+	if (ret)
+		goto err_free;
 	/* Before the class device: its sysfs stats read the allocator. */
 	ret = hmm_dummy_devmem_init(hdev, (unsigned long)vram_mb << 20);
-	if (ret) {
-		kfree(hdev);
-		return ret;
-	}
+	if (ret)
+		goto err_free;
 	hdev->dev = create_class_device(hdev);
 	if (IS_ERR(hdev->dev)) {
 		ret = PTR_ERR(hdev->dev);
@@ -636,6 +640,11 @@ static int hmm_dummy_device_add(unsigned int index)
 	dev_info(hdev->dev, "%lu MiB of device memory at pfn %#lx\n",
 		 hdev->npages >> (20 - PAGE_SHIFT), hdev->pfn_first);
 	return 0;
+
+err_free:
+	hmm_dummy_engine_fini(hdev);
+	kfree(hdev);
+	return ret;
 }
 
 static void hmm_dummy_remove_all(void)
@@ -654,7 +663,7 @@ static int __init hmm_dummy_init(void)
 	int ret;
 
 	if (num_devices < 1 || num_devices > HMM_DUMMY_MAX_DEVICES ||
-	    vram_mb < 2 || vram_mb > 65536)
+	    vram_mb < 2 || vram_mb > 65536 || hmm_dummy_engine_param_check())
 		return -EINVAL;
 	ret = reserve_devt();
 	if (ret)

@@ -9,8 +9,12 @@
  * unlocks and drops everything.  Between setup and finalize the sources are
  * locked and unmapped, so their contents are stable while we copy.
  *
- * Device pages keep their data in a system "backing" page, so a copy to or
- * from the device is a copy_highpage() against that backing page.
+ * Device pages keep their data in a system "backing" page.  The copies are
+ * the device's: each batch's pages go to the copy engine as one job
+ * (engine.c), and the batch waits on the job's fence between allocation and
+ * migrate_vma_pages(), with sources and destinations locked.  A job that
+ * fails aborts the batch: its destinations are freed before
+ * migrate_vma_pages(), so finalize puts every source back as it was.
  */
 #include <linux/highmem.h>
 #include <linux/migrate.h>
@@ -68,16 +72,6 @@ static bool wants_device_page(struct vm_area_struct *vma, unsigned long mpfn)
 	return is_device_private_page(page) || PageAnon(page);
 }
 
-static void fill_backing(struct page *backing, struct page *spage)
-{
-	if (!spage)
-		clear_highpage(backing);	/* pte_none or the zero page */
-	else if (is_device_private_page(spage))
-		copy_highpage(backing, hmm_dummy_page_backing(spage));
-	else
-		copy_highpage(backing, spage);
-}
-
 /*
  * Pages a migrate entry (source or destination) stands for: a whole folio
  * (or a PMD-sized hole) when compound, else one.
@@ -114,15 +108,44 @@ static unsigned long large_dst(struct hmm_dummy_device *hdev,
 	       (src & MIGRATE_PFN_WRITE);
 }
 
-/* Fill the large device folio of compound entry @i with its source's data. */
-static void fill_large(struct migrate_vma *args, unsigned long i)
+/* Queue the copy into the large device folio of compound entry @i. */
+static void fill_large(struct migrate_vma *args, unsigned long i,
+		       struct hmm_dummy_job *job)
 {
 	struct folio *dfolio = page_folio(migrate_pfn_to_page(args->dst[i]));
 	unsigned long j, nr = folio_nr_pages(dfolio);
 
 	for (j = 0; j < nr; j++)
-		fill_backing(hmm_dummy_page_backing(folio_page(dfolio, j)),
-			     entry_page(args->src[i], j));
+		hmm_dummy_job_add(job,
+				  hmm_dummy_page_backing(folio_page(dfolio, j)),
+				  hmm_dummy_data_page(entry_page(args->src[i], j)));
+}
+
+/**
+ * hmm_dummy_drop_dst() - give up a migration's destinations
+ * @dst: migrate destination array
+ * @n:   entries
+ *
+ * Before migrate_vma_pages() or migrate_device_pages(): each destination
+ * page (or folio) is unlocked and freed (a device folio through
+ * folio_free), its entry cleared, so that finalize restores the source.
+ *
+ * Context: the caller locked the destinations and holds their only
+ * reference.
+ */
+void hmm_dummy_drop_dst(unsigned long *dst, unsigned long n)
+{
+	unsigned long j;
+
+	for (j = 0; j < n; j++) {
+		struct page *page = migrate_pfn_to_page(dst[j]);
+
+		dst[j] = 0;
+		if (page) {
+			unlock_page(page);
+			put_page(page);
+		}
+	}
 }
 
 /*
@@ -155,7 +178,9 @@ static unsigned long count_moved_to_dev(struct hmm_dummy_device *hdev,
  * hole as one compound entry (followed by empty ones), which gets one large
  * device folio, or, when none can be had, single pages for each of its
  * pages: the core then splits the THP (or fills the hole with PTEs).
- * Returns the number of pages moved or a negative errno; *@full is set when
+ * The copy is one engine job; if it fails nothing of the batch moves.
+ * Returns the number of pages moved or a negative errno (-EIO: the job
+ * failed); *@full is set when
  * device memory ran out, and *@busy too when eviction could have done more
  * by waiting for another process (hmm_dummy_alloc_pages()).
  */
@@ -166,17 +191,25 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 {
 	const unsigned int op = HMM_DUMMY_OP_TO_DEV;
 	unsigned long i, j, nr, want = 0, got, used = 0;
+	struct hmm_dummy_job *job;
 	long moved;
 	int ret;
 
 	mmap_assert_locked(mirror->mm);
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_BEGIN,
 			      (args->end - args->start) >> PAGE_SHIFT);
+	/* Before setup: the allocation must not wait with pages locked. */
+	job = hmm_dummy_job_alloc(HMM_DUMMY_JOB_TO_DEV,
+				  (args->end - args->start) >> PAGE_SHIFT);
+	if (!job)
+		return -ENOMEM;
 	ret = migrate_vma_setup(args);
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_SETUP,
 			      args->npages);
-	if (ret || !args->cpages)
+	if (ret || !args->cpages) {
+		hmm_dummy_job_free(job);
 		return ret;
+	}
 
 	/* Large device folios first; count the single pages still needed. */
 	for (i = 0; i < args->npages; i++)
@@ -204,7 +237,7 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		if (!wants_device_page(args->vma, mpfn))
 			continue;
 		if (args->dst[i]) {
-			fill_large(args, i);
+			fill_large(args, i, job);
 			continue;
 		}
 		/* A fallback takes all of its pages or none. */
@@ -213,8 +246,8 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		for (j = 0; j < nr; j++) {
 			struct page *dpage = dpages[used++];
 
-			fill_backing(hmm_dummy_page_backing(dpage),
-				     entry_page(mpfn, j));
+			hmm_dummy_job_add(job, hmm_dummy_page_backing(dpage),
+					  hmm_dummy_data_page(entry_page(mpfn, j)));
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) |
 					   (mpfn & MIGRATE_PFN_WRITE);
 		}
@@ -224,8 +257,15 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		unlock_page(dpages[used]);
 		put_page(dpages[used++]);
 	}
+	ret = hmm_dummy_engine_wait(hmm_dummy_engine_submit(hdev, job));
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_COPY,
 			      args->npages);
+	if (ret) {
+		/* The sources are intact: finalize maps them back. */
+		hmm_dummy_drop_dst(args->dst, args->npages);
+		migrate_vma_finalize(args);
+		return ret;
+	}
 
 	hmm_dummy_set_owner(hdev, mirror->mm, args->start, args->dst,
 			    args->npages);
@@ -406,22 +446,6 @@ out_free:
 	return ret ? ret : moved;
 }
 
-/* Unlock and free the system pages of dst[0..n). */
-static void drop_sys_pages(unsigned long *dst, unsigned long n)
-{
-	unsigned long j;
-
-	for (j = 0; j < n; j++) {
-		struct page *page = migrate_pfn_to_page(dst[j]);
-
-		dst[j] = 0;
-		if (page) {
-			unlock_page(page);
-			put_page(page);
-		}
-	}
-}
-
 /*
  * The system side's allocators, where FAIL_ALLOC of a MIGRATE_TO_SYS or
  * RELEASE fails one allocation.  A system page for @addr of @vma:
@@ -453,18 +477,21 @@ static struct folio *sys_folio_alloc(struct hmm_dummy_device *hdev,
 }
 
 /*
- * System destination for the large device folio of compound entry @i: one
- * THP when the VMA's policy allows one and the system has one, otherwise
- * single pages for each of its pages; the core then splits the device
- * folio.  Returns false when even single pages ran out (nothing set).
+ * System destination for the large device folio of compound entry *@src:
+ * one THP when the VMA's policy allows one and the system has one,
+ * otherwise single pages for each of its pages; the core then splits the
+ * device folio.  The copies are added to @job.  Returns false when even
+ * single pages ran out (nothing set, nothing added).
  */
 static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 			    struct vm_area_struct *vma, unsigned long addr,
-			    unsigned long *src, unsigned long *dst)
+			    unsigned long *src, unsigned long *dst,
+			    struct hmm_dummy_job *job)
 {
 	struct folio *sfolio = page_folio(migrate_pfn_to_page(*src));
 	unsigned long j, nr = folio_nr_pages(sfolio);
 	unsigned long write = *src & MIGRATE_PFN_WRITE;
+	unsigned long queued = job->n;
 	struct folio *folio = NULL;
 
 	if (hmm_dummy_vma_thp_allowed(vma))
@@ -472,9 +499,9 @@ static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 	if (folio) {
 		folio_lock(folio);
 		for (j = 0; j < nr; j++)
-			copy_highpage(folio_page(folio, j),
-				      hmm_dummy_page_backing(folio_page(sfolio,
-									j)));
+			hmm_dummy_job_add(job, folio_page(folio, j),
+					  hmm_dummy_page_backing(folio_page(sfolio,
+									    j)));
 		*dst = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND |
 		       write;
 		return true;
@@ -485,12 +512,14 @@ static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 		dpage = sys_page_alloc(vma, addr + (j << PAGE_SHIFT),
 				       GFP_HIGHUSER_MOVABLE);
 		if (!dpage) {
-			drop_sys_pages(dst, j);
+			/* Not submitted yet: forget the pages about to go. */
+			job->n = queued;
+			hmm_dummy_drop_dst(dst, j);
 			return false;
 		}
 		lock_page(dpage);
-		copy_highpage(dpage,
-			      hmm_dummy_page_backing(folio_page(sfolio, j)));
+		hmm_dummy_job_add(job, dpage,
+				  hmm_dummy_page_backing(folio_page(sfolio, j)));
 		dst[j] = migrate_pfn(page_to_pfn(dpage)) | write;
 	}
 	return true;
@@ -498,19 +527,20 @@ static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 
 /*
  * System destination for the single device page @spage of entry *@src,
- * filled with its data; @gfp for the allocation.  Returns false when no
+ * its copy added to @job; @gfp for the allocation.  Returns false when no
  * system page could be had (nothing set).
  */
 static bool alloc_sys_page(struct vm_area_struct *vma, unsigned long addr,
 			   struct page *spage, const unsigned long *src,
-			   unsigned long *dst, gfp_t gfp)
+			   unsigned long *dst, gfp_t gfp,
+			   struct hmm_dummy_job *job)
 {
 	struct page *dpage = sys_page_alloc(vma, addr, gfp);
 
 	if (!dpage)
 		return false;
 	lock_page(dpage);
-	copy_highpage(dpage, hmm_dummy_page_backing(spage));
+	hmm_dummy_job_add(job, dpage, hmm_dummy_page_backing(spage));
 	*dst = migrate_pfn(page_to_pfn(dpage)) | (*src & MIGRATE_PFN_WRITE);
 	return true;
 }
@@ -553,8 +583,10 @@ unsigned long hmm_dummy_count_moved_to_sys(struct hmm_dummy_device *hdev,
  * PMD-aligned for it to matter) a PMD-mapped large device folio comes as one
  * entry and goes back as one THP if one can be had.  @fault_page is the page
  * of a CPU fault, NULL for other migrations.  With @select, only the
- * collected pages it accepts move; finalize puts the others back.  Returns
- * the pages moved, or -ENOMEM when @fault_page could not get system memory.
+ * collected pages it accepts move; finalize puts the others back.  The
+ * copies are one engine job, and if it fails nothing of the batch moves.
+ * Returns the pages moved, -ENOMEM when @fault_page could not get system
+ * memory, or -EIO when the job failed.
  */
 static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 				 struct vm_area_struct *vma,
@@ -574,17 +606,25 @@ static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 	const unsigned int op = fault_page ? HMM_DUMMY_OP_FAULT :
 					     HMM_DUMMY_OP_TO_SYS;
 	unsigned long i, nr, moved;
+	struct hmm_dummy_job *job;
 	bool oom = false;
 	int ret;
 
 	mmap_assert_locked(vma->vm_mm);
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_BEGIN,
 			      (end - start) >> PAGE_SHIFT);
+	/* Before setup: the allocation must not wait with pages locked. */
+	job = hmm_dummy_job_alloc(HMM_DUMMY_JOB_TO_SYS,
+				  (end - start) >> PAGE_SHIFT);
+	if (!job)
+		return -ENOMEM;
 	ret = migrate_vma_setup(&args);
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_SETUP,
 			      args.npages);
-	if (ret || !args.cpages)
+	if (ret || !args.cpages) {
+		hmm_dummy_job_free(job);
 		return ret;
+	}
 
 	for (i = 0; i < args.npages; i++)
 		dst[i] = 0;
@@ -605,17 +645,25 @@ static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 		 * OOM kill or allocation warning for them, they can stay.
 		 */
 		if (src[i] & HMM_DUMMY_PFN_COMPOUND)
-			ok = alloc_sys_large(hdev, vma, addr, &src[i], &dst[i]);
+			ok = alloc_sys_large(hdev, vma, addr, &src[i], &dst[i],
+					     job);
 		else
 			ok = alloc_sys_page(vma, addr, spage, &src[i], &dst[i],
 					    fault_page && !faulting ?
 					    GFP_HIGHUSER_MOVABLE |
 					    __GFP_NORETRY | __GFP_NOWARN :
-					    GFP_HIGHUSER_MOVABLE);
+					    GFP_HIGHUSER_MOVABLE, job);
 		oom |= !ok && faulting;
 	}
+	ret = hmm_dummy_engine_wait(hmm_dummy_engine_submit(hdev, job));
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_COPY,
 			      args.npages);
+	if (ret) {
+		/* The device pages still hold the data: they stay. */
+		hmm_dummy_drop_dst(dst, args.npages);
+		migrate_vma_finalize(&args);
+		return ret;
+	}
 
 	migrate_vma_pages(&args);
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_PAGES,
@@ -779,7 +827,8 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
  * locked); may sleep.
  *
  * Return: 0 (migrated, or not and the fault is retried), VM_FAULT_OOM when
- * the faulting page got no system memory, VM_FAULT_SIGBUS on another error.
+ * the faulting page got no system memory, VM_FAULT_SIGBUS on another error
+ * (a failed copy: the page stays in device memory, its data intact).
  */
 vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 {

@@ -16,6 +16,14 @@
  * Nothing under mirror->lock may allocate with reclaim, fault on user
  * memory or take mmap_lock: the notifier is called from reclaim and from
  * page faults.  Data therefore goes through a kernel bounce buffer.
+ *
+ * The device's accesses are copy engine jobs (engine.c), submitted under
+ * mirror->lock with the pages found in the device page table and waited
+ * for after it is dropped.  The job holds no page reference: what keeps
+ * its pages alive is that every invalidation, after it has removed the
+ * entries, waits for the mirror's last access job (mirror->access_fence)
+ * before it returns, as a real driver waits for its TLB flush.  Jobs of
+ * one engine complete in order, so the last one covers all earlier ones.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
@@ -71,6 +79,7 @@ static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long last = min(range->end - 1, mni->interval_tree.last);
 	XA_STATE(xas, &mirror->pt, start >> PAGE_SHIFT);
 	bool blockable = mmu_notifier_range_blockable(range);
+	struct dma_fence *fence;
 	unsigned int batch = 0;
 	void *entry;
 
@@ -82,10 +91,16 @@ static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 	    range->owner == mirror->hdev)
 		return true;
 
-	if (blockable)
+	if (blockable) {
 		mutex_lock(&mirror->lock);
-	else if (!mutex_trylock(&mirror->lock))
+	} else if (!mutex_trylock(&mirror->lock)) {
 		return false;
+	} else if (mirror->access_fence &&
+		   !dma_fence_is_signaled(mirror->access_fence)) {
+		/* The device still uses pages and we may not wait. */
+		mutex_unlock(&mirror->lock);
+		return false;
+	}
 	mmu_interval_set_seq(mni, cur_seq);
 	/*
 	 * A region holds up to MIRROR_SPAN / PAGE_SIZE entries: where the
@@ -110,7 +125,17 @@ static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 		cond_resched();
 		xas_set(&xas, xas.xa_index + 1);
 	}
+	/*
+	 * New jobs can only use the entries left; one in flight may still
+	 * use those just removed, and their pages may be freed once we
+	 * return.
+	 */
+	fence = dma_fence_get(mirror->access_fence);
 	mutex_unlock(&mirror->lock);
+	if (fence) {
+		dma_fence_wait(fence, false);
+		dma_fence_put(fence);
+	}
 	return true;
 }
 
@@ -203,6 +228,8 @@ void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror)
 	}
 	xa_destroy(&mirror->notifiers);
 	xa_destroy(&mirror->pt);
+	/* Every access waited for its job: the fence is signalled. */
+	dma_fence_put(mirror->access_fence);
 	mmdrop(mirror->mm);
 }
 
@@ -215,24 +242,44 @@ static void pt_store(struct hmm_dummy_mirror *mirror, unsigned long addr,
 		 GFP_NOWAIT | __GFP_NOWARN);
 }
 
-/* The page whose contents the device sees at @page. */
-static struct page *data_page(struct page *page)
+/*
+ * The page the engine copies to or from for the bounce buffer's page at
+ * @offset (vmalloc memory: its own pages).
+ */
+static struct page *buf_page(void *buf, unsigned long offset)
 {
-	return is_device_private_page(page) ? hmm_dummy_page_backing(page) :
-					      page;
+	return vmalloc_to_page(buf + offset);
 }
 
-/* Copy one page between the bounce buffer and what the device sees. */
-static void device_copy(struct page *page, void *buf, bool write)
+/* Queue the copy of one page between @buf_pg and what the device sees. */
+static void device_copy(struct hmm_dummy_job *job, struct page *page,
+			struct page *buf_pg, bool write)
 {
 	if (write)
-		memcpy_to_page(data_page(page), 0, buf, PAGE_SIZE);
+		hmm_dummy_job_add(job, hmm_dummy_data_page(page), buf_pg);
 	else
-		memcpy_from_page(buf, data_page(page), 0, PAGE_SIZE);
+		hmm_dummy_job_add(job, buf_pg, hmm_dummy_data_page(page));
 }
 
 /*
- * A device READ or WRITE of one page, under mirror->lock: the copy, and
+ * Submit @job as the mirror's latest access and return its fence for the
+ * caller to wait on once mirror->lock is dropped.
+ */
+static struct dma_fence *submit_access(struct hmm_dummy_mirror *mirror,
+				       struct hmm_dummy_job *job)
+{
+	struct dma_fence *fence;
+
+	lockdep_assert_held(&mirror->lock);
+	fence = hmm_dummy_engine_submit(mirror->hdev, job);
+	dma_fence_put(mirror->access_fence);
+	mirror->access_fence = dma_fence_get(fence);
+	return fence;
+}
+
+/*
+ * A device READ or WRITE of one page, under mirror->lock: the copy queued
+ * on @job, and
  * for a page in device memory an LRU refresh so that eviction takes pages
  * the device is not using.  Migration read-backs and atomics only copy.
  *
@@ -253,7 +300,8 @@ static void device_copy(struct page *page, void *buf, bool write)
  * taking it safe.
  */
 static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
-			  void *buf, bool write)
+			  struct hmm_dummy_job *job, struct page *buf_pg,
+			  bool write)
 {
 	lockdep_assert_held(&mirror->lock);
 	if (is_device_private_page(page)) {
@@ -263,7 +311,7 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 	} else if (write) {
 		get_page(page);
 	}
-	device_copy(page, buf, write);
+	device_copy(job, page, buf_pg, write);
 }
 
 /*
@@ -284,6 +332,24 @@ static void device_writes_done(struct hmm_dummy_mirror *mirror,
 		set_page_dirty_lock(pages[i]);
 		put_page(pages[i]);
 	}
+}
+
+/*
+ * The end of a device access of @pages[0..@n): wait for its job (@fence,
+ * from submit_access()) with mirror->lock dropped, then finish the writes.
+ * Returns 0 or the job's error.
+ */
+static int device_access_wait(struct hmm_dummy_mirror *mirror,
+			      struct dma_fence *fence, struct page **pages,
+			      unsigned long n, bool write)
+{
+	int ret;
+
+	lockdep_assert_not_held(&mirror->lock);
+	ret = hmm_dummy_engine_wait(fence);
+	if (write)
+		device_writes_done(mirror, pages, n);
+	return ret;
 }
 
 /*
@@ -342,7 +408,7 @@ static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
  */
 static bool pt_access(struct hmm_dummy_mirror *mirror, unsigned long start,
 		      unsigned long npages, void *buf, bool write,
-		      struct page **pages)
+		      struct page **pages, struct hmm_dummy_job *job)
 {
 	unsigned long i;
 
@@ -355,7 +421,8 @@ static bool pt_access(struct hmm_dummy_mirror *mirror, unsigned long start,
 		pages[i] = xa_untag_pointer(entry);
 	}
 	for (i = 0; i < npages; i++)
-		device_access(mirror, pages[i], buf + i * PAGE_SIZE, write);
+		device_access(mirror, pages[i], job,
+			      buf_page(buf, i * PAGE_SIZE), write);
 	return true;
 }
 
@@ -434,16 +501,22 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = mirror->hdev,
 	};
+	struct hmm_dummy_job *job;
+	struct dma_fence *fence;
 	unsigned long i;
 	int ret;
 
+	/* Before mirror->lock, under which nothing may reclaim. */
+	job = hmm_dummy_job_alloc(HMM_DUMMY_JOB_ACCESS, npages);
+	if (!job)
+		return -ENOMEM;
 	mutex_lock(&mirror->lock);
-	if (pt_access(mirror, start, npages, buf, write, w->pages)) {
+	if (pt_access(mirror, start, npages, buf, write, w->pages, job)) {
+		fence = submit_access(mirror, job);
 		mutex_unlock(&mirror->lock);
-		if (write)
-			device_writes_done(mirror, w->pages, npages);
 		*in_fault = false;
-		return 0;
+		return device_access_wait(mirror, fence, w->pages, npages,
+					  write);
 	}
 	mutex_unlock(&mirror->lock);
 
@@ -456,7 +529,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 	*in_fault = true;
 	ret = mirror_range_fault_lock(mirror, &range, unlocked);
 	if (ret)
-		return ret;
+		goto out_free;
 	if (write && !all_writable(pfns, npages)) {
 		/*
 		 * hmm_range_fault() returns our own device pages as they are,
@@ -470,10 +543,11 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		range.dev_private_owner = NULL;
 		ret = mirror_range_fault_lock(mirror, &range, unlocked);
 		if (ret)
-			return ret;
+			goto out_free;
 		if (!all_writable(pfns, npages)) {
 			mutex_unlock(&mirror->lock);
-			return -EPERM;
+			ret = -EPERM;
+			goto out_free;
 		}
 	}
 	for (i = 0; i < npages; i++) {
@@ -482,14 +556,18 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 
 		pt_store(mirror, start + (i << PAGE_SHIFT), page,
 			 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
-		device_access(mirror, page, buf + i * PAGE_SIZE, write);
+		device_access(mirror, page, job, buf_page(buf, i * PAGE_SIZE),
+			      write);
 		/* pfns[i] is read: its slot keeps the page from here on. */
 		w->pages[i] = page;
 	}
+	fence = submit_access(mirror, job);
 	mutex_unlock(&mirror->lock);
-	if (write)
-		device_writes_done(mirror, w->pages, npages);
-	return 0;
+	return device_access_wait(mirror, fence, w->pages, npages, write);
+
+out_free:
+	hmm_dummy_job_free(job);
+	return ret;
 }
 
 /**
@@ -553,7 +631,7 @@ int hmm_dummy_mirror_rw(struct hmm_dummy_mirror *mirror,
  * The copy is most of the read-back's cost.  When the user's buffer is
  * page-aligned and apart from the range, each chunk of it is pinned before
  * mirror->lock is taken (pinning may fault, which must not happen under the
- * lock) and every page is copied once, page to page, with copy_highpage(),
+ * lock) and every page is copied once, page to page, by the engine,
  * instead of twice through the bounce buffer (Documentation/hmm_dummy.rst,
  * "Performance notes").  Pages that could not be pinned go through the
  * bounce buffer.  With cmd->ptr 0 nothing is copied.
@@ -569,6 +647,8 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 	struct hmm_dummy_device *hdev = mirror->hdev;
 	unsigned long done, n, i;
 	struct page **upages = NULL;
+	struct hmm_dummy_job *job;
+	struct dma_fence *fence;
 	struct mirror_walk w;
 	bool missing = false;
 	int ret, npin;
@@ -594,16 +674,20 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 		npin = upages ? pin_user_pages_fast((unsigned long)uptr, n,
 						    FOLL_WRITE, upages) : 0;
 		npin = max(npin, 0);
-		ret = mirror_range_fault_lock(mirror, &range, false);
+		/* Before mirror->lock, under which nothing may reclaim. */
+		job = hmm_dummy_job_alloc(HMM_DUMMY_JOB_ACCESS, n);
+		ret = job ? mirror_range_fault_lock(mirror, &range, false) :
+			    -ENOMEM;
 		if (ret) {
+			if (job)
+				hmm_dummy_job_free(job);
 			if (npin)
 				unpin_user_pages(upages, npin);
 			break;
 		}
 		for (i = 0; i < n; i++) {
 			unsigned long hpfn = w.pfns[i];
-			void *buf = w.buf + i * PAGE_SIZE;
-			struct page *page;
+			struct page *page, *dst;
 
 			page = !(hpfn & HMM_PFN_VALID) ? NULL :
 			       hmm_dummy_range_page(hpfn, range.start +
@@ -613,20 +697,29 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 				if (i < npin)
 					clear_highpage(upages[i]);
 				else
-					memset(buf, 0, PAGE_SIZE);
+					memset(w.buf + i * PAGE_SIZE, 0,
+					       PAGE_SIZE);
 				continue;
 			}
 			pt_store(mirror, range.start + (i << PAGE_SHIFT), page,
 				 hpfn & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
 			if (i < npin)
-				copy_highpage(upages[i], data_page(page));
+				dst = upages[i];
 			else if (uptr)
-				device_copy(page, buf, false);
+				dst = buf_page(w.buf, i * PAGE_SIZE);
+			else
+				dst = NULL;
+			if (dst)
+				device_copy(job, page, dst, false);
 			cmd->cpages++;
 		}
+		fence = submit_access(mirror, job);
 		mutex_unlock(&mirror->lock);
+		ret = hmm_dummy_engine_wait(fence);
 		if (npin)
 			unpin_user_pages_dirty_lock(upages, npin, true);
+		if (ret)
+			break;
 		if (uptr && npin < n &&
 		    copy_to_user(uptr + npin * PAGE_SIZE,
 				 w.buf + npin * PAGE_SIZE,
@@ -779,25 +872,32 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 }
 
 /*
- * Copy a page the device already holds for atomics into @buf.  Returns
- * false, touching nothing, unless @addr is mapped PT_ATOMIC: the entry is
+ * Copy a page the device already holds for atomics into @buf, with @job
+ * (which it submits; *@ret gets its result).  Returns false, touching
+ * nothing, unless @addr is mapped PT_ATOMIC: the entry is
  * current while mirror->lock is held (every invalidation erases it under
  * the same lock first), so the page is still device-exclusive and nobody
  * else can have changed it.
  */
 static bool exclusive_already(struct hmm_dummy_mirror *mirror,
-			      unsigned long addr, void *buf)
+			      unsigned long addr, void *buf,
+			      struct hmm_dummy_job *job, int *ret)
 {
+	struct dma_fence *fence = NULL;
 	void *entry;
-	bool held;
 
 	mutex_lock(&mirror->lock);
 	entry = xa_load(&mirror->pt, addr >> PAGE_SHIFT);
-	held = entry && xa_pointer_tag(entry) == PT_ATOMIC;
-	if (held)
-		device_copy(xa_untag_pointer(entry), buf, false);
+	if (entry && xa_pointer_tag(entry) == PT_ATOMIC) {
+		device_copy(job, xa_untag_pointer(entry), buf_page(buf, 0),
+			    false);
+		fence = submit_access(mirror, job);
+	}
 	mutex_unlock(&mirror->lock);
-	return held;
+	if (!fence)
+		return false;
+	*ret = hmm_dummy_engine_wait(fence);
+	return true;
 }
 
 /*
@@ -852,41 +952,55 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 			  void *buf)
 {
 	struct mm_struct *mm = mirror->mm;
+	struct dma_fence *fence = NULL;
+	struct hmm_dummy_job *job;
 	struct page *page;
 	unsigned long seq;
-	bool mapped;
 	int tries, ret;
 
-	if (exclusive_already(mirror, addr, buf))
-		return 0;
-	for (tries = 0; tries < 16; tries++) {
+	/* The device's read of the page; allocated while nothing is held. */
+	job = hmm_dummy_job_alloc(HMM_DUMMY_JOB_ACCESS, 1);
+	if (!job)
+		return -ENOMEM;
+	if (exclusive_already(mirror, addr, buf, job, &ret))
+		return ret;
+	for (tries = 0; tries < 16 && !fence; tries++) {
 		ret = exclusive_settle(mm, addr);
 		if (ret)
-			return ret;
+			break;
 		lockdep_assert_not_held(&mm->mmap_lock);
 		lockdep_assert_not_held(&mirror->lock);
 		seq = mmu_interval_read_begin(mni);
+		ret = -EINTR;
 		if (mmap_read_lock_killable(mm))
-			return -EINTR;
+			break;
 		page = hmm_dummy_make_page_exclusive(mm, addr, mirror->hdev);
 		mmap_read_unlock(mm);
-		if (IS_ERR(page))
-			return PTR_ERR(page);
+		ret = PTR_ERR_OR_ZERO(page);
+		if (ret)
+			break;
 		mutex_lock(&mirror->lock);
-		mapped = !mmu_interval_read_retry(mni, seq);
-		if (mapped) {
+		if (!mmu_interval_read_retry(mni, seq)) {
 			pt_store(mirror, addr, page, PT_ATOMIC);
-			device_copy(page, buf, false);
+			device_copy(job, page, buf_page(buf, 0), false);
+			fence = submit_access(mirror, job);
 		}
 		mutex_unlock(&mirror->lock);
+		/* The page stays locked until the device has read it. */
+		if (fence)
+			ret = hmm_dummy_engine_wait(fence);
 		unlock_page(page);
 		put_page(page);
-		if (mapped)
-			return 0;
-		if (fatal_signal_pending(current))
-			return -EINTR;
+		if (!fence && fatal_signal_pending(current))
+			ret = -EINTR;
+		else if (!fence)
+			ret = -EBUSY;
+		if (ret == -EINTR)
+			break;
 	}
-	return -EBUSY;
+	if (!fence)
+		hmm_dummy_job_free(job);
+	return ret;
 }
 
 /*

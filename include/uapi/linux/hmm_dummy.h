@@ -91,7 +91,7 @@ enum {
  * Fields are only ever appended, never moved or resized.
  */
 
-#define HMM_DUMMY_STATS_VERSION	3
+#define HMM_DUMMY_STATS_VERSION	4
 /* Size of version 1: up to and including @backing_pages. */
 #define HMM_DUMMY_STATS_SIZE_V1	128
 
@@ -136,6 +136,11 @@ enum {
  * @alloc_lock_acquired:   times the lock was taken
  * @alloc_lock_contended:  times a taker found it held and waited
  * @alloc_lock_wait_ns:    total nanoseconds takers waited for it
+ *
+ * Since version 4 (the copy engine, which makes every copy of the device):
+ * @engine_jobs:           copy jobs the engine completed
+ * @engine_failures:       copy jobs that failed (the test hook
+ *                         engine_fail_jobs); their pages did not move
  */
 struct hmm_dummy_stats {
 	__u32	size;
@@ -163,6 +168,8 @@ struct hmm_dummy_stats {
 	__u64	alloc_lock_acquired;
 	__u64	alloc_lock_contended;
 	__u64	alloc_lock_wait_ns;
+	__u64	engine_jobs;
+	__u64	engine_failures;
 };
 
 #define HMM_DUMMY_INFO_VERSION	2

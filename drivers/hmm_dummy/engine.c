@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dummy copy engine: the device's DMA engine, which copies pages on its
+ * own while the driver waits on a fence.
+ *
+ * Every copy the device makes (migration to and from device memory, the
+ * eviction and unload copies, device READ/WRITE) is a job: a list of page
+ * pairs, built by the driver, handed to hmm_dummy_engine_submit() and
+ * completed with a struct dma_fence.  The driver then waits on the fence
+ * before it commits anything (migrate_vma_pages(), migrate_device_pages(),
+ * copy_to_user()), and a job that failed (fence error) makes it abort
+ * exactly the pages of that job, whose sources are still intact.
+ *
+ * With copy_engine=async (the default) the jobs of a device run one after
+ * the other on its ordered workqueue, in another thread: that is the gap a
+ * real engine opens, in which the source and destination folios stay
+ * locked, CPU faults sleep on those locks and invalidations arrive while
+ * the copy is in flight.  With copy_engine=sync the submitting thread runs
+ * the job itself and the fence is signalled before submit returns, which is
+ * how the driver worked before it had an engine.
+ *
+ * The job runs in a dma_fence signalling critical section
+ * (dma_fence_begin_signalling()): an mmu notifier waits for access jobs
+ * (mirror.c), so a job must never allocate memory that could reclaim or
+ * take a lock an invalidation holds, and lockdep checks that it does not.
+ */
+#include <linux/delay.h>
+#include <linux/dma-fence.h>
+#include <linux/highmem.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+
+#include "hmm_dummy.h"
+
+static char *copy_engine = "async";
+module_param(copy_engine, charp, 0444);
+MODULE_PARM_DESC(copy_engine, "How copies run: async (on the device's engine, the default) or sync (in the thread that asks)");
+
+static unsigned int engine_latency_us;
+module_param(engine_latency_us, uint, 0644);
+MODULE_PARM_DESC(engine_latency_us, "Time each copy job takes before it starts copying, in microseconds (default 0; widens the windows a real engine has)");
+
+static unsigned int engine_fail_jobs;
+module_param(engine_fail_jobs, uint, 0644);
+MODULE_PARM_DESC(engine_fail_jobs, "Test hook: the next N copy jobs of the kinds in engine_fail_kinds fail with -EIO, copying nothing (default 0)");
+
+static unsigned int engine_fail_kinds = HMM_DUMMY_JOB_KINDS_ALL;
+module_param(engine_fail_kinds, uint, 0644);
+MODULE_PARM_DESC(engine_fail_kinds, "Test hook: the job kinds engine_fail_jobs applies to, a mask: 1 to device, 2 to system, 4 device access, 8 unload (default 15)");
+
+static bool engine_async = true;
+
+/**
+ * hmm_dummy_engine_param_check() - validate the engine's load-time parameter
+ *
+ * Context: module init.
+ *
+ * Return: 0, or -EINVAL for a copy_engine value other than sync or async.
+ */
+int hmm_dummy_engine_param_check(void)
+{
+	if (sysfs_streq(copy_engine, "async"))
+		engine_async = true;
+	else if (sysfs_streq(copy_engine, "sync"))
+		engine_async = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Consume one injected failure if one is pending for @kind. */
+static bool engine_should_fail(enum hmm_dummy_job_kind kind)
+{
+	unsigned int n = READ_ONCE(engine_fail_jobs);
+
+	if (!(READ_ONCE(engine_fail_kinds) & BIT(kind)))
+		return false;
+	do {
+		if (!n)
+			return false;
+	} while (!try_cmpxchg(&engine_fail_jobs, &n, n - 1));
+	return true;
+}
+
+static const char *engine_driver_name(struct dma_fence *fence)
+{
+	return "hmm_dummy";
+}
+
+static const char *engine_timeline_name(struct dma_fence *fence)
+{
+	return "copy-engine";
+}
+
+/*
+ * No .release: the job is one kmalloc() allocation with the fence first,
+ * so the default (dma_fence_free(), kfree_rcu() of the fence) frees it.
+ */
+static const struct dma_fence_ops engine_fence_ops = {
+	.get_driver_name = engine_driver_name,
+	.get_timeline_name = engine_timeline_name,
+};
+
+/**
+ * hmm_dummy_job_alloc() - a copy job with room for @n page pairs
+ * @kind: what the job is for (failure injection, tracing)
+ * @n:    page pairs it can hold
+ *
+ * Context: process context, may sleep (GFP_KERNEL): allocate jobs before
+ * taking locks an invalidation needs.
+ *
+ * Return: the job, or NULL.  Free an unsubmitted job with
+ * hmm_dummy_job_free(); a submitted one belongs to its fence.
+ */
+struct hmm_dummy_job *hmm_dummy_job_alloc(enum hmm_dummy_job_kind kind,
+					  unsigned long n)
+{
+	struct hmm_dummy_job *job;
+
+	BUILD_BUG_ON(offsetof(struct hmm_dummy_job, fence));
+	job = kmalloc(struct_size(job, copies, n), GFP_KERNEL);
+	if (!job)
+		return NULL;
+	job->kind = kind;
+	job->max = n;
+	job->n = 0;
+	return job;
+}
+
+void hmm_dummy_job_free(struct hmm_dummy_job *job)
+{
+	kfree(job);
+}
+
+/**
+ * hmm_dummy_job_add() - one more page for a job to copy
+ * @job: a job not yet submitted
+ * @dst: the page the engine writes
+ * @src: the page it reads, or NULL to clear @dst
+ *
+ * Both pages must stay valid until the job's fence signals: the caller
+ * holds them locked (migration), referenced, or reachable only through a
+ * mapping whose invalidation waits for the fence (device access).
+ */
+void hmm_dummy_job_add(struct hmm_dummy_job *job, struct page *dst,
+		       struct page *src)
+{
+	if (WARN_ON_ONCE(job->n >= job->max))
+		return;
+	job->copies[job->n].dst = dst;
+	job->copies[job->n].src = src;
+	job->n++;
+}
+
+/* The engine at work: copy every pair of @job, then signal its fence. */
+static void engine_run(struct hmm_dummy_job *job)
+{
+	unsigned int us = READ_ONCE(engine_latency_us);
+	bool cookie = dma_fence_begin_signalling();
+	unsigned long i;
+
+	if (us)
+		usleep_range(us, us + us / 8 + 1);
+	if (engine_should_fail(job->kind)) {
+		dma_fence_set_error(&job->fence, -EIO);
+	} else {
+		for (i = 0; i < job->n; i++) {
+			struct hmm_dummy_copy *c = &job->copies[i];
+
+			if (c->src)
+				copy_highpage(c->dst, c->src);
+			else
+				clear_highpage(c->dst);
+		}
+	}
+	dma_fence_signal(&job->fence);
+	dma_fence_end_signalling(cookie);
+}
+
+static void engine_work(struct work_struct *work)
+{
+	struct hmm_dummy_job *job = container_of(work, struct hmm_dummy_job,
+						 work);
+
+	engine_run(job);
+	hmm_dummy_count(job->hdev, job->fence.error ?
+			HMM_DUMMY_CNT_ENGINE_FAILURES : HMM_DUMMY_CNT_ENGINE_JOBS,
+			1);
+	/* The engine's reference, taken at submit. */
+	dma_fence_put(&job->fence);
+}
+
+/**
+ * hmm_dummy_engine_submit() - hand a job to the device's copy engine
+ * @hdev: the device whose engine copies
+ * @job:  a job from hmm_dummy_job_alloc(), filled with hmm_dummy_job_add()
+ *
+ * The job is queued behind the device's earlier jobs (async) or run right
+ * here (sync); either way, once this returns the job belongs to the engine
+ * and the caller only has the fence.
+ *
+ * Context: process context.  Sync mode copies here, and sleeps if
+ * engine_latency_us is set: the caller may hold mirror->lock and page
+ * locks, but nothing a job must not wait for (see the file comment).
+ *
+ * Return: the job's fence, with a reference for the caller to drop with
+ * hmm_dummy_engine_wait() or dma_fence_put().
+ */
+struct dma_fence *hmm_dummy_engine_submit(struct hmm_dummy_device *hdev,
+					  struct hmm_dummy_job *job)
+{
+	struct hmm_dummy_engine *engine = &hdev->engine;
+	unsigned long flags;
+
+	job->hdev = hdev;
+	spin_lock_irqsave(&engine->lock, flags);
+	dma_fence_init(&job->fence, &engine_fence_ops, &engine->lock,
+		       engine->context, ++engine->seqno);
+	spin_unlock_irqrestore(&engine->lock, flags);
+	/* One reference for the caller, one for the engine. */
+	dma_fence_get(&job->fence);
+	if (engine_async) {
+		INIT_WORK(&job->work, engine_work);
+		queue_work(engine->wq, &job->work);
+	} else {
+		engine_work(&job->work);
+	}
+	return &job->fence;
+}
+
+/**
+ * hmm_dummy_engine_wait() - wait for a job and drop the caller's fence
+ * @fence: from hmm_dummy_engine_submit()
+ *
+ * Uninterruptible: the job reads and writes pages the caller holds locked
+ * or whose mapping it is about to give up, so it must end before they do.
+ *
+ * Context: process context, sleeps.
+ *
+ * Return: 0, or the job's error (-EIO for an injected failure).
+ */
+int hmm_dummy_engine_wait(struct dma_fence *fence)
+{
+	int ret;
+
+	dma_fence_wait(fence, false);
+	ret = fence->error;
+	dma_fence_put(fence);
+	return ret;
+}
+
+/**
+ * hmm_dummy_engine_init() - create a device's copy engine
+ * @hdev: the device
+ *
+ * Context: process context (module init).
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int hmm_dummy_engine_init(struct hmm_dummy_device *hdev)
+{
+	struct hmm_dummy_engine *engine = &hdev->engine;
+
+	if (hmm_dummy_init_fault())
+		return -ENOMEM;
+	spin_lock_init(&engine->lock);
+	engine->context = dma_fence_context_alloc(1);
+	engine->seqno = 0;
+	/*
+	 * Ordered: the fences of one context must signal in order, and one
+	 * queue is what a device's single copy engine is.  WQ_MEM_RECLAIM:
+	 * invalidations from reclaim wait for access jobs.
+	 */
+	engine->wq = alloc_ordered_workqueue("hmm_dummy%u-engine",
+					     WQ_MEM_RECLAIM, hdev->index);
+	return engine->wq ? 0 : -ENOMEM;
+}
+
+/**
+ * hmm_dummy_engine_fini() - wait for a device's last jobs, remove its engine
+ * @hdev: the device, whose users are all gone
+ *
+ * Context: process context (module exit or failed init), sleeps.
+ */
+void hmm_dummy_engine_fini(struct hmm_dummy_device *hdev)
+{
+	if (!hdev->engine.wq)
+		return;
+	destroy_workqueue(hdev->engine.wq);
+	hdev->engine.wq = NULL;
+}
