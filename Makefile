@@ -27,8 +27,10 @@ $(error KSRC=$(KSRC): `make kernelversion` failed there; is it a kernel source t
 endif
 endif
 export KVER
-# Kernels and flavours `make check` runs the suite on, in this order.
-CHECK_KERNELS ?= 7.3:debug 6.12:fast 6.1:fast
+# Kernels, flavours and copy engine modes `make check` runs the suite on, in
+# this order (KVER:FLAVOUR:ENGINE; the in-tree module's whole-suite run, on
+# 7.3, takes the other engine mode, so 7.3 runs the suite in both).
+CHECK_KERNELS ?= 7.3:debug:async 6.12:fast:sync 6.1:fast:async
 ifneq ($(KSRC),)
 override CHECK_KERNELS := $(KVER):$(or $(FLAVOUR),fast)
 endif

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# check-all.sh TIMEOUT KVER:FLAVOUR... [-- vm-run options]
+# check-all.sh TIMEOUT KVER:FLAVOUR[:ENGINE]... [-- vm-run options]
 #
 # `make check`: vm/check.sh (hmm_test run, unload tests, stress, the
 # kernel's hmm-tests on test_hmm and hmm_dummy) on each kernel in turn, each
@@ -15,7 +15,7 @@
 #   N passed, N failed, N skipped
 # adding all of them up.  Exit status 1 if anything failed.
 set -uo pipefail
-timeout=${1:?usage: check-all.sh TIMEOUT KVER:FLAVOUR... [-- vm-run options]}
+timeout=${1:?usage: check-all.sh TIMEOUT KVER:FLAVOUR[:ENGINE]... [-- vm-run options]}
 shift
 kernels=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -24,7 +24,7 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
 done
 [ "${1:-}" != -- ] || shift
 top=$(cd "$(dirname "$0")/.." && pwd)
-[ ${#kernels[@]} -gt 0 ] || { echo "usage: check-all.sh TIMEOUT KVER:FLAVOUR..." >&2; exit 2; }
+[ ${#kernels[@]} -gt 0 ] || { echo "usage: check-all.sh TIMEOUT KVER:FLAVOUR[:ENGINE]..." >&2; exit 2; }
 
 tp=0 tf=0 ts=0
 table=()
@@ -64,13 +64,24 @@ ht=$(( $(date +%s) - ht0 ))
 in_tree_kver=${IN_TREE_KVER:-7.3}
 in_tree_done=0
 for kf in "${kernels[@]}"; do
-	kver=${kf%%:*} flavour=${kf#*:}
-	[ "$flavour" != "$kf" ] || flavour=debug
+	# KVER[:FLAVOUR[:ENGINE]]: ENGINE is the copy engine's mode for the
+	# leg (async|sync); the in-tree module's run on the leg uses the other.
+	IFS=: read -r kver flavour engine <<<"$kf"
+	flavour=${flavour:-debug}
 	echo
-	echo "===== make check: Linux $kver, $flavour kernel${KSRC:+ from $KSRC} ====="
+	echo "===== make check: Linux $kver, $flavour kernel${engine:+, copy_engine=$engine}${KSRC:+ from $KSRC} ====="
 	t0=$(date +%s)
 	# The other ways in, built on the host for this kernel.
 	extra=()
+	case $engine in
+	'') ;;
+	async|sync)
+		other=async
+		[ "$engine" = sync ] || other=sync
+		extra+=(-e "HMM_DUMMY_PARAMS=copy_engine=$engine"
+			-e "HMM_DUMMY_INTREE_PARAMS=copy_engine=$other") ;;
+	*) echo "check-all.sh: $kf: the engine is async or sync" >&2; exit 2 ;;
+	esac
 	fdir=$top/build/$kver-$flavour
 	kb=$(KVER=$kver "$top/scripts/build-kernel.sh" "$flavour" | tail -n 1) || kb=
 	if [ -z "$kb" ]; then
@@ -161,13 +172,13 @@ for kf in "${kernels[@]}"; do
 	fi
 	read -r p _ f _ s _ <<<"${line//,/}"
 	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
-	table+=("$(printf '%-6s %-6s %6d %6d %6d %6ds' "$kver" "$flavour" "$p" "$f" "$s" $((t1 - t0)))")
+	table+=("$(printf '%-6s %-12s %6d %6d %6d %6ds' "$kver" "$flavour${engine:+/$engine}" "$p" "$f" "$s" $((t1 - t0)))")
 done
 tp=$((tp + hp)) tf=$((tf + hf))
-table+=("$(printf '%-6s %-6s %6d %6d %6d %6ds' host - "$hp" "$hf" 0 "$ht")")
+table+=("$(printf '%-6s %-12s %6d %6d %6d %6ds' host - "$hp" "$hf" 0 "$ht")")
 echo
 echo "===== make check: all kernels ====="
-printf '%-6s %-6s %6s %6s %6s %7s\n' kernel kind passed failed skipped time
+printf '%-6s %-12s %6s %6s %6s %7s\n' kernel kind passed failed skipped time
 printf '%s\n' "${table[@]}"
 echo "$tp passed, $tf failed, $ts skipped"
 [ "$tf" = 0 ]

@@ -8,7 +8,8 @@
 # benchmark_thp_migration runs against test_hmm and against hmm_dummy
 # (peer_migration=0, reached through /dev/hmm_dmirror0, as in
 # vm/conformance.sh), and P5 (eviction-bound) with hmm_dummy reloaded with
-# vram_mb=$BENCH_P5_VRAM_MB.  Everything goes to the host, into
+# vram_mb=$BENCH_P5_VRAM_MB, and last hmm_dummy's paths with the copy engine
+# in each mode (copy_engine=sync, then async).  Everything goes to the host, into
 # results/bench-DATE/ (scripts/bench-report.sh turns it into the report,
 # the plot and the comparison with results/bench-baseline.csv).
 set -eu -o pipefail
@@ -61,6 +62,27 @@ insmod $MODDIR/hmm_dummy.ko vram_mb="$BENCH_P5_VRAM_MB"
 run_logged /tmp/bench-p5.txt hmm_test bench --p5 --csv /tmp/bench-p5.csv || rc=$?
 cat /tmp/bench-p5.txt >>/tmp/bench.txt
 rmmod hmm_dummy
+
+# The copy engine: the same hmm_dummy paths with copy_engine=sync and
+# =async, one after the other in this VM (hmm_dummy alone).
+step "copy engine: async against sync"
+for mode in sync async; do
+	insmod $MODDIR/hmm_dummy.ko copy_engine=$mode
+	run_logged /tmp/bench-engine-$mode.txt hmm_test bench --no-p4 \
+		--max-size "${BENCH_ENGINE_MAX_SIZE:-32M}" \
+		--csv /tmp/bench-engine-$mode.csv || rc=$?
+	rmmod hmm_dummy
+done
+{
+	echo
+	echo "copy engine: hmm_dummy MiB/s, median [min-max] of 5, async / sync"
+	awk -F, 'FNR == 1 { next }
+		FILENAME ~ /sync.csv$/ && FILENAME !~ /async/ { s[$1 " " $2 " " $3] = $5; smin[$1 " " $2 " " $3] = $6; smax[$1 " " $2 " " $3] = $7; next }
+		{ k = $1 " " $2 " " $3; if (k in s) printf "%-4s %-7s %4d MiB  sync %8.1f [%8.1f-%8.1f]  async %8.1f [%8.1f-%8.1f]  x%.2f\n", $1, $2, $3 / 1048576, s[k], smin[k], smax[k], $5, $6, $7, $5 / s[k] }' \
+		/tmp/bench-engine-sync.csv /tmp/bench-engine-async.csv
+} >/tmp/bench-engine.txt
+cat /tmp/bench-engine.txt
+cat /tmp/bench-engine.txt >>/tmp/bench.txt
 uptime >>/tmp/bench-load.txt
 
 send_file bench.txt /tmp/bench.txt

@@ -22,26 +22,33 @@ set -eu -o pipefail
 STRESS_SECONDS=${STRESS_SECONDS:-30}
 FUZZ_CALLS=${FUZZ_CALLS:-100000}
 tool=/hmm/bin/hmm_test
+# Module parameters of this leg (the copy engine's mode), and those of the
+# in-tree module's whole-suite run (the other mode, so that one kernel runs
+# the suite in both).
+DUMMY_PARAMS=${HMM_DUMMY_PARAMS:-}
+INTREE_PARAMS=${HMM_DUMMY_INTREE_PARAMS:-$DUMMY_PARAMS}
 # Cases of the kselftest run and of the DKMS smoke run (hmm_test run patterns).
 KSFT_CASES=${KSFT_CASES:-"mirror_ anon_ snapshot fork_ thp_to_dev"}
 DKMS_CASES=${DKMS_CASES:-"open_close info_stats anon_write migrate_fault_read migrate_back eviction_one_call exclusive"}
 
-# swap_run NAME KO OUT [PATTERN...]: `hmm_test run` on KO loaded in place of
-# the harness's hmm_dummy.ko (OUT: its output), which is loaded back after.
+# swap_run NAME KO OUT PARAMS [PATTERN...]: `hmm_test run` on KO loaded
+# (with PARAMS) in place of the harness's hmm_dummy.ko (OUT: its output),
+# which is loaded back after.
 # Leaves the summary line or what went wrong in $swap_why and the module's
 # taint flags in /tmp/NAME.taint; returns non-zero unless the run had
 # passes and no failure.
 swap_run()
 {
-	local name=$1 ko=$2 out=$3 rc=0
-	shift 3
+	local name=$1 ko=$2 out=$3 params=$4 rc=0
+	shift 4
 	swap_why=
 	if loaded hmm_dummy && ! rmmod hmm_dummy; then
 		swap_why="rmmod of hmm_dummy failed"
 		return 1
 	fi
-	if ! insmod "$ko"; then
-		insmod $MODDIR/hmm_dummy.ko || true
+	# shellcheck disable=SC2086 # a list of parameters
+	if ! insmod "$ko" $params; then
+		insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS || true
 		swap_why="insmod of the $name module failed"
 		return 1
 	fi
@@ -56,7 +63,7 @@ swap_run()
 		swap_why="rmmod of the $name module failed"
 		return 1
 	fi
-	if ! insmod $MODDIR/hmm_dummy.ko; then
+	if ! insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS; then
 		swap_why="insmod of hmm_dummy.ko after the $name module failed"
 		return 1
 	fi
@@ -66,7 +73,7 @@ swap_run()
 step "load hmm_dummy"
 if ! have_module hmm_dummy; then
 	result fail hmm_dummy.load "hmm_dummy.ko is not in the initramfs (not built?)"
-elif insmod $MODDIR/hmm_dummy.ko; then
+elif insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS; then
 	result pass hmm_dummy.load
 	ls -l /dev/hmm_dummy* || true
 else
@@ -85,7 +92,7 @@ elif loaded hmm_dummy; then
 	if echo "$usage" | grep -q unload-holder; then
 		unload_with_holder hmm_dummy.unload-with-memory-in-use
 		# Pages only a fork child maps: taken back through the child.
-		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko
+		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS
 		unload_with_holder hmm_dummy.unload-orphan-pages --orphan
 	else
 		# TODO: needs `hmm_test unload-holder` from tools/hmm_test.
@@ -93,7 +100,7 @@ elif loaded hmm_dummy; then
 	fi
 
 	step "stress ($STRESS_SECONDS s)"
-	loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko
+	loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS
 	run_result hmm_dummy.stress /tmp/stress.txt $tool stress --seconds "$STRESS_SECONDS" || true
 
 	step "fuzz ($FUZZ_CALLS calls)"
@@ -123,9 +130,9 @@ elif loaded hmm_dummy; then
 	lrc=0
 	if rmmod hmm_dummy; then
 		run_logged /tmp/faultinject-load.txt $tool faultinject --max 100 \
-			--load $MODDIR/hmm_dummy.ko --params "vram_mb=4" || lrc=$?
+			--load $MODDIR/hmm_dummy.ko --params "vram_mb=4 $DUMMY_PARAMS" || lrc=$?
 		send_file faultinject-load.txt /tmp/faultinject-load.txt
-		insmod $MODDIR/hmm_dummy.ko || lrc=1
+		insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS || lrc=1
 	else
 		lrc=1
 	fi
@@ -139,7 +146,7 @@ elif loaded hmm_dummy; then
 	step "eviction stress ($STRESS_SECONDS s, vram_mb=4)"
 	erc=0
 	xrc=0
-	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4; then
+	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4 $DUMMY_PARAMS; then
 		run_logged /tmp/stress-evict.txt $tool stress --seconds "$STRESS_SECONDS" || erc=$?
 		# Evictions racing process exit: short-lived children, six
 		# times a quarter of the tiny device, so that migrations evict
@@ -158,7 +165,7 @@ elif loaded hmm_dummy; then
 			$tool run eviction_ || true
 		send_file eviction-small.txt /tmp/eviction-small.txt
 		rmmod hmm_dummy || erc=$?
-		insmod $MODDIR/hmm_dummy.ko || erc=$?
+		insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS || erc=$?
 	else
 		erc=1
 		xrc=1
@@ -186,7 +193,7 @@ elif loaded hmm_dummy; then
 	elif have_module hmm_dummy-dkms; then
 		step "DKMS-built module ($DKMS_CASES)"
 		# shellcheck disable=SC2086 # a list of patterns
-		if swap_run dkms $MODDIR/hmm_dummy-dkms.ko /tmp/dkms-run.txt $DKMS_CASES; then
+		if swap_run dkms $MODDIR/hmm_dummy-dkms.ko /tmp/dkms-run.txt "$DUMMY_PARAMS" $DKMS_CASES; then
 			result pass hmm_dummy.dkms "${DKMS_STATUS:-}; run: $swap_why"
 		else
 			result fail hmm_dummy.dkms "$swap_why"
@@ -199,16 +206,16 @@ elif loaded hmm_dummy; then
 	if [ -n "${INTREE_ERROR:-}" ]; then
 		result fail hmm_dummy.in-tree "$INTREE_ERROR"
 	elif have_module hmm_dummy-intree; then
-		step "in-tree module (CONFIG_HMM_DUMMY=m): hmm_test run"
+		step "in-tree module (CONFIG_HMM_DUMMY=m, ${INTREE_PARAMS:-default parameters}): hmm_test run"
 		rc=0
-		swap_run in-tree $MODDIR/hmm_dummy-intree.ko /tmp/intree-run.txt || rc=$?
+		swap_run in-tree $MODDIR/hmm_dummy-intree.ko /tmp/intree-run.txt "$INTREE_PARAMS" || rc=$?
 		send_file intree-run.txt /tmp/intree-run.txt
 		if [ $rc != 0 ]; then
 			result fail hmm_dummy.in-tree "$swap_why"
 		elif grep -q O /tmp/in-tree.taint; then
 			result fail hmm_dummy.in-tree "the module taints the kernel as out of tree ($(cat /tmp/in-tree.taint))"
 		else
-			result pass hmm_dummy.in-tree "${INTREE_INFO:-}; run: $swap_why"
+			result pass hmm_dummy.in-tree "${INTREE_INFO:-}; ${INTREE_PARAMS:+$INTREE_PARAMS }run: $swap_why"
 		fi
 	fi
 fi
