@@ -15,9 +15,12 @@
  * the other on its ordered workqueue, in another thread: that is the gap a
  * real engine opens, in which the source and destination folios stay
  * locked, CPU faults sleep on those locks and invalidations arrive while
- * the copy is in flight.  With copy_engine=sync the submitting thread runs
- * the job itself and the fence is signalled before submit returns, which is
- * how the driver worked before it had an engine.
+ * the copy is in flight.  Only a small job (a CPU fault's window) that
+ * finds the engine idle runs in the submitting thread, unless
+ * engine_latency_us asks for a slow engine.  With copy_engine=sync the
+ * submitting thread runs every job itself and the fence is signalled
+ * before submit returns, which is how the driver worked before it had an
+ * engine.
  *
  * The job runs in a dma_fence signalling critical section
  * (dma_fence_begin_signalling()): an mmu notifier waits for access jobs
@@ -50,6 +53,16 @@ module_param(engine_fail_kinds, uint, 0644);
 MODULE_PARM_DESC(engine_fail_kinds, "Test hook: the job kinds engine_fail_jobs applies to, a mask: 1 to device, 2 to system, 4 device access, 8 unload (default 15)");
 
 static bool engine_async = true;
+
+/*
+ * A job of at most this many pages (a CPU fault's window, a device atomic)
+ * that finds the engine idle runs in the submitting thread, which waits for
+ * it right away anyway: waking the engine's worker costs more than such a
+ * copy (an inter-processor interrupt and two context switches, which
+ * under emulation made every CPU fault 2.3 times slower).  Not with
+ * engine_latency_us set: a slow engine is emulated in full.
+ */
+#define ENGINE_INLINE_PAGES	HMM_DUMMY_STACK_BATCH
 
 /**
  * hmm_dummy_engine_param_check() - validate the engine's load-time parameter
@@ -178,11 +191,9 @@ static void engine_run(struct hmm_dummy_job *job)
 	dma_fence_end_signalling(cookie);
 }
 
-static void engine_work(struct work_struct *work)
+/* Run @job, count it and drop the engine's reference to it. */
+static void engine_complete(struct hmm_dummy_job *job)
 {
-	struct hmm_dummy_job *job = container_of(work, struct hmm_dummy_job,
-						 work);
-
 	engine_run(job);
 	hmm_dummy_count(job->hdev, job->fence.error ?
 			HMM_DUMMY_CNT_ENGINE_FAILURES : HMM_DUMMY_CNT_ENGINE_JOBS,
@@ -191,16 +202,32 @@ static void engine_work(struct work_struct *work)
 	dma_fence_put(&job->fence);
 }
 
+static void engine_work(struct work_struct *work)
+{
+	struct hmm_dummy_job *job = container_of(work, struct hmm_dummy_job,
+						 work);
+	struct hmm_dummy_engine *engine = &job->hdev->engine;
+	unsigned long flags;
+
+	engine_complete(job);
+	spin_lock_irqsave(&engine->lock, flags);
+	engine->queued--;
+	spin_unlock_irqrestore(&engine->lock, flags);
+}
+
 /**
  * hmm_dummy_engine_submit() - hand a job to the device's copy engine
  * @hdev: the device whose engine copies
  * @job:  a job from hmm_dummy_job_alloc(), filled with hmm_dummy_job_add()
  *
  * The job is queued behind the device's earlier jobs (async) or run right
- * here (sync); either way, once this returns the job belongs to the engine
- * and the caller only has the fence.
+ * here (sync, or a small job on an idle engine: ENGINE_INLINE_PAGES);
+ * either way, once this returns the job belongs to the engine and the
+ * caller only has the fence.  Queued jobs share the engine's fence context,
+ * in which they signal in order; a job run here may finish before an
+ * earlier queued one, so its fence gets a context of its own.
  *
- * Context: process context.  Sync mode copies here, and sleeps if
+ * Context: process context.  A job run here copies here, and sleeps if
  * engine_latency_us is set: the caller may hold mirror->lock and page
  * locks, but nothing a job must not wait for (see the file comment).
  *
@@ -212,19 +239,29 @@ struct dma_fence *hmm_dummy_engine_submit(struct hmm_dummy_device *hdev,
 {
 	struct hmm_dummy_engine *engine = &hdev->engine;
 	unsigned long flags;
+	bool here;
 
 	job->hdev = hdev;
 	spin_lock_irqsave(&engine->lock, flags);
-	dma_fence_init(&job->fence, &engine_fence_ops, &engine->lock,
-		       engine->context, ++engine->seqno);
+	here = !engine_async ||
+	       (!engine->queued && job->n <= ENGINE_INLINE_PAGES &&
+		!READ_ONCE(engine_latency_us));
+	if (here) {
+		dma_fence_init(&job->fence, &engine_fence_ops, &engine->lock,
+			       dma_fence_context_alloc(1), 1);
+	} else {
+		dma_fence_init(&job->fence, &engine_fence_ops, &engine->lock,
+			       engine->context, ++engine->seqno);
+		engine->queued++;
+	}
 	spin_unlock_irqrestore(&engine->lock, flags);
 	/* One reference for the caller, one for the engine. */
 	dma_fence_get(&job->fence);
-	if (engine_async) {
+	if (here) {
+		engine_complete(job);
+	} else {
 		INIT_WORK(&job->work, engine_work);
 		queue_work(engine->wq, &job->work);
-	} else {
-		engine_work(&job->work);
 	}
 	return &job->fence;
 }

@@ -679,7 +679,7 @@ static unsigned long evict_victims(struct hmm_dummy_evict_ctx *ctx,
  *
  * Context: process context, may sleep (GFP_KERNEL).
  *
- * Return: the migration arrays (2 * HMM_DUMMY_RUN_PAGES entries, enough
+ * Return: the migration arrays (HMM_DUMMY_RANGE_TO_SYS_PFNS entries, enough
  * for hmm_dummy_range_to_sys() and hmm_dummy_evict_pfns()), or NULL (and
  * nothing allocated).
  */
@@ -687,8 +687,9 @@ static unsigned long *alloc_evict_buffers(struct hmm_dummy_victim **v)
 {
 	unsigned long *src;
 
-	BUILD_BUG_ON(HMM_DUMMY_RUN_PAGES < HMM_DUMMY_MIGRATE_BATCH);
-	src = kmalloc_array(2 * HMM_DUMMY_RUN_PAGES, sizeof(*src), GFP_KERNEL);
+	BUILD_BUG_ON(HMM_DUMMY_RANGE_TO_SYS_PFNS < 2 * HMM_DUMMY_RUN_PAGES);
+	src = kmalloc_array(HMM_DUMMY_RANGE_TO_SYS_PFNS, sizeof(*src),
+			    GFP_KERNEL);
 	*v = kmalloc_array(HMM_DUMMY_EVICT_BATCH, sizeof(**v), GFP_KERNEL);
 	if (!src || !*v) {
 		kfree(src);
@@ -854,7 +855,8 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 					  unsigned long *src)
 {
 	unsigned long *dst = src + HMM_DUMMY_RUN_PAGES;
-	unsigned long i, j, k = 0, nr, moved = 0, win = n;
+	unsigned long i, j, k = 0, nr, win = n;
+	struct hmm_dummy_moved m = {};
 	struct hmm_dummy_job *job;
 
 	lockdep_assert_held(&hdev->evict_lock);
@@ -908,11 +910,12 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 	if (hmm_dummy_engine_wait(hmm_dummy_engine_submit(hdev, job)))
 		hmm_dummy_drop_dst(dst, n);
 	migrate_device_pages(src, dst, n);
-	moved = hmm_dummy_count_moved_to_sys(hdev, src, dst, n);
+	hmm_dummy_add_moved(&m, src, dst, n);
 	migrate_device_finalize(src, dst, n);
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_EVICT, moved);
-	trace_hmm_dummy_evict_pfns(hdev->index, pfn, win, moved);
-	return moved;
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_EVICT, m.pages);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, m.large);
+	trace_hmm_dummy_evict_pfns(hdev->index, pfn, win, m.pages);
+	return m.pages;
 }
 
 /**

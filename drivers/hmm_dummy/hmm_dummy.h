@@ -13,11 +13,16 @@
  * which do wait, hold neither (lockdep_assert_not_held() and
  * mmap_assert_locked() in evict.c check what each function needs).
  * Why no cycle forms through the sleeping folio locks: the only folios an
- * eviction waits for are large device folios of its own device, and whoever
- * holds one of those (a CPU fault, the core splitting it, a migration back
- * that collected it whole) never waits for evict_lock, since none of them
- * allocates device memory, nor for another large folio: a CPU fault on a
- * PTE-mapped piece of a large folio migrates that page alone (migrate.c).
+ * eviction waits for are mapped large device folios of its own device, and
+ * whoever holds one of those (a CPU fault, the core splitting it, a
+ * migration back that collected it whole) never waits for evict_lock, since
+ * none of them allocates device memory, nor for another large folio: a CPU
+ * fault on a PTE-mapped piece of a large folio migrates that page alone
+ * (migrate.c).  A migration to the device that allocates for its next batch
+ * while the previous one's copy is in flight holds that batch's new device
+ * folios, which are neither mapped nor owned yet: no eviction reaches them.
+ * Fences may be waited for under any of these locks: a copy job takes no
+ * lock and allocates nothing (engine.c).
  * Documentation/hmm_dummy.rst, "Locking rules", has the full argument.
  * mirror->lock is taken from the mmu notifier, so nothing that can sleep on
  * memory reclaim, fault on user memory or take mmap_lock may run under it,
@@ -50,6 +55,8 @@
 #define HMM_DUMMY_MAX_DEVICES		8
 /* Pages per migrate_vma batch for ioctl-driven migrations (one PMD). */
 #define HMM_DUMMY_MIGRATE_BATCH		512
+/* The src and dst arrays of two such batches: one copying, one set up. */
+#define HMM_DUMMY_RANGE_TO_SYS_PFNS	(4 * HMM_DUMMY_MIGRATE_BATCH)
 /*
  * Pages per batch whose arrays live on the stack: the CPU fault path
  * (hence the bound of the fault_window parameter) and device atomics.
@@ -202,15 +209,18 @@ struct hmm_dummy_job {
 
 /**
  * struct hmm_dummy_engine - a device's copy engine
- * @lock:    the lock of its fences (dma_fence_init())
- * @context: the fence context: its fences signal in submission order
- * @seqno:   the last fence's sequence number, under @lock
+ * @lock:    the lock of its fences (dma_fence_init()); also protects
+ *           @seqno and @queued
+ * @context: the fence context of the queued jobs: they signal in order
+ * @seqno:   the last queued job's sequence number
+ * @queued:  jobs on @wq not yet completed
  * @wq:      the ordered workqueue the jobs run on (copy_engine=async)
  */
 struct hmm_dummy_engine {
 	spinlock_t lock;		/* fences, see above */
 	u64 context;
 	u64 seqno;
+	unsigned long queued;
 	struct workqueue_struct *wq;
 };
 
@@ -443,10 +453,18 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			    unsigned long end, unsigned long *src,
 			    enum hmm_dummy_counter reason,
 			    const struct hmm_dummy_select *select);
-unsigned long hmm_dummy_count_moved_to_sys(struct hmm_dummy_device *hdev,
-					   const unsigned long *src,
-					   const unsigned long *dst,
-					   unsigned long n);
+/**
+ * struct hmm_dummy_moved - what migration batches moved, for the counters
+ * @pages: pages moved (a large folio counts its pages)
+ * @large: large folios moved whole
+ */
+struct hmm_dummy_moved {
+	unsigned long pages;
+	unsigned long large;
+};
+
+void hmm_dummy_add_moved(struct hmm_dummy_moved *m, const unsigned long *src,
+			 const unsigned long *dst, unsigned long n);
 bool hmm_dummy_vma_migratable(struct vm_area_struct *vma);
 void hmm_dummy_drop_dst(unsigned long *dst, unsigned long n);
 vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf);

@@ -115,10 +115,13 @@ static void fill_large(struct migrate_vma *args, unsigned long i,
 	struct folio *dfolio = page_folio(migrate_pfn_to_page(args->dst[i]));
 	unsigned long j, nr = folio_nr_pages(dfolio);
 
-	for (j = 0; j < nr; j++)
+	for (j = 0; j < nr; j++) {
+		struct page *spage = entry_page(args->src[i], j);
+
 		hmm_dummy_job_add(job,
 				  hmm_dummy_page_backing(folio_page(dfolio, j)),
-				  hmm_dummy_data_page(entry_page(args->src[i], j)));
+				  hmm_dummy_data_page(spage));
+	}
 }
 
 /**
@@ -148,54 +151,72 @@ void hmm_dummy_drop_dst(unsigned long *dst, unsigned long n)
 	}
 }
 
-/*
- * After migrate_vma_pages() to the device: the pages that moved (a large
- * destination counts its pages), charged to @hdev's counters.
+/**
+ * struct batch - one migrate_vma batch, to the device or back, in flight
+ * @args:  the migrate_vma of the batch (its own src and dst arrays)
+ * @fence: the batch's copy job, NULL when the batch has nothing to copy
+ *         (nothing collected, or setup failed)
+ * @op:    HMM_DUMMY_OP_TO_DEV, _TO_SYS or _FAULT (tracing, ownership)
+ * @large: the batch holds a large folio locked (a compound entry)
+ * @oom:   back to system memory: the faulting page got no system memory
  */
-static unsigned long count_moved_to_dev(struct hmm_dummy_device *hdev,
-					const struct migrate_vma *args)
-{
-	unsigned long i, moved = 0;
+struct batch {
+	struct migrate_vma args;
+	struct dma_fence *fence;
+	unsigned int op;
+	bool large;
+	bool oom;
+};
 
-	for (i = 0; i < args->npages; i++) {
-		if (!args->dst[i] || !(args->src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		if (args->dst[i] & HMM_DUMMY_PFN_COMPOUND) {
-			moved += entry_pages(args->dst[i]);
-			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_DEV, 1);
-		} else {
-			moved++;
-		}
-	}
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_DEV, moved);
-	return moved;
+/*
+ * Slot @k (0 or 1) of a two-batch pipeline whose src and dst arrays are in
+ * @pfns (HMM_DUMMY_RANGE_TO_SYS_PFNS entries), made ready for a batch of
+ * [@start, @end) of @vma.
+ */
+static struct batch *batch_slot(struct batch *b, unsigned int k,
+				unsigned long *pfns, struct vm_area_struct *vma,
+				unsigned long start, unsigned long end,
+				void *owner, unsigned long flags)
+{
+	b[k].args = (struct migrate_vma) {
+		.vma = vma,
+		.src = pfns + 2 * k * HMM_DUMMY_MIGRATE_BATCH,
+		.dst = pfns + (2 * k + 1) * HMM_DUMMY_MIGRATE_BATCH,
+		.start = start, .end = end, .pgmap_owner = owner,
+		.flags = flags,
+	};
+	return &b[k];
 }
 
 /*
- * One migrate_vma batch into @hdev's memory for @mirror.  @args has vma,
+ * Start one batch into @hdev's memory: set-up, allocation, and the copy
+ * handed to the engine; hmm_dummy_migrate_to_dev() finishes it with
+ * batch_finish(), after starting the next one.  @b->args has vma,
  * start, end, src, dst, pgmap_owner and flags set; with SELECT_COMPOUND and
- * a PMD-aligned batch the core may hand over a PMD-mapped THP or a PMD-sized
- * hole as one compound entry (followed by empty ones), which gets one large
- * device folio, or, when none can be had, single pages for each of its
- * pages: the core then splits the THP (or fills the hole with PTEs).
- * The copy is one engine job; if it fails nothing of the batch moves.
- * Returns the number of pages moved or a negative errno (-EIO: the job
- * failed); *@full is set when
- * device memory ran out, and *@busy too when eviction could have done more
- * by waiting for another process (hmm_dummy_alloc_pages()).
+ * a PMD-aligned batch the core may hand over a PMD-mapped THP or a
+ * PMD-sized hole as one compound entry (followed by empty ones), which gets
+ * one large device folio, or, when none can be had, single pages for each
+ * of its pages: the core then splits the THP (or fills the hole with PTEs).
+ * Returns 0 (@b->fence set if there is anything to finish) or a negative
+ * errno; *@full is set when device memory ran out, and *@busy too when
+ * eviction could have done more by waiting for another process
+ * (hmm_dummy_alloc_pages()).
  */
-static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
-				 struct hmm_dummy_device *hdev,
-				 struct migrate_vma *args, struct page **dpages,
-				 bool *full, bool *busy)
+static int batch_to_dev_start(struct hmm_dummy_device *hdev,
+			      struct batch *b, struct page **dpages,
+			      bool *full, bool *busy)
 {
 	const unsigned int op = HMM_DUMMY_OP_TO_DEV;
+	struct migrate_vma *args = &b->args;
 	unsigned long i, j, nr, want = 0, got, used = 0;
 	struct hmm_dummy_job *job;
-	long moved;
 	int ret;
 
-	mmap_assert_locked(mirror->mm);
+	mmap_assert_locked(args->vma->vm_mm);
+	b->fence = NULL;
+	b->op = op;
+	b->large = false;
+	b->oom = false;
 	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_BEGIN,
 			      (args->end - args->start) >> PAGE_SHIFT);
 	/* Before setup: the allocation must not wait with pages locked. */
@@ -216,6 +237,9 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		args->dst[i] = 0;
 	for (i = 0; i < args->npages; i += nr) {
 		nr = entry_pages(args->src[i]);
+		if (migrate_pfn_to_page(args->src[i]) &&
+		    (args->src[i] & HMM_DUMMY_PFN_COMPOUND))
+			b->large = true;
 		if (!wants_device_page(args->vma, args->src[i]))
 			continue;
 		if (args->src[i] & HMM_DUMMY_PFN_COMPOUND)
@@ -247,7 +271,8 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 			struct page *dpage = dpages[used++];
 
 			hmm_dummy_job_add(job, hmm_dummy_page_backing(dpage),
-					  hmm_dummy_data_page(entry_page(mpfn, j)));
+					  hmm_dummy_data_page(entry_page(mpfn,
+									 j)));
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) |
 					   (mpfn & MIGRATE_PFN_WRITE);
 		}
@@ -257,29 +282,82 @@ static long migrate_batch_to_dev(struct hmm_dummy_mirror *mirror,
 		unlock_page(dpages[used]);
 		put_page(dpages[used++]);
 	}
-	ret = hmm_dummy_engine_wait(hmm_dummy_engine_submit(hdev, job));
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_COPY,
+	b->fence = hmm_dummy_engine_submit(hdev, job);
+	return 0;
+}
+
+/*
+ * Finish a batch batch_to_dev_start() or batch_to_sys_start() started:
+ * wait for its copy, then migrate_vma_pages() and finalize; what moved is
+ * added to *@m.  If the copy failed nothing of the batch moves: its
+ * destinations are freed and finalize maps the sources back, which still
+ * hold the data.  Returns 0, -EIO when the job failed, or -ENOMEM when a
+ * CPU fault's page got no system memory.
+ */
+static int batch_finish(struct hmm_dummy_device *hdev, struct batch *b,
+			struct hmm_dummy_moved *m)
+{
+	struct migrate_vma *args = &b->args;
+	unsigned long before = m->pages;
+	int ret;
+
+	mmap_assert_locked(args->vma->vm_mm);
+	ret = hmm_dummy_engine_wait(b->fence);
+	b->fence = NULL;
+	trace_hmm_dummy_phase(hdev->index, b->op, HMM_DUMMY_PHASE_COPY,
 			      args->npages);
 	if (ret) {
-		/* The sources are intact: finalize maps them back. */
 		hmm_dummy_drop_dst(args->dst, args->npages);
 		migrate_vma_finalize(args);
 		return ret;
 	}
 
-	hmm_dummy_set_owner(hdev, mirror->mm, args->start, args->dst,
-			    args->npages);
+	/* New device folios: where they go, for eviction (devmem.c). */
+	if (b->op == HMM_DUMMY_OP_TO_DEV)
+		hmm_dummy_set_owner(hdev, args->vma->vm_mm, args->start,
+				    args->dst, args->npages);
 	migrate_vma_pages(args);
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_PAGES,
+	trace_hmm_dummy_phase(hdev->index, b->op, HMM_DUMMY_PHASE_PAGES,
 			      args->npages);
-	moved = count_moved_to_dev(hdev, args);
+	hmm_dummy_add_moved(m, args->src, args->dst, args->npages);
 	/* Destinations the core refused are unlocked and freed here. */
 	migrate_vma_finalize(args);
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_FINALIZE,
+	trace_hmm_dummy_phase(hdev->index, b->op, HMM_DUMMY_PHASE_FINALIZE,
 			      args->npages);
-	trace_hmm_dummy_migrate_to_dev(hdev->index, args->start, args->end,
-				       moved);
-	return moved;
+	if (b->op == HMM_DUMMY_OP_TO_DEV)
+		trace_hmm_dummy_migrate_to_dev(hdev->index, args->start,
+					       args->end, m->pages - before);
+	else
+		trace_hmm_dummy_migrate_to_sys(hdev->index, args->start,
+					       args->end, m->pages - before);
+	return b->oom ? -ENOMEM : 0;
+}
+
+/* One batch, started and finished: for the passes that do not pipeline. */
+static int batch_to_dev(struct hmm_dummy_device *hdev, struct batch *b,
+			struct page **dpages, bool *full, bool *busy,
+			struct hmm_dummy_moved *m)
+{
+	int ret = batch_to_dev_start(hdev, b, dpages, full, busy);
+
+	if (ret || !b->fence)
+		return ret;
+	return batch_finish(hdev, b, m);
+}
+
+/*
+ * Finish the batch in flight, if there is one; what it moved is added to
+ * *@m.  Returns 0 or its error.
+ */
+static int finish_pending(struct hmm_dummy_device *hdev,
+			  struct batch **pending, struct hmm_dummy_moved *m)
+{
+	struct batch *b = *pending;
+
+	if (!b)
+		return 0;
+	*pending = NULL;
+	return batch_finish(hdev, b, m);
 }
 
 /*
@@ -329,6 +407,19 @@ static int wait_for_room(struct hmm_dummy_device *hdev, struct mm_struct *mm,
  * evicted by waiting for another process's mmap_lock, the migration drops
  * its own for that while (wait_for_room()) and goes on where it stopped.
  *
+ * The batches of system memory are pipelined: each is set up and its pages
+ * allocated while the engine copies the previous one, whose
+ * migrate_vma_pages() and finalize come after that.  So the setup of one
+ * batch runs while the batch in flight holds its pages locked, as the
+ * core's own collection holds the pages it already collected while it
+ * sleeps on a PTE-mapped large folio's lock to split it (7.3): that is why
+ * only a batch of small folios stays in flight.  One holding a large folio
+ * is finished at once, or two processes each holding a THP the other maps
+ * with PTEs could wait for each other.  The new device pages of the batch
+ * in flight are neither mapped nor owned yet, so no eviction the next
+ * batch's allocation makes can reach (and wait for) them.  Nothing is in
+ * flight when mmap_lock is dropped, nor during a peer pass.
+ *
  * Context: process context, no lock held; takes mmap_lock for read, the
  * page locks of the pages it migrates and, to evict, hdev->evict_lock.
  *
@@ -338,19 +429,24 @@ static int wait_for_room(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			      unsigned long start, unsigned long end)
 {
+	const unsigned long batch =
+		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
 	struct hmm_dummy_device *hdev = mirror->hdev;
+	struct batch b[2], *cur, *pending = NULL;
 	struct mm_struct *mm = mirror->mm;
-	unsigned long addr, next, batch, *src, *dst;
-	struct page **dpages;
-	long moved = 0, ret = 0;
+	struct hmm_dummy_moved m = {};
+	unsigned long addr, next, *pfns, moved_at_wait = 0;
 	bool full = false, busy = false;
-	unsigned int p, waits = 0;
+	unsigned int p, k = 0, waits = 0;
+	struct page **dpages;
+	int ret, err;
 
-	src = kmalloc_array(HMM_DUMMY_MIGRATE_BATCH, sizeof(*src), GFP_KERNEL);
-	dst = kmalloc_array(HMM_DUMMY_MIGRATE_BATCH, sizeof(*dst), GFP_KERNEL);
+	/* The src and dst arrays of two batches: one copies, one sets up. */
+	pfns = kmalloc_array(HMM_DUMMY_RANGE_TO_SYS_PFNS, sizeof(*pfns),
+			     GFP_KERNEL);
 	dpages = kmalloc_array(HMM_DUMMY_MIGRATE_BATCH, sizeof(*dpages),
 			       GFP_KERNEL);
-	if (!src || !dst || !dpages) {
+	if (!pfns || !dpages) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -362,11 +458,6 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 	ret = check_range(mm, start, end);
 	for (addr = start; !ret && !full && addr < end; addr = next) {
 		struct vm_area_struct *vma = vma_lookup(mm, addr);
-		struct migrate_vma args = {
-			.vma = vma, .src = src, .dst = dst,
-			.start = addr, .pgmap_owner = hdev,
-			.flags = MIGRATE_VMA_SELECT_SYSTEM,
-		};
 
 		/* Before any continue: a range of skipped pages is long too. */
 		if (fatal_signal_pending(current)) {
@@ -380,10 +471,11 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		 * only hands a THP or a hole over as one folio when the
 		 * batch covers all of its PMD.
 		 */
-		batch = (unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
+		cur = batch_slot(b, k, pfns, vma, addr, next, hdev,
+				 MIGRATE_VMA_SELECT_SYSTEM);
 		/*
 		 * Large device folios only where the VMA may have THPs: the
 		 * core would otherwise make a PMD-sized hole one device THP,
@@ -391,59 +483,76 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		 * SELECT_COMPOUND a THP that is already there is split.
 		 */
 		if (hmm_dummy_vma_thp_allowed(vma))
-			args.flags |= HMM_DUMMY_SELECT_COMPOUND;
-		args.end = next;
-		ret = migrate_batch_to_dev(mirror, hdev, &args, dpages, &full,
-					   &busy);
-		if (ret < 0)
-			break;
-		moved += ret;
+			cur->args.flags |= HMM_DUMMY_SELECT_COMPOUND;
+		/*
+		 * The pipeline: this batch is set up and its copy started
+		 * while the engine still copies the previous one, which is
+		 * finished only then.  Both stay under our mmap_lock.
+		 */
+		ret = batch_to_dev_start(hdev, cur, dpages, &full, &busy);
+		err = finish_pending(hdev, &pending, &m);
+		if (!ret && cur->fence) {
+			pending = cur;
+			k ^= 1;
+		}
+		ret = ret ?: err;
+		/* Only a batch of small folios stays in flight (see above). */
+		if (!ret && pending && pending->large)
+			ret = finish_pending(hdev, &pending, &m);
 		if (ret)
-			waits = 0;
-		ret = 0;
+			break;
 		/* The rest of this batch again, once there may be room. */
-		if (full && busy && waits++ < HMM_DUMMY_EVICT_WAITS) {
-			ret = wait_for_room(hdev, mm, addr, end);
-			if (ret > 0) {
-				full = false;
-				busy = false;
-				next = addr;
-				ret = 0;
+		if (full && busy) {
+			/* wait_for_room() drops mmap_lock: nothing in flight. */
+			ret = finish_pending(hdev, &pending, &m);
+			if (ret)
+				break;
+			if (m.pages > moved_at_wait)
+				waits = 0;
+			if (waits++ < HMM_DUMMY_EVICT_WAITS) {
+				moved_at_wait = m.pages;
+				ret = wait_for_room(hdev, mm, addr, end);
+				if (ret > 0) {
+					full = false;
+					busy = false;
+					next = addr;
+					ret = 0;
+				}
+				continue;
 			}
-			continue;
 		}
 		/* Everything collected already: no peer page in this batch. */
 		if (!hmm_dummy_peer_migration ||
-		    args.cpages == (next - addr) >> PAGE_SHIFT)
+		    cur->args.cpages == (next - addr) >> PAGE_SHIFT)
 			continue;
-		for (p = 0; p < hmm_dummy_num_devices && !full; p++) {
+		/* Peer batches run one at a time, after the system pass. */
+		ret = finish_pending(hdev, &pending, &m);
+		for (p = 0; !ret && p < hmm_dummy_num_devices && !full; p++) {
 			struct hmm_dummy_device *peer = hmm_dummy_devices[p];
 
 			if (!peer || peer == hdev || !hmm_dummy_in_use(peer))
 				continue;
-			args.start = addr;
-			args.end = next;
-			args.pgmap_owner = peer;
+			cur->args.start = addr;
+			cur->args.end = next;
+			cur->args.pgmap_owner = peer;
 			/*
 			 * No SELECT_COMPOUND: a peer's large folio is split
 			 * by the core and moves page by page.
 			 */
-			args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
-			ret = migrate_batch_to_dev(mirror, hdev, &args,
-						   dpages, &full, &busy);
-			if (ret < 0)
-				break;
-			moved += ret;
-			ret = 0;
+			cur->args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+			ret = batch_to_dev(hdev, cur, dpages, &full, &busy, &m);
 		}
 	}
+	err = finish_pending(hdev, &pending, &m);
 	mmap_read_unlock(mm);
 	mmput(mm);
+	ret = ret ?: err;
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_DEV, m.pages);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_DEV, m.large);
 out_free:
 	kfree(dpages);
-	kfree(dst);
-	kfree(src);
-	return ret ? ret : moved;
+	kfree(pfns);
+	return ret ? ret : m.pages;
 }
 
 /*
@@ -546,94 +655,84 @@ static bool alloc_sys_page(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /**
- * hmm_dummy_count_moved_to_sys() - what a migration back moved
- * @hdev: the device the pages came from
- * @src:  the migration's source array
- * @dst:  its destination array, after migrate_*_pages()
- * @n:    entries
+ * hmm_dummy_add_moved() - add up what a migration batch moved
+ * @m:   the totals to add to
+ * @src: the batch's source array
+ * @dst: its destination array, after migrate_*_pages() and before
+ *       finalize (which may free refused destinations)
+ * @n:   entries
  *
- * Counts the large folios that came back whole (LARGE_TO_SYS).
- *
- * Return: the pages that moved (a large destination counts its pages).
+ * For the counters, which the migrations' entry points charge: pages moved
+ * (a large destination counts its pages) and large folios moved whole.
  */
-unsigned long hmm_dummy_count_moved_to_sys(struct hmm_dummy_device *hdev,
-					   const unsigned long *src,
-					   const unsigned long *dst,
-					   unsigned long n)
+void hmm_dummy_add_moved(struct hmm_dummy_moved *m, const unsigned long *src,
+			 const unsigned long *dst, unsigned long n)
 {
-	unsigned long i, moved = 0;
+	unsigned long i;
 
 	for (i = 0; i < n; i++) {
 		if (!dst[i] || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (dst[i] & HMM_DUMMY_PFN_COMPOUND) {
-			moved += entry_pages(dst[i]);
-			hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, 1);
+			m->pages += entry_pages(dst[i]);
+			m->large++;
 		} else {
-			moved++;
+			m->pages++;
 		}
 	}
-	return moved;
 }
 
 /*
- * One migrate_vma batch of @hdev's pages in [start, end) of @vma back to
- * system memory; the caller's @src and @dst hold (end - start) >> PAGE_SHIFT
- * entries.  With @compound (SELECT_COMPOUND; [start, end) must then be
- * PMD-aligned for it to matter) a PMD-mapped large device folio comes as one
- * entry and goes back as one THP if one can be had.  @fault_page is the page
- * of a CPU fault, NULL for other migrations.  With @select, only the
- * collected pages it accepts move; finalize puts the others back.  The
- * copies are one engine job, and if it fails nothing of the batch moves.
- * Returns the pages moved, -ENOMEM when @fault_page could not get system
- * memory, or -EIO when the job failed.
+ * Start one batch of @hdev's pages back to system memory: set-up,
+ * allocation, and the copy handed to the engine; batch_finish() finishes
+ * it.  @b->args has vma, start, end, src, dst, pgmap_owner, flags
+ * (SELECT_COMPOUND, with a PMD-aligned batch, brings a PMD-mapped large
+ * device folio as one entry, which goes back as one THP if one can be had)
+ * and fault_page (a CPU fault's page, or NULL) set.  With @select, only
+ * the collected pages it accepts move; finalize puts the others back.
+ * Returns 0 (@b->fence set if there is anything to finish) or a negative
+ * errno.
  */
-static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
-				 struct vm_area_struct *vma,
-				 unsigned long start, unsigned long end,
-				 unsigned long *src, unsigned long *dst,
-				 struct page *fault_page, bool compound,
-				 const struct hmm_dummy_select *select)
+static int batch_to_sys_start(struct hmm_dummy_device *hdev,
+			      struct batch *b,
+			      const struct hmm_dummy_select *select)
 {
-	struct migrate_vma args = {
-		.vma = vma, .src = src, .dst = dst,
-		.start = start, .end = end,
-		.pgmap_owner = hdev,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
-			 (compound ? HMM_DUMMY_SELECT_COMPOUND : 0),
-		.fault_page = fault_page,
-	};
-	const unsigned int op = fault_page ? HMM_DUMMY_OP_FAULT :
-					     HMM_DUMMY_OP_TO_SYS;
-	unsigned long i, nr, moved;
+	struct migrate_vma *args = &b->args;
+	struct page *fault_page = args->fault_page;
+	unsigned long i, nr, *src = args->src, *dst = args->dst;
 	struct hmm_dummy_job *job;
-	bool oom = false;
 	int ret;
 
-	mmap_assert_locked(vma->vm_mm);
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_BEGIN,
-			      (end - start) >> PAGE_SHIFT);
+	mmap_assert_locked(args->vma->vm_mm);
+	b->fence = NULL;
+	b->op = fault_page ? HMM_DUMMY_OP_FAULT : HMM_DUMMY_OP_TO_SYS;
+	b->large = false;
+	b->oom = false;
+	trace_hmm_dummy_phase(hdev->index, b->op, HMM_DUMMY_PHASE_BEGIN,
+			      (args->end - args->start) >> PAGE_SHIFT);
 	/* Before setup: the allocation must not wait with pages locked. */
 	job = hmm_dummy_job_alloc(HMM_DUMMY_JOB_TO_SYS,
-				  (end - start) >> PAGE_SHIFT);
+				  (args->end - args->start) >> PAGE_SHIFT);
 	if (!job)
 		return -ENOMEM;
-	ret = migrate_vma_setup(&args);
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_SETUP,
-			      args.npages);
-	if (ret || !args.cpages) {
+	ret = migrate_vma_setup(args);
+	trace_hmm_dummy_phase(hdev->index, b->op, HMM_DUMMY_PHASE_SETUP,
+			      args->npages);
+	if (ret || !args->cpages) {
 		hmm_dummy_job_free(job);
 		return ret;
 	}
 
-	for (i = 0; i < args.npages; i++)
+	for (i = 0; i < args->npages; i++)
 		dst[i] = 0;
-	for (i = 0; i < args.npages; i += nr) {
+	for (i = 0; i < args->npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
-		unsigned long addr = start + (i << PAGE_SHIFT);
+		unsigned long addr = args->start + (i << PAGE_SHIFT);
 		bool faulting, ok;
 
 		nr = entry_pages(src[i]);
+		if (spage && (src[i] & HMM_DUMMY_PFN_COMPOUND))
+			b->large = true;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (select && !select->fn(select, spage))
@@ -645,72 +744,72 @@ static long migrate_batch_to_sys(struct hmm_dummy_device *hdev,
 		 * OOM kill or allocation warning for them, they can stay.
 		 */
 		if (src[i] & HMM_DUMMY_PFN_COMPOUND)
-			ok = alloc_sys_large(hdev, vma, addr, &src[i], &dst[i],
-					     job);
+			ok = alloc_sys_large(hdev, args->vma, addr, &src[i],
+					     &dst[i], job);
 		else
-			ok = alloc_sys_page(vma, addr, spage, &src[i], &dst[i],
-					    fault_page && !faulting ?
+			ok = alloc_sys_page(args->vma, addr, spage, &src[i],
+					    &dst[i], fault_page && !faulting ?
 					    GFP_HIGHUSER_MOVABLE |
 					    __GFP_NORETRY | __GFP_NOWARN :
 					    GFP_HIGHUSER_MOVABLE, job);
-		oom |= !ok && faulting;
+		b->oom |= !ok && faulting;
 	}
-	ret = hmm_dummy_engine_wait(hmm_dummy_engine_submit(hdev, job));
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_COPY,
-			      args.npages);
-	if (ret) {
-		/* The device pages still hold the data: they stay. */
-		hmm_dummy_drop_dst(dst, args.npages);
-		migrate_vma_finalize(&args);
-		return ret;
-	}
-
-	migrate_vma_pages(&args);
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_PAGES,
-			      args.npages);
-	moved = hmm_dummy_count_moved_to_sys(hdev, src, dst, args.npages);
-	migrate_vma_finalize(&args);
-	trace_hmm_dummy_phase(hdev->index, op, HMM_DUMMY_PHASE_FINALIZE,
-			      args.npages);
-	trace_hmm_dummy_migrate_to_sys(hdev->index, start, end, moved);
-	return oom ? -ENOMEM : moved;
+	b->fence = hmm_dummy_engine_submit(hdev, job);
+	return 0;
 }
 
 /*
  * The migrate_vma batches of hmm_dummy_range_to_sys(): VMA by VMA, in
- * PMD-aligned batches.  Adds the pages moved to *@moved; returns 0 or a
- * negative errno.
+ * PMD-aligned batches, pipelined as MIGRATE_TO_DEV's are (each batch is
+ * set up while the engine copies the previous one; only a batch without a
+ * large folio stays in flight, see hmm_dummy_migrate_to_dev()).  @pfns
+ * holds HMM_DUMMY_RANGE_TO_SYS_PFNS entries.  Adds what moved to *@m;
+ * returns 0 or a negative errno.
  */
 static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 			unsigned long start, unsigned long end,
-			unsigned long *src,
-			const struct hmm_dummy_select *select, long *moved)
+			unsigned long *pfns,
+			const struct hmm_dummy_select *select,
+			struct hmm_dummy_moved *m)
 {
 	const unsigned long batch =
 		(unsigned long)HMM_DUMMY_MIGRATE_BATCH << PAGE_SHIFT;
+	struct batch b[2], *cur, *pending = NULL;
 	unsigned long addr, next;
-	long ret;
+	unsigned int k = 0;
+	int ret = 0, err;
 
 	for (addr = start; addr < end; addr = next) {
 		struct vm_area_struct *vma = find_vma(mm, addr);
 
 		if (!vma || vma->vm_start >= end)
 			break;
-		if (fatal_signal_pending(current))
-			return -EINTR;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		cond_resched();
 		addr = max(addr, vma->vm_start);
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
-		ret = migrate_batch_to_sys(hdev, vma, addr, next, src,
-					   src + HMM_DUMMY_MIGRATE_BATCH, NULL,
-					   true, select);
-		if (ret < 0)
-			return ret;
-		*moved += ret;
+		cur = batch_slot(b, k, pfns, vma, addr, next, hdev,
+				 MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+				 HMM_DUMMY_SELECT_COMPOUND);
+		ret = batch_to_sys_start(hdev, cur, select);
+		err = finish_pending(hdev, &pending, m);
+		if (!ret && cur->fence) {
+			pending = cur;
+			k ^= 1;
+		}
+		ret = ret ?: err;
+		if (!ret && pending && pending->large)
+			ret = finish_pending(hdev, &pending, m);
+		if (ret)
+			break;
 	}
-	return 0;
+	err = finish_pending(hdev, &pending, m);
+	return ret ?: err;
 }
 
 /**
@@ -722,7 +821,7 @@ static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
  *          anon_vma the core's rmap walks need, alive until we return
  * @start:  page-aligned start
  * @end:    page-aligned end
- * @src:    room for 2 * HMM_DUMMY_MIGRATE_BATCH entries
+ * @src:    room for HMM_DUMMY_RANGE_TO_SYS_PFNS entries
  * @reason: the counter to charge the moved pages to
  * @select: which of the pages found may move (NULL: all)
  *
@@ -744,17 +843,18 @@ long hmm_dummy_range_to_sys(struct hmm_dummy_mirror *mirror,
 			    const struct hmm_dummy_select *select)
 {
 	struct hmm_dummy_fail_scope scope = {};
-	long moved = 0;
+	struct hmm_dummy_moved m = {};
 	int ret;
 
 	mmap_assert_locked(mm);
 	if (mirror)
 		hmm_dummy_fail_scope_enter(&scope, mirror,
 					   HMM_DUMMY_ALLOC_SYSTEM);
-	ret = range_to_sys(hdev, mm, start, end, src, select, &moved);
+	ret = range_to_sys(hdev, mm, start, end, src, select, &m);
 	hmm_dummy_fail_scope_exit(&scope);
-	hmm_dummy_count(hdev, reason, moved);
-	return ret ?: moved;
+	hmm_dummy_count(hdev, reason, m.pages);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, m.large);
+	return ret ?: m.pages;
 }
 
 /**
@@ -781,7 +881,7 @@ long hmm_dummy_migrate_to_sys(struct hmm_dummy_mirror *mirror,
 	unsigned long *src;
 	long ret;
 
-	src = kmalloc_array(2 * HMM_DUMMY_MIGRATE_BATCH, sizeof(*src),
+	src = kmalloc_array(HMM_DUMMY_RANGE_TO_SYS_PFNS, sizeof(*src),
 			    GFP_KERNEL);
 	if (!src)
 		return -ENOMEM;
@@ -836,6 +936,8 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 	unsigned long dst_stack[HMM_DUMMY_MAX_FAULT_WINDOW];
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(vmf->page);
 	struct vm_area_struct *vma = vmf->vma;
+	struct hmm_dummy_moved m = {};
+	struct batch b;
 	unsigned long *src = src_stack, *dst = dst_stack;
 	unsigned long win, start, end, size;
 	unsigned int order = 0;
@@ -874,17 +976,26 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 		}
 	}
 
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
-	ret = migrate_batch_to_sys(hdev, vma, start, end, src, dst, vmf->page,
-				   order, NULL);
+	b.args = (struct migrate_vma) {
+		.vma = vma, .src = src, .dst = dst,
+		.start = start, .end = end, .pgmap_owner = hdev,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			 (order ? HMM_DUMMY_SELECT_COMPOUND : 0),
+		.fault_page = vmf->page,
+	};
+	ret = batch_to_sys_start(hdev, &b, NULL);
+	if (!ret && b.fence)
+		ret = batch_finish(hdev, &b, &m);
 	if (order)
 		kfree(src);
-	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_CPU_FAULTS, 1);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_FAULT, m.pages);
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_TO_SYS, m.large);
+	trace_hmm_dummy_cpu_fault(hdev->index, vmf->address, ret ?: m.pages);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;
 	if (ret < 0)
 		return VM_FAULT_SIGBUS;
-	hmm_dummy_count(hdev, HMM_DUMMY_CNT_TO_SYS_FAULT, ret);
 	/* Not migrated (raced with another migration): the fault retries. */
 	return 0;
 }

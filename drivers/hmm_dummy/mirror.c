@@ -22,8 +22,11 @@
  * for after it is dropped.  The job holds no page reference: what keeps
  * its pages alive is that every invalidation, after it has removed the
  * entries, waits for the mirror's last access job (mirror->access_fence)
- * before it returns, as a real driver waits for its TLB flush.  Jobs of
- * one engine complete in order, so the last one covers all earlier ones.
+ * before it returns, as a real driver waits for its TLB flush.  The last
+ * one covers all earlier ones: the mirror's jobs are submitted under
+ * mirror->lock, queued jobs complete in order, and a job the engine runs
+ * in the submitter (engine.c) only does so when nothing is queued and is
+ * done when submit returns.
  */
 #include <linux/highmem.h>
 #include <linux/hmm.h>
