@@ -14,7 +14,10 @@
 #
 #   no-free  the dev_pagemap free callback (folio_free, page_free before
 #            6.19) does not give the pages back to the driver's allocator
-#   no-copy  migration to and from the device skips the data copy
+#   no-copy  migration to and from the device skips the data copy (the
+#            copy engine runs the migrations' jobs without copying)
+#   no-inval-wait  the mmu notifier does not wait for the device accesses
+#            in flight (their fence) before it returns
 #
 #   -t  VM timeout per sabotage in seconds (default 1800)
 #   -p  run only the cases matching PATTERN (as `hmm_test run PATTERN`)
@@ -35,7 +38,7 @@ while getopts 't:o:p:' o; do
 	t) timeout=$OPTARG ;;
 	p) pattern=$OPTARG ;;
 	o) out=$OPTARG ;;
-	*) sed -n '4,26s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,29s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -64,14 +67,15 @@ sabotage()
 			'	reap = 0 ? release_folio_pages(hdev, dp, order) : false; /* sabotage no-free */'
 		;;
 	no-copy)
-		grep -q 'copy_highpage(' "$d/migrate.c" ||
-			die "sabotage no longer applies: migrate.c has no copy_highpage()"
-		last=$(grep -n '^#include' "$d/migrate.c" | tail -n 1 | cut -d: -f1)
-		[ -n "$last" ] || die "sabotage no longer applies: no #include in migrate.c"
-		sed -i "${last}a #define copy_highpage(to, from) do { (void)(to); (void)(from); } while (0) /* sabotage no-copy */" \
-			"$d/migrate.c"
+		# The engine runs every copy; only the migrations' jobs skip.
+		subst "$d/engine.c" 'for (i = 0; i < job->n; i++) {' \
+			'		for (i = 0; job->kind == HMM_DUMMY_JOB_ACCESS && i < job->n; i++) { /* sabotage no-copy */'
 		;;
-	*) die "unknown sabotage '$1' (none, no-free, no-copy)" ;;
+	no-inval-wait)
+		subst "$d/mirror.c" 'dma_fence_wait(fence, false);' \
+			'		(void)fence; /* sabotage no-inval-wait */'
+		;;
+	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait)" ;;
 	esac
 	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
 }
