@@ -800,6 +800,7 @@ void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 	st->alloc_lock_contended = hdev->lock_contended;
 	st->alloc_lock_wait_ns = hdev->lock_wait_ns;
 	spin_unlock(&hdev->lock);
+	st->engine_in_flight = hmm_dummy_engine_in_flight(hdev);
 	for (i = 0; i < HMM_DUMMY_NR_COUNTERS; i++)
 		*(__u64 *)((char *)st + counter_offset[i]) =
 			atomic64_read(&hdev->counters[i]);

@@ -191,28 +191,30 @@ static void engine_run(struct hmm_dummy_job *job)
 	dma_fence_end_signalling(cookie);
 }
 
-/* Run @job, count it and drop the engine's reference to it. */
-static void engine_complete(struct hmm_dummy_job *job)
+/*
+ * Run @job, count it and drop the engine's reference to it; @queued: it
+ * ran on the engine's queue.
+ */
+static void engine_complete(struct hmm_dummy_job *job, bool queued)
 {
+	struct hmm_dummy_engine *engine = &job->hdev->engine;
+	unsigned long flags;
+
 	engine_run(job);
 	hmm_dummy_count(job->hdev, job->fence.error ?
 			HMM_DUMMY_CNT_ENGINE_FAILURES : HMM_DUMMY_CNT_ENGINE_JOBS,
 			1);
+	spin_lock_irqsave(&engine->lock, flags);
+	engine->queued -= queued;
+	engine->in_flight--;
+	spin_unlock_irqrestore(&engine->lock, flags);
 	/* The engine's reference, taken at submit. */
 	dma_fence_put(&job->fence);
 }
 
 static void engine_work(struct work_struct *work)
 {
-	struct hmm_dummy_job *job = container_of(work, struct hmm_dummy_job,
-						 work);
-	struct hmm_dummy_engine *engine = &job->hdev->engine;
-	unsigned long flags;
-
-	engine_complete(job);
-	spin_lock_irqsave(&engine->lock, flags);
-	engine->queued--;
-	spin_unlock_irqrestore(&engine->lock, flags);
+	engine_complete(container_of(work, struct hmm_dummy_job, work), true);
 }
 
 /**
@@ -254,16 +256,36 @@ struct dma_fence *hmm_dummy_engine_submit(struct hmm_dummy_device *hdev,
 			       engine->context, ++engine->seqno);
 		engine->queued++;
 	}
+	engine->in_flight++;
 	spin_unlock_irqrestore(&engine->lock, flags);
 	/* One reference for the caller, one for the engine. */
 	dma_fence_get(&job->fence);
 	if (here) {
-		engine_complete(job);
+		engine_complete(job, false);
 	} else {
 		INIT_WORK(&job->work, engine_work);
 		queue_work(engine->wq, &job->work);
 	}
 	return &job->fence;
+}
+
+/**
+ * hmm_dummy_engine_in_flight() - jobs submitted to a device, not done
+ * @hdev: the device
+ *
+ * Context: any context that may take a spinlock.
+ *
+ * Return: the number of jobs submitted and not yet completed, on the
+ * engine's queue or running in their submitters.
+ */
+unsigned long hmm_dummy_engine_in_flight(struct hmm_dummy_device *hdev)
+{
+	unsigned long flags, n;
+
+	spin_lock_irqsave(&hdev->engine.lock, flags);
+	n = hdev->engine.in_flight;
+	spin_unlock_irqrestore(&hdev->engine.lock, flags);
+	return n;
 }
 
 /**

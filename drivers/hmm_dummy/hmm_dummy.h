@@ -210,10 +210,11 @@ struct hmm_dummy_job {
 /**
  * struct hmm_dummy_engine - a device's copy engine
  * @lock:    the lock of its fences (dma_fence_init()); also protects
- *           @seqno and @queued
+ *           @seqno, @queued and @in_flight
  * @context: the fence context of the queued jobs: they signal in order
  * @seqno:   the last queued job's sequence number
  * @queued:  jobs on @wq not yet completed
+ * @in_flight: jobs submitted and not yet completed, wherever they run
  * @wq:      the ordered workqueue the jobs run on (copy_engine=async)
  */
 struct hmm_dummy_engine {
@@ -221,6 +222,7 @@ struct hmm_dummy_engine {
 	u64 context;
 	u64 seqno;
 	unsigned long queued;
+	unsigned long in_flight;
 	struct workqueue_struct *wq;
 };
 
@@ -431,6 +433,7 @@ void hmm_dummy_job_add(struct hmm_dummy_job *job, struct page *dst,
 struct dma_fence *hmm_dummy_engine_submit(struct hmm_dummy_device *hdev,
 					  struct hmm_dummy_job *job);
 int hmm_dummy_engine_wait(struct dma_fence *fence);
+unsigned long hmm_dummy_engine_in_flight(struct hmm_dummy_device *hdev);
 
 /* migrate.c: moving pages between system and device memory */
 long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,

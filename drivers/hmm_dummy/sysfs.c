@@ -56,6 +56,7 @@ enum {
 	GAUGE_LOCK_ACQUIRED,
 	GAUGE_LOCK_CONTENDED,
 	GAUGE_LOCK_WAIT_NS,
+	GAUGE_ENGINE_IN_FLIGHT,
 	NR_GAUGES
 };
 
@@ -67,6 +68,7 @@ static struct stat_attr gauge_attrs[NR_GAUGES] = {
 	[GAUGE_LOCK_ACQUIRED] = STAT_ATTR_INIT(alloc_lock_acquired),
 	[GAUGE_LOCK_CONTENDED] = STAT_ATTR_INIT(alloc_lock_contended),
 	[GAUGE_LOCK_WAIT_NS] = STAT_ATTR_INIT(alloc_lock_wait_ns),
+	[GAUGE_ENGINE_IN_FLIGHT] = STAT_ATTR_INIT(engine_in_flight),
 };
 
 /* One file per line of counters.h. */
@@ -89,6 +91,7 @@ static struct attribute *stats_attrs[NR_GAUGES + HMM_DUMMY_NR_COUNTERS + 1] = {
 	[GAUGE_LOCK_ACQUIRED] = &gauge_attrs[GAUGE_LOCK_ACQUIRED].attr.attr,
 	[GAUGE_LOCK_CONTENDED] = &gauge_attrs[GAUGE_LOCK_CONTENDED].attr.attr,
 	[GAUGE_LOCK_WAIT_NS] = &gauge_attrs[GAUGE_LOCK_WAIT_NS].attr.attr,
+	[GAUGE_ENGINE_IN_FLIGHT] = &gauge_attrs[GAUGE_ENGINE_IN_FLIGHT].attr.attr,
 #include "counters.h"
 };
 

@@ -23,7 +23,7 @@ struct hmm_cfg cfg = {
  * list, in this order: the gauges, the event counters in the order of the
  * driver's table (counters.h, found through HMM_DUMMY_DRIVER in the
  * Makefile: a counter added there is listed here without an edit), then the
- * allocator lock's.
+ * allocator lock's and the engine's jobs in flight.
  */
 #define F(x) { #x, offsetof(struct hmm_dummy_stats, x) }
 const struct stat_field stat_fields[] = {
@@ -32,6 +32,7 @@ const struct stat_field stat_fields[] = {
 #include "counters.h"
 #undef HMM_DUMMY_COUNTER
 	F(alloc_lock_acquired), F(alloc_lock_contended), F(alloc_lock_wait_ns),
+	F(engine_in_flight),
 };
 #undef F
 const size_t nr_stat_fields = ARRAY_SIZE(stat_fields);

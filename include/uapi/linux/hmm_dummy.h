@@ -141,6 +141,8 @@ enum {
  * @engine_jobs:           copy jobs the engine completed
  * @engine_failures:       copy jobs that failed (the test hook
  *                         engine_fail_jobs); their pages did not move
+ * @engine_in_flight:      copy jobs submitted and not yet completed,
+ *                         now (a gauge)
  */
 struct hmm_dummy_stats {
 	__u32	size;
@@ -170,6 +172,7 @@ struct hmm_dummy_stats {
 	__u64	alloc_lock_wait_ns;
 	__u64	engine_jobs;
 	__u64	engine_failures;
+	__u64	engine_in_flight;
 };
 
 #define HMM_DUMMY_INFO_VERSION	2
