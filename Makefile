@@ -141,7 +141,7 @@ vm-run: deps
 	@$(S)/vm-run.sh -f $(or $(FLAVOUR),fast) -t $(VM_TIMEOUT) -n vm-run -- "$$CMD"
 
 # Not part of check: the suite against deliberately broken drivers.
-# SABOTAGE='none no-free no-copy' picks them (default: no-free no-copy).
+# SABOTAGE='none no-free no-copy no-inval-wait' picks them (default: no-free no-copy).
 mutation: deps
 	@$(S)/mutation.sh $(SABOTAGE)
 
