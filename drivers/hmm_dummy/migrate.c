@@ -361,6 +361,28 @@ static int finish_pending(struct hmm_dummy_device *hdev,
 }
 
 /*
+ * The step of a two-batch pipeline after batch @cur (slot *@k) was started
+ * with result @ret: finish the batch before it, and leave @cur in flight
+ * (*@pending) unless it has nothing to finish or holds a large folio (see
+ * hmm_dummy_migrate_to_dev() for why).  Returns @ret or the first error.
+ */
+static int pipeline_step(struct hmm_dummy_device *hdev, struct batch *cur,
+			 int ret, struct batch **pending, unsigned int *k,
+			 struct hmm_dummy_moved *m)
+{
+	int err = finish_pending(hdev, pending, m);
+
+	if (!ret && cur->fence) {
+		*pending = cur;
+		*k ^= 1;
+	}
+	ret = ret ?: err;
+	if (!ret && cur->large)
+		ret = finish_pending(hdev, pending, m);
+	return ret;
+}
+
+/*
  * Consecutive waits for room (wait_for_room()) one migration may make
  * without getting any page for them.
  */
@@ -490,15 +512,7 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		 * finished only then.  Both stay under our mmap_lock.
 		 */
 		ret = batch_to_dev_start(hdev, cur, dpages, &full, &busy);
-		err = finish_pending(hdev, &pending, &m);
-		if (!ret && cur->fence) {
-			pending = cur;
-			k ^= 1;
-		}
-		ret = ret ?: err;
-		/* Only a batch of small folios stays in flight (see above). */
-		if (!ret && pending && pending->large)
-			ret = finish_pending(hdev, &pending, &m);
+		ret = pipeline_step(hdev, cur, ret, &pending, &k, &m);
 		if (ret)
 			break;
 		/* The rest of this batch again, once there may be room. */
@@ -797,14 +811,7 @@ static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 				 MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
 				 HMM_DUMMY_SELECT_COMPOUND);
 		ret = batch_to_sys_start(hdev, cur, select);
-		err = finish_pending(hdev, &pending, m);
-		if (!ret && cur->fence) {
-			pending = cur;
-			k ^= 1;
-		}
-		ret = ret ?: err;
-		if (!ret && pending && pending->large)
-			ret = finish_pending(hdev, &pending, m);
+		ret = pipeline_step(hdev, cur, ret, &pending, &k, m);
 		if (ret)
 			break;
 	}

@@ -967,7 +967,7 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 		return -ENOMEM;
 	if (exclusive_already(mirror, addr, buf, job, &ret))
 		return ret;
-	for (tries = 0; tries < 16 && !fence; tries++) {
+	for (tries = 0; tries < 16; tries++) {
 		ret = exclusive_settle(mm, addr);
 		if (ret)
 			break;
@@ -990,19 +990,17 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 		}
 		mutex_unlock(&mirror->lock);
 		/* The page stays locked until the device has read it. */
-		if (fence)
-			ret = hmm_dummy_engine_wait(fence);
+		ret = fence ? hmm_dummy_engine_wait(fence) : -EBUSY;
 		unlock_page(page);
 		put_page(page);
-		if (!fence && fatal_signal_pending(current))
+		if (fence)
+			return ret;	/* the job went with its fence */
+		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
-		else if (!fence)
-			ret = -EBUSY;
-		if (ret == -EINTR)
 			break;
+		}
 	}
-	if (!fence)
-		hmm_dummy_job_free(job);
+	hmm_dummy_job_free(job);
 	return ret;
 }
 
