@@ -28,10 +28,14 @@
  *                       drop it (userfaultfd)
  *  HAVE_MIGRATE_DEVICE_PFNS  migrate_device_pfns(): migrate back a list of
  *                       device pfns, not only a contiguous range
+ *  HAVE_FAUX            the faux bus (6.15): a struct device with no
+ *                       resources and no driver binding of one's own; a
+ *                       platform device stands in for it before
  */
 #ifndef _HMM_DUMMY_COMPAT_H
 #define _HMM_DUMMY_COMPAT_H
 
+#include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/hmm.h>
 #include <linux/memremap.h>
@@ -39,6 +43,11 @@
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
+#ifdef HMM_DUMMY_HAVE_FAUX
+#include <linux/device/faux.h>
+#else
+#include <linux/platform_device.h>
+#endif
 
 /*
  * struct dma_fence (the copy engine's completion) is built only with
@@ -338,5 +347,51 @@ static inline int hmm_dummy_range_fault_unlocked(struct hmm_range *range,
 	return -EOPNOTSUPP;
 #endif
 }
+
+/*
+ * The struct device each hmm_dummy device does DMA through: on the faux
+ * bus where the kernel has it (the bus for devices without resources),
+ * else a platform device, the conventional stand-in for one.  Neither bus
+ * configures DMA for a device that no driver binds (a platform device has
+ * a 32-bit mask, a faux device none at all: dma_set_mask() fails with
+ * -EIO while dev->dma_mask is NULL), so main.c coerces the mask:
+ * dev->dma_mask then points at dev->coherent_dma_mask, as
+ * dma_coerce_mask_and_coherent() documents for buses that do not provide
+ * the storage.  Without dma_ops of its own (neither bus sets any, and x86
+ * has no arch-wide ones outside Xen and the GART) the device uses the
+ * direct mapping: dma_map_page() returns the physical address, as for a
+ * PCI device with no IOMMU or with iommu=pt.  Neither bus is one an IOMMU
+ * driver attaches to, so such a device is never behind an IOMMU (see
+ * Documentation/hmm_dummy.rst).
+ */
+#ifdef HMM_DUMMY_HAVE_FAUX
+static inline struct device *hmm_dummy_bus_dev_create(unsigned int index)
+{
+	struct faux_device *fdev;
+	char name[24];
+
+	snprintf(name, sizeof(name), "hmm_dummy.%u", index);
+	fdev = faux_device_create(name, NULL, NULL);
+	return fdev ? &fdev->dev : ERR_PTR(-ENOMEM);
+}
+
+static inline void hmm_dummy_bus_dev_destroy(struct device *dev)
+{
+	faux_device_destroy(to_faux_device(dev));
+}
+#else
+static inline struct device *hmm_dummy_bus_dev_create(unsigned int index)
+{
+	struct platform_device *pdev;
+
+	pdev = platform_device_register_simple("hmm_dummy", index, NULL, 0);
+	return IS_ERR(pdev) ? ERR_CAST(pdev) : &pdev->dev;
+}
+
+static inline void hmm_dummy_bus_dev_destroy(struct device *dev)
+{
+	platform_device_unregister(to_platform_device(dev));
+}
+#endif
 
 #endif /* _HMM_DUMMY_COMPAT_H */

@@ -231,6 +231,8 @@ struct hmm_dummy_engine {
  * @index:       N of /dev/hmm_dummyN (its minor number, relative)
  * @dev:         the class device (sysfs stats live under it); NULL only
  *               while a failed device is taken down
+ * @dma_dev:     the device the DMA API maps system pages for (faux or
+ *               platform, see compat.h), the class device's parent
  * @pgmap:       the device-private ZONE_DEVICE mapping; pgmap.owner == this
  * @res:         the physical address range reserved for @pgmap
  * @pfn_first:   first pfn of the device memory
@@ -264,6 +266,7 @@ struct hmm_dummy_engine {
 struct hmm_dummy_device {
 	unsigned int index;
 	struct device *dev;
+	struct device *dma_dev;
 	struct dev_pagemap pgmap;
 	struct resource *res;
 	unsigned long pfn_first;

@@ -7,6 +7,7 @@
  * operations that validate user commands and dispatch them.
  */
 #include <linux/cdev.h>
+#include <linux/dma-mapping.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -566,11 +567,35 @@ static struct hmm_dummy_device *alloc_device(void)
 	return kzalloc_obj(struct hmm_dummy_device, GFP_KERNEL);
 }
 
+/*
+ * The device the DMA API sees (compat.h: faux or platform), with a 64-bit
+ * mask.  The class device is its child, so /sys/class/hmm_dummy/hmm_dummyN
+ * leads to it (the "device" link of the class device).
+ */
+static struct device *create_dma_device(struct hmm_dummy_device *hdev)
+{
+	struct device *dev;
+	int ret;
+
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	dev = hmm_dummy_bus_dev_create(hdev->index);
+	if (IS_ERR(dev))
+		return dev;
+	/* No bus provides the mask's storage: see compat.h. */
+	ret = dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (ret) {
+		hmm_dummy_bus_dev_destroy(dev);
+		return ERR_PTR(ret);
+	}
+	return dev;
+}
+
 static struct device *create_class_device(struct hmm_dummy_device *hdev)
 {
 	if (hmm_dummy_init_fault())
 		return ERR_PTR(-ENOMEM);
-	return device_create(&hmm_dummy_class, NULL,
+	return device_create(&hmm_dummy_class, hdev->dma_dev,
 			     MKDEV(MAJOR(hmm_dummy_devt), hdev->index), hdev,
 			     "hmm_dummy%u", hdev->index);
 }
@@ -598,14 +623,17 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 	if (hdev->dev)
 		device_destroy(&hmm_dummy_class,
 			       MKDEV(MAJOR(hmm_dummy_devt), hdev->index));
+	/* Last: every mirror, hence every DMA mapping, is gone. */
+	hmm_dummy_bus_dev_destroy(hdev->dma_dev);
 	kfree(hdev);
 }
 
 /**
- * hmm_dummy_device_add() - device memory and class device of one device
+ * hmm_dummy_device_add() - DMA device, device memory and class device of
+ * one device
  * @index: the device's minor and index
  *
- * The class device carries the sysfs stats.
+ * The class device carries the sysfs stats; its parent is the DMA device.
  *
  * Context: process context (module init), may sleep; no lock held.
  *
@@ -620,6 +648,13 @@ static int hmm_dummy_device_add(unsigned int index)
 	if (!hdev)
 		return -ENOMEM;
 	hdev->index = index;
+	/* First: the engine translates DMA addresses through it. */
+	hdev->dma_dev = create_dma_device(hdev);
+	if (IS_ERR(hdev->dma_dev)) {
+		ret = PTR_ERR(hdev->dma_dev);
+		kfree(hdev);
+		return ret;
+	}
 	/* Before device memory, which needs it to be emptied. */
 	ret = hmm_dummy_engine_init(hdev);
 	if (ret)
@@ -643,6 +678,7 @@ static int hmm_dummy_device_add(unsigned int index)
 
 err_free:
 	hmm_dummy_engine_fini(hdev);
+	hmm_dummy_bus_dev_destroy(hdev->dma_dev);
 	kfree(hdev);
 	return ret;
 }
