@@ -36,3 +36,6 @@ HMM_DUMMY_COUNTER(LARGE_SPLITS,		large_splits)
 HMM_DUMMY_COUNTER(LARGE_FALLBACKS,	large_fallbacks)
 HMM_DUMMY_COUNTER(ENGINE_JOBS,		engine_jobs)
 HMM_DUMMY_COUNTER(ENGINE_FAILURES,	engine_failures)
+HMM_DUMMY_COUNTER(DMA_MAPS,		dma_maps)
+/* A gauge, not an event count: unmaps count it down. */
+HMM_DUMMY_COUNTER(DMA_MAPPED,		dma_mapped)

@@ -91,7 +91,7 @@ enum {
  * Fields are only ever appended, never moved or resized.
  */
 
-#define HMM_DUMMY_STATS_VERSION	4
+#define HMM_DUMMY_STATS_VERSION	5
 /* Size of version 1: up to and including @backing_pages. */
 #define HMM_DUMMY_STATS_SIZE_V1	128
 
@@ -143,6 +143,13 @@ enum {
  *                         engine_fail_jobs); their pages did not move
  * @engine_in_flight:      copy jobs submitted and not yet completed,
  *                         now (a gauge)
+ *
+ * Since version 5 (device page tables hold DMA addresses of system pages):
+ * @dma_maps:              system pages DMA-mapped for the device (each
+ *                         mapping counts once, however often it is used)
+ * @dma_mapped:            DMA mappings live now (a gauge: every
+ *                         invalidation and every close unmaps, so it is 0
+ *                         once no file of the device is open)
  */
 struct hmm_dummy_stats {
 	__u32	size;
@@ -173,6 +180,8 @@ struct hmm_dummy_stats {
 	__u64	engine_jobs;
 	__u64	engine_failures;
 	__u64	engine_in_flight;
+	__u64	dma_maps;
+	__u64	dma_mapped;
 };
 
 #define HMM_DUMMY_INFO_VERSION	2
