@@ -5,7 +5,9 @@
  *
  * Every copy the device makes (migration to and from device memory, the
  * eviction and unload copies, device READ/WRITE) is a job: a list of page
- * pairs, built by the driver, handed to hmm_dummy_engine_submit() and
+ * pairs, a side of which may be a DMA address of the device (the system
+ * pages a mirror maps; engine_dma_page() is how the device reaches them),
+ * built by the driver, handed to hmm_dummy_engine_submit() and
  * completed with a struct dma_fence.  The driver then waits on the fence
  * before it commits anything (migrate_vma_pages(), migrate_device_pages(),
  * copy_to_user()), and a job that failed (fence error) makes it abort
@@ -28,8 +30,10 @@
  * take a lock an invalidation holds, and lockdep checks that it does not.
  */
 #include <linux/delay.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-fence.h>
 #include <linux/highmem.h>
+#include <linux/iommu.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -163,7 +167,94 @@ void hmm_dummy_job_add(struct hmm_dummy_job *job, struct page *dst,
 		return;
 	job->copies[job->n].dst = dst;
 	job->copies[job->n].src = src;
+	job->copies[job->n].flags = 0;
 	job->n++;
+}
+
+/**
+ * hmm_dummy_job_add_dma() - one more page for a job to copy, one side of
+ * it given as a DMA address of the device
+ * @job:    a job not yet submitted
+ * @page:   the page on the other side
+ * @dma:    the page-aligned DMA address (mapped for the device's dma_dev)
+ * @to_dma: true: copy @page to @dma; false: copy @dma to @page
+ *
+ * The mapping of @dma must stay until the job's fence signals: the caller
+ * unmaps only after waiting for it (mirror.c's invalidation).
+ */
+void hmm_dummy_job_add_dma(struct hmm_dummy_job *job, struct page *page,
+			   dma_addr_t dma, bool to_dma)
+{
+	struct hmm_dummy_copy *c;
+
+	if (WARN_ON_ONCE(job->n >= job->max))
+		return;
+	c = &job->copies[job->n++];
+	if (to_dma) {
+		c->dst_dma = dma;
+		c->src = page;
+		c->flags = HMM_DUMMY_COPY_DST_DMA;
+	} else {
+		c->dst = page;
+		c->src_dma = dma;
+		c->flags = HMM_DUMMY_COPY_SRC_DMA;
+	}
+}
+
+/*
+ * The page behind one of the device's DMA addresses, found the way the
+ * device's accesses would reach it, or NULL where the device would take a
+ * fault.
+ *
+ * Behind an IOMMU (the device has a translating domain), the IOMMU's page
+ * table is what the device's access goes through: iommu_iova_to_phys()
+ * walks it, so an address that was unmapped translates to nothing (0) and
+ * the job fails as a DMA fault would.  Without one (the direct mapping,
+ * and an identity domain, which iommu_iova_to_phys() returns as is) the
+ * DMA address is the bus address of the page, and dma_to_phys() is exactly
+ * the inverse of the mapping dma_map_page() made: a faithful emulation,
+ * though a stale address then still reaches the page, as it would on real
+ * hardware without an IOMMU.
+ *
+ * A real device never calls this: it puts the address on the bus.  The
+ * emulation uses the kernel's linear mapping of the page found, which is
+ * what the bus access would have touched.
+ */
+static struct page *engine_dma_page(struct hmm_dummy_device *hdev,
+				    dma_addr_t dma)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(hdev->dma_dev);
+	phys_addr_t phys;
+
+	if (domain)
+		phys = iommu_iova_to_phys(domain, dma);
+	else
+		phys = dma_to_phys(hdev->dma_dev, dma);
+	if (!phys || !pfn_valid(PHYS_PFN(phys)))
+		return NULL;
+	return pfn_to_page(PHYS_PFN(phys));
+}
+
+/* One pair of @job, or -EFAULT for an address the device cannot reach. */
+static int engine_copy(struct hmm_dummy_job *job, struct hmm_dummy_copy *c)
+{
+	struct page *dst = c->dst, *src = c->src;
+
+	if (c->flags & HMM_DUMMY_COPY_DST_DMA)
+		dst = engine_dma_page(job->hdev, c->dst_dma);
+	if (c->flags & HMM_DUMMY_COPY_SRC_DMA)
+		src = engine_dma_page(job->hdev, c->src_dma);
+	if (!dst || (!src && (c->flags & HMM_DUMMY_COPY_SRC_DMA))) {
+		dev_err_ratelimited(job->hdev->dev,
+				    "copy engine: DMA fault at %pad\n",
+				    !dst ? &c->dst_dma : &c->src_dma);
+		return -EFAULT;
+	}
+	if (src)
+		copy_highpage(dst, src);
+	else
+		clear_highpage(dst);
+	return 0;
 }
 
 /*
@@ -183,12 +274,12 @@ static void engine_run(struct hmm_dummy_job *job)
 		dma_fence_set_error(&job->fence, -EIO);
 	} else {
 		for (i = 0; i < job->n; i++) {
-			struct hmm_dummy_copy *c = &job->copies[i];
+			int ret = engine_copy(job, &job->copies[i]);
 
-			if (c->src)
-				copy_highpage(c->dst, c->src);
-			else
-				clear_highpage(c->dst);
+			if (ret) {
+				dma_fence_set_error(&job->fence, ret);
+				break;
+			}
 		}
 	}
 	dma_fence_signal(&job->fence);

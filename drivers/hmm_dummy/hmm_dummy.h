@@ -176,14 +176,39 @@ enum hmm_dummy_job_kind {
 
 #define HMM_DUMMY_JOB_KINDS_ALL		(BIT(HMM_DUMMY_NR_JOB_KINDS) - 1)
 
+/*
+ * Bits of hmm_dummy_copy.flags: which side of the copy is a DMA address
+ * (the engine reaches it as the device would, see engine.c) rather than a
+ * struct page.
+ */
+#define HMM_DUMMY_COPY_DST_DMA		BIT(0)
+#define HMM_DUMMY_COPY_SRC_DMA		BIT(1)
+
 /**
  * struct hmm_dummy_copy - one page a copy job copies
- * @dst: the page written
- * @src: the page read; NULL: @dst is cleared
+ * @dst:     the page written
+ * @dst_dma: with HMM_DUMMY_COPY_DST_DMA, the DMA address written instead
+ * @src:     the page read; NULL (and no HMM_DUMMY_COPY_SRC_DMA): @dst is
+ *           cleared
+ * @src_dma: with HMM_DUMMY_COPY_SRC_DMA, the DMA address read instead
+ * @flags:   HMM_DUMMY_COPY_*
+ *
+ * A side is a struct page where the device reaches memory without the DMA
+ * API: its own memory (a device page's backing) and, in this emulation,
+ * the driver's kernel buffers and pinned user pages, which a real driver
+ * would map as well.  It is a DMA address for the system pages a mirror
+ * maps (mirror.c): that address is all a real device gets.
  */
 struct hmm_dummy_copy {
-	struct page *dst;
-	struct page *src;
+	union {
+		struct page *dst;
+		dma_addr_t dst_dma;
+	};
+	union {
+		struct page *src;
+		dma_addr_t src_dma;
+	};
+	unsigned int flags;
 };
 
 /**
@@ -433,6 +458,8 @@ struct hmm_dummy_job *hmm_dummy_job_alloc(enum hmm_dummy_job_kind kind,
 void hmm_dummy_job_free(struct hmm_dummy_job *job);
 void hmm_dummy_job_add(struct hmm_dummy_job *job, struct page *dst,
 		       struct page *src);
+void hmm_dummy_job_add_dma(struct hmm_dummy_job *job, struct page *page,
+			   dma_addr_t dma, bool to_dma);
 struct dma_fence *hmm_dummy_engine_submit(struct hmm_dummy_device *hdev,
 					  struct hmm_dummy_job *job);
 int hmm_dummy_engine_wait(struct dma_fence *fence);
