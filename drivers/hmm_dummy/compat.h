@@ -31,6 +31,10 @@
  *  HAVE_FAUX            the faux bus (6.15): a struct device with no
  *                       resources and no driver binding of one's own; a
  *                       platform device stands in for it before
+ *  HAVE_HMM_DMA         hmm_dma_map_alloc() and friends (6.16): DMA
+ *                       mapping of hmm_range_fault() results, with the
+ *                       IOVA fast path under an IOMMU; dma_map_page()
+ *                       per page before
  */
 #ifndef _HMM_DUMMY_COMPAT_H
 #define _HMM_DUMMY_COMPAT_H
@@ -47,6 +51,10 @@
 #include <linux/device/faux.h>
 #else
 #include <linux/platform_device.h>
+#endif
+#ifdef HMM_DUMMY_HAVE_HMM_DMA
+#include <linux/hmm-dma.h>
+#include <linux/pci-p2pdma.h>
 #endif
 
 /*
@@ -391,6 +399,147 @@ static inline struct device *hmm_dummy_bus_dev_create(unsigned int index)
 static inline void hmm_dummy_bus_dev_destroy(struct device *dev)
 {
 	platform_device_unregister(to_platform_device(dev));
+}
+#endif
+
+/*
+ * DMA mapping of the system pages a device page table holds, one slot per
+ * page of a fixed range (a mirror's notifier region), so that a slot's
+ * mapping can be found and undone by its index alone, which is what an
+ * invalidation has.  With the hmm_dma_map_*() helpers (7.3) a slot is an
+ * hmm pfn with HMM_PFN_DMA_MAPPED, and under an IOMMU the whole range is
+ * one IOVA allocation that pages are linked into; before, a slot is the
+ * page and the address dma_map_page() gave.  Either way a mapping is
+ * DMA_BIDIRECTIONAL and long-lived (until the invalidation), which is only
+ * sound without bounce buffering: both refuse a device whose mask would
+ * need it (the helpers by dma_addressing_limited() and by a device that
+ * needs syncs).
+ *
+ * Locking is the caller's: every call for one map under one lock.  Mapping
+ * and unmapping neither sleep nor allocate with reclaim (the IOMMU page
+ * tables are filled with GFP_ATOMIC), so they may run under the lock an
+ * mmu notifier takes, as RDMA's ODP does under its umem_mutex.
+ */
+#ifdef HMM_DUMMY_HAVE_HMM_DMA
+#define hmm_dummy_dma_map	hmm_dma_map
+
+static inline int hmm_dummy_dma_map_alloc(struct device *dev,
+					  struct hmm_dma_map *map, size_t n)
+{
+	return hmm_dma_map_alloc(dev, map, n, PAGE_SIZE);
+}
+
+static inline void hmm_dummy_dma_map_free(struct device *dev,
+					  struct hmm_dma_map *map)
+{
+	hmm_dma_map_free(dev, map);
+}
+
+/* The page slot @idx maps, or NULL. */
+static inline struct page *hmm_dummy_dma_mapped_page(struct hmm_dma_map *map,
+						     size_t idx)
+{
+	unsigned long hpfn = map->pfn_list[idx];
+
+	return hpfn & HMM_PFN_DMA_MAPPED ? hmm_pfn_to_page(hpfn) : NULL;
+}
+
+/*
+ * Map @page in slot @idx, or return the address it already has there.
+ * Returns DMA_MAPPING_ERROR on failure, or if the slot maps another page
+ * (a caller that missed an unmap: a bug).
+ */
+static inline dma_addr_t hmm_dummy_dma_map_page(struct device *dev,
+						struct hmm_dma_map *map,
+						size_t idx, struct page *page)
+{
+	struct pci_p2pdma_map_state p2p = {};
+	struct page *old = hmm_dummy_dma_mapped_page(map, idx);
+
+	if (WARN_ON_ONCE(old && old != page))
+		return DMA_MAPPING_ERROR;
+	/*
+	 * What hmm_range_fault() leaves in a slot: the pfn, and the sticky
+	 * flags of the slot's mapping kept.
+	 */
+	map->pfn_list[idx] = (map->pfn_list[idx] &
+			      (HMM_PFN_DMA_MAPPED | HMM_PFN_P2PDMA |
+			       HMM_PFN_P2PDMA_BUS)) |
+			     page_to_pfn(page) | HMM_PFN_VALID;
+	return hmm_dma_map_pfn(dev, map, idx, &p2p);
+}
+
+/* Undo slot @idx's mapping; false if it had none. */
+static inline bool hmm_dummy_dma_unmap_page(struct device *dev,
+					    struct hmm_dma_map *map,
+					    size_t idx)
+{
+	return hmm_dma_unmap_pfn(dev, map, idx);
+}
+#else
+struct hmm_dummy_dma_map {
+	struct page **pages;
+	dma_addr_t *dma_list;
+};
+
+static inline int hmm_dummy_dma_map_alloc(struct device *dev,
+					  struct hmm_dummy_dma_map *map,
+					  size_t n)
+{
+	if (dma_addressing_limited(dev))
+		return -EOPNOTSUPP;
+	map->pages = kvcalloc(n, sizeof(*map->pages), GFP_KERNEL_ACCOUNT);
+	map->dma_list = kvcalloc(n, sizeof(*map->dma_list),
+				 GFP_KERNEL_ACCOUNT);
+	if (!map->pages || !map->dma_list) {
+		kvfree(map->pages);
+		kvfree(map->dma_list);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static inline void hmm_dummy_dma_map_free(struct device *dev,
+					  struct hmm_dummy_dma_map *map)
+{
+	kvfree(map->pages);
+	kvfree(map->dma_list);
+}
+
+static inline struct page *
+hmm_dummy_dma_mapped_page(struct hmm_dummy_dma_map *map, size_t idx)
+{
+	return map->pages[idx];
+}
+
+static inline dma_addr_t hmm_dummy_dma_map_page(struct device *dev,
+						struct hmm_dummy_dma_map *map,
+						size_t idx, struct page *page)
+{
+	dma_addr_t addr;
+
+	if (map->pages[idx]) {
+		if (WARN_ON_ONCE(map->pages[idx] != page))
+			return DMA_MAPPING_ERROR;
+		return map->dma_list[idx];
+	}
+	addr = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(dev, addr))
+		return DMA_MAPPING_ERROR;
+	map->pages[idx] = page;
+	map->dma_list[idx] = addr;
+	return addr;
+}
+
+static inline bool hmm_dummy_dma_unmap_page(struct device *dev,
+					    struct hmm_dummy_dma_map *map,
+					    size_t idx)
+{
+	if (!map->pages[idx])
+		return false;
+	dma_unmap_page(dev, map->dma_list[idx], PAGE_SIZE, DMA_BIDIRECTIONAL);
+	map->pages[idx] = NULL;
+	return true;
 }
 #endif
 

@@ -357,7 +357,9 @@ static inline void hmm_dummy_unlock(struct hmm_dummy_device *hdev)
  *            address space the device has touched (mirror.c)
  * @lock:     protects @pt; held across every access the device makes
  *            through @pt so that an invalidation waits for it
- * @pt:       the device page table: user pfn index -> tagged struct page *
+ * @pt:       the device page table: user pfn index -> the DMA address of
+ *            a system page or a device page's struct page, tagged with
+ *            the access (mirror.c)
  * @flags:    HMM_DUMMY_MIRROR_* bits (HMM_DMIRROR_FLAGS)
  * @access_fence: the fence of the last device access job, under @lock;
  *            an invalidation waits for it (mirror.c)

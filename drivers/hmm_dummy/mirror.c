@@ -4,8 +4,11 @@
  * coherent with the CPU page table through an mmu_interval_notifier, and
  * the device accesses (read, write, snapshot, atomics) that go through it.
  *
- * The device page table (mirror->pt) maps a user page index to the struct
- * page the device may access, tagged with the access it may make.  An entry
+ * The device page table (mirror->pt) maps a user page index to what the
+ * device accesses there, with the access it may make: the DMA address of a
+ * system page, mapped for the device's struct device (hdev->dma_dev), or
+ * one of the device's own pages, which it reaches without the DMA API (see
+ * "DMA mapping" below).  An entry
  * is only created under mirror->lock after mmu_interval_read_retry() said
  * the hmm_range_fault() result is still current, and every invalidation
  * removes entries under the same lock before the CPU side changes.  So
@@ -27,7 +30,28 @@
  * mirror->lock, queued jobs complete in order, and a job the engine runs
  * in the submitter (engine.c) only does so when nothing is queued and is
  * done when submit returns.
+ *
+ * DMA mapping: a real device reaches system memory only through DMA
+ * addresses, so each system page the device page table holds is mapped for
+ * hdev->dma_dev when its entry is made (under mirror->lock, with calls that
+ * neither sleep nor allocate with reclaim: compat.h), and the entry holds
+ * the DMA address, which is what the copy engine is given.  The mappings
+ * of a notifier region live in the region's map (struct mirror_notifier),
+ * one slot per page, so that an invalidation finds them by index.  The
+ * rule every invalidation follows, and every driver must:
+ *   1. remove the entries (under mirror->lock: no new job can use them);
+ *   2. wait for the device (the access fence: a job in flight may still
+ *      use the addresses just removed);
+ *   3. unmap (under mirror->lock again, which a concurrent device fault
+ *      holds while it maps other pages of the region);
+ *   4. return, after which the core may free or reuse the pages.
+ * Unmapping before 2 would pull the address from under a running job (with
+ * an IOMMU, a DMA fault); returning before 3 would leave the device an
+ * address of a page the kernel reuses.  Nothing can map the removed range
+ * again meanwhile: a fault's sequence check fails until the invalidation
+ * ends.  Closing the file unmaps whatever is left (hmm_dummy_mirror_fini()).
  */
+#include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/migrate.h>
@@ -52,6 +76,38 @@ enum {
 	PT_ATOMIC = 3,	/* exclusive (device atomics); implies write */
 };
 
+/*
+ * An entry is either a device page of this device, a struct page pointer
+ * tagged with the access (xa_tag_pointer()), or a system page's DMA
+ * address, page-aligned, with the access in the same two low bits and
+ * PT_DMA set.  A struct page pointer is at least 8-byte aligned, so never
+ * has PT_DMA, and neither kind looks like an xarray internal entry (low
+ * bits 10: the access is never 2).
+ */
+#define PT_ACCESS_MASK	3UL
+#define PT_DMA		4UL
+
+static void *pt_mk_dma(dma_addr_t dma, unsigned int access)
+{
+	BUILD_BUG_ON(sizeof(dma_addr_t) > sizeof(unsigned long));
+	return (void *)(unsigned long)(dma | PT_DMA | access);
+}
+
+static bool pt_is_dma(const void *entry)
+{
+	return (unsigned long)entry & PT_DMA;
+}
+
+static dma_addr_t pt_dma(const void *entry)
+{
+	return (unsigned long)entry & PAGE_MASK;
+}
+
+static unsigned int pt_rights(const void *entry)
+{
+	return (unsigned long)entry & PT_ACCESS_MASK;
+}
+
 /* Pages per hmm_range_fault() call and per bounce buffer fill. */
 #define MIRROR_CHUNK	512UL
 
@@ -66,18 +122,65 @@ enum {
  */
 #define MIRROR_SPAN_SHIFT	26	/* 64 MiB */
 #define MIRROR_SPAN		BIT(MIRROR_SPAN_SHIFT)
+#define MIRROR_SPAN_PAGES	(MIRROR_SPAN >> PAGE_SHIFT)
 
+/**
+ * struct mirror_notifier - one notifier region of a mirror
+ * @mni:    the interval notifier watching the region
+ * @mirror: the mirror
+ * @map:    the DMA mappings of the region's system pages, one slot per page
+ *          (mirror_slot()); slots change under mirror->lock
+ * @mapped: slots of @map mapped now, under mirror->lock
+ *
+ * @map is the record of what is mapped, not the device page table: an
+ * entry that could not be stored (no memory under the lock) leaves its
+ * mapping in @map, where the next invalidation or the teardown finds it.
+ */
 struct mirror_notifier {
 	struct mmu_interval_notifier mni;
 	struct hmm_dummy_mirror *mirror;
+	struct hmm_dummy_dma_map map;
+	unsigned long mapped;
 };
+
+/* The slot of @addr in its region's DMA map. */
+static size_t mirror_slot(unsigned long addr)
+{
+	return (addr >> PAGE_SHIFT) & (MIRROR_SPAN_PAGES - 1);
+}
+
+/*
+ * Unmap the slots [@first, @last] of @mn's map, under mirror->lock, once
+ * no job can use their addresses any more: step 3 of the rule in the file
+ * comment.
+ */
+static void mirror_unmap(struct hmm_dummy_mirror *mirror,
+			 struct mirror_notifier *mn, size_t first, size_t last,
+			 bool blockable)
+{
+	struct hmm_dummy_device *hdev = mirror->hdev;
+	unsigned long n = 0;
+	size_t slot;
+
+	lockdep_assert_held(&mirror->lock);
+	for (slot = first; slot <= last && mn->mapped; slot++) {
+		if (hmm_dummy_dma_unmap_page(hdev->dma_dev, &mn->map, slot)) {
+			mn->mapped--;
+			n++;
+		}
+		if (blockable && !(slot % MIRROR_CHUNK))
+			cond_resched();
+	}
+	hmm_dummy_count(hdev, HMM_DUMMY_CNT_DMA_MAPPED, -(long)n);
+}
 
 static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
 			      unsigned long cur_seq)
 {
-	struct hmm_dummy_mirror *mirror =
-		container_of(mni, struct mirror_notifier, mni)->mirror;
+	struct mirror_notifier *mn = container_of(mni, struct mirror_notifier,
+						  mni);
+	struct hmm_dummy_mirror *mirror = mn->mirror;
 	unsigned long start = max(range->start, mni->interval_tree.start);
 	unsigned long last = min(range->end - 1, mni->interval_tree.last);
 	XA_STATE(xas, &mirror->pt, start >> PAGE_SHIFT);
@@ -131,20 +234,53 @@ static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 	/*
 	 * New jobs can only use the entries left; one in flight may still
 	 * use those just removed, and their pages may be freed once we
-	 * return.
+	 * return.  So wait for it, then unmap (the file comment's rule).
+	 * Where we may not block, the fence was found signalled above and
+	 * no job was submitted since: unmap at once, as when the device is
+	 * idle.
 	 */
-	fence = dma_fence_get(mirror->access_fence);
-	mutex_unlock(&mirror->lock);
-	if (fence) {
-		dma_fence_wait(fence, false);
-		dma_fence_put(fence);
+	fence = mirror->access_fence;
+	if (fence && dma_fence_is_signaled(fence))
+		fence = NULL;
+	fence = dma_fence_get(fence);
+	if (!fence || !mn->mapped) {
+		if (mn->mapped)
+			mirror_unmap(mirror, mn, mirror_slot(start),
+				     mirror_slot(last), blockable);
+		mutex_unlock(&mirror->lock);
+		if (fence) {
+			dma_fence_wait(fence, false);
+			dma_fence_put(fence);
+		}
+		return true;
 	}
+	mutex_unlock(&mirror->lock);
+	dma_fence_wait(fence, false);
+	dma_fence_put(fence);
+	mutex_lock(&mirror->lock);
+	mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), true);
+	mutex_unlock(&mirror->lock);
 	return true;
 }
 
 static const struct mmu_interval_notifier_ops mirror_notifier_ops = {
 	.invalidate = mirror_invalidate,
 };
+
+/*
+ * Free a region no notifier watches any more (removed, or never inserted):
+ * unmap what is left in its map (teardown: every access has waited for its
+ * job), then the map.
+ */
+static void mirror_notifier_free(struct hmm_dummy_mirror *mirror,
+				 struct mirror_notifier *mn)
+{
+	mutex_lock(&mirror->lock);
+	mirror_unmap(mirror, mn, 0, MIRROR_SPAN_PAGES - 1, true);
+	mutex_unlock(&mirror->lock);
+	hmm_dummy_dma_map_free(mirror->hdev->dma_dev, &mn->map);
+	kfree(mn);
+}
 
 /* Pages from @addr to the end of its notifier region, at most @max. */
 static unsigned long mirror_span_pages(unsigned long addr, unsigned long max)
@@ -177,11 +313,18 @@ mirror_notifier(struct hmm_dummy_mirror *mirror, unsigned long addr)
 	if (!mn)
 		return ERR_PTR(-ENOMEM);
 	mn->mirror = mirror;
+	/* Here, not under mirror->lock: the map's arrays are large. */
+	ret = hmm_dummy_dma_map_alloc(mirror->hdev->dma_dev, &mn->map,
+				      MIRROR_SPAN_PAGES);
+	if (ret) {
+		kfree(mn);
+		return ERR_PTR(ret);
+	}
 	ret = mmu_interval_notifier_insert(&mn->mni, mirror->mm,
 					   index << MIRROR_SPAN_SHIFT,
 					   MIRROR_SPAN, &mirror_notifier_ops);
 	if (ret) {
-		kfree(mn);
+		mirror_notifier_free(mirror, mn);
 		return ERR_PTR(ret);
 	}
 	old = xa_cmpxchg(&mirror->notifiers, index, NULL, mn,
@@ -189,7 +332,7 @@ mirror_notifier(struct hmm_dummy_mirror *mirror, unsigned long addr)
 	if (old) {
 		/* Another thread of the process was first (or no memory). */
 		mmu_interval_notifier_remove(&mn->mni);
-		kfree(mn);
+		mirror_notifier_free(mirror, mn);
 		if (xa_is_err(old))
 			return ERR_PTR(xa_err(old));
 		return &old->mni;
@@ -224,10 +367,13 @@ void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror)
 	struct mirror_notifier *mn;
 	unsigned long index;
 
-	/* Each removal waits for its invalidations in progress. */
+	/*
+	 * Each removal waits for its invalidations in progress; then the
+	 * region's mappings go.
+	 */
 	xa_for_each(&mirror->notifiers, index, mn) {
 		mmu_interval_notifier_remove(&mn->mni);
-		kfree(mn);
+		mirror_notifier_free(mirror, mn);
 	}
 	xa_destroy(&mirror->notifiers);
 	xa_destroy(&mirror->pt);
@@ -236,13 +382,63 @@ void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror)
 	mmdrop(mirror->mm);
 }
 
-/* Record a page the device may access; failure only costs a later fault. */
-static void pt_store(struct hmm_dummy_mirror *mirror, unsigned long addr,
-		     struct page *page, unsigned int access)
+/*
+ * Record a page the device may access at @addr (in @mn's region), a system
+ * page DMA-mapped first, and return the entry for the caller's job to use.
+ * Failing to store the entry only costs a later fault (the mapping stays
+ * in @mn's map, see struct mirror_notifier).
+ *
+ * Return: the entry, or NULL if the DMA mapping failed.
+ */
+static void *pt_store(struct hmm_dummy_mirror *mirror,
+		      struct mirror_notifier *mn, unsigned long addr,
+		      struct page *page, unsigned int access)
 {
+	struct hmm_dummy_device *hdev = mirror->hdev;
+	size_t slot = mirror_slot(addr);
+	void *entry;
+
 	lockdep_assert_held(&mirror->lock);
-	xa_store(&mirror->pt, addr >> PAGE_SHIFT, xa_tag_pointer(page, access),
+	if (is_device_private_page(page)) {
+		/* The device's own memory: reached without the DMA API. */
+		entry = xa_tag_pointer(page, access);
+	} else {
+		bool fresh = !hmm_dummy_dma_mapped_page(&mn->map, slot);
+		dma_addr_t dma;
+
+		dma = hmm_dummy_dma_map_page(hdev->dma_dev, &mn->map, slot,
+					     page);
+		if (dma == DMA_MAPPING_ERROR)
+			return NULL;
+		if (fresh) {
+			mn->mapped++;
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_DMA_MAPS, 1);
+			hmm_dummy_count(hdev, HMM_DUMMY_CNT_DMA_MAPPED, 1);
+		}
+		entry = pt_mk_dma(dma, access);
+	}
+	xa_store(&mirror->pt, addr >> PAGE_SHIFT, entry,
 		 GFP_NOWAIT | __GFP_NOWARN);
+	return entry;
+}
+
+/*
+ * The page behind a device page table entry at @addr, for the driver's
+ * own bookkeeping (dirtying, references): a device page is the entry
+ * itself, a system page is found in its region's DMA map.  Under
+ * mirror->lock.
+ */
+static struct page *pt_page(struct hmm_dummy_mirror *mirror,
+			    unsigned long addr, void *entry)
+{
+	struct mirror_notifier *mn;
+
+	lockdep_assert_held(&mirror->lock);
+	if (!pt_is_dma(entry))
+		return xa_untag_pointer(entry);
+	mn = xa_load(&mirror->notifiers, addr >> MIRROR_SPAN_SHIFT);
+	return mn ? hmm_dummy_dma_mapped_page(&mn->map, mirror_slot(addr)) :
+		    NULL;
 }
 
 /*
@@ -254,10 +450,21 @@ static struct page *buf_page(void *buf, unsigned long offset)
 	return vmalloc_to_page(buf + offset);
 }
 
-/* Queue the copy of one page between @buf_pg and what the device sees. */
-static void device_copy(struct hmm_dummy_job *job, struct page *page,
+/*
+ * Queue the copy of one page between @buf_pg and what the device sees at a
+ * device page table entry: a system page through its DMA address, a device
+ * page through its backing.
+ */
+static void device_copy(struct hmm_dummy_job *job, void *entry,
 			struct page *buf_pg, bool write)
 {
+	struct page *page;
+
+	if (pt_is_dma(entry)) {
+		hmm_dummy_job_add_dma(job, buf_pg, pt_dma(entry), write);
+		return;
+	}
+	page = xa_untag_pointer(entry);
 	if (write)
 		hmm_dummy_job_add(job, hmm_dummy_data_page(page), buf_pg);
 	else
@@ -303,8 +510,8 @@ static struct dma_fence *submit_access(struct hmm_dummy_mirror *mirror,
  * taking it safe.
  */
 static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
-			  struct hmm_dummy_job *job, struct page *buf_pg,
-			  bool write)
+			  void *entry, struct hmm_dummy_job *job,
+			  struct page *buf_pg, bool write)
 {
 	lockdep_assert_held(&mirror->lock);
 	if (is_device_private_page(page)) {
@@ -314,7 +521,18 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 	} else if (write) {
 		get_page(page);
 	}
-	device_copy(job, page, buf_pg, write);
+	device_copy(job, entry, buf_pg, write);
+}
+
+/* Drop the references device_access() took for a job never submitted. */
+static void device_access_abort(struct page **pages, unsigned long n,
+				bool write)
+{
+	unsigned long i;
+
+	for (i = 0; write && i < n; i++)
+		if (!is_device_private_page(pages[i]))
+			put_page(pages[i]);
 }
 
 /*
@@ -417,15 +635,23 @@ static bool pt_access(struct hmm_dummy_mirror *mirror, unsigned long start,
 
 	lockdep_assert_held(&mirror->lock);
 	for (i = 0; i < npages; i++) {
-		void *entry = xa_load(&mirror->pt, (start >> PAGE_SHIFT) + i);
+		unsigned long addr = start + (i << PAGE_SHIFT);
+		void *entry = xa_load(&mirror->pt, addr >> PAGE_SHIFT);
 
-		if (!entry || (write && xa_pointer_tag(entry) == PT_READ))
+		if (!entry || (write && pt_rights(entry) == PT_READ))
 			return false;
-		pages[i] = xa_untag_pointer(entry);
+		/* An entry is removed before its mapping: never NULL. */
+		pages[i] = pt_page(mirror, addr, entry);
+		if (WARN_ON_ONCE(!pages[i]))
+			return false;
 	}
-	for (i = 0; i < npages; i++)
-		device_access(mirror, pages[i], job,
+	for (i = 0; i < npages; i++) {
+		unsigned long addr = start + (i << PAGE_SHIFT);
+
+		device_access(mirror, pages[i],
+			      xa_load(&mirror->pt, addr >> PAGE_SHIFT), job,
 			      buf_page(buf, i * PAGE_SIZE), write);
+	}
 	return true;
 }
 
@@ -504,6 +730,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = mirror->hdev,
 	};
+	struct mirror_notifier *mn;
 	struct hmm_dummy_job *job;
 	struct dma_fence *fence;
 	unsigned long i;
@@ -553,14 +780,23 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 			goto out_free;
 		}
 	}
+	mn = container_of(range.notifier, struct mirror_notifier, mni);
 	for (i = 0; i < npages; i++) {
-		struct page *page = hmm_dummy_range_page(pfns[i],
-						start + (i << PAGE_SHIFT));
+		unsigned long addr = start + (i << PAGE_SHIFT);
+		struct page *page = hmm_dummy_range_page(pfns[i], addr);
+		void *entry;
 
-		pt_store(mirror, start + (i << PAGE_SHIFT), page,
-			 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
-		device_access(mirror, page, job, buf_page(buf, i * PAGE_SIZE),
-			      write);
+		entry = pt_store(mirror, mn, addr, page,
+				 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
+		if (!entry) {
+			/* DMA mapping failed: nothing was submitted. */
+			mutex_unlock(&mirror->lock);
+			device_access_abort(w->pages, i, write);
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		device_access(mirror, page, entry, job,
+			      buf_page(buf, i * PAGE_SIZE), write);
 		/* pfns[i] is read: its slot keeps the page from here on. */
 		w->pages[i] = page;
 	}
@@ -650,6 +886,7 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 	struct hmm_dummy_device *hdev = mirror->hdev;
 	unsigned long done, n, i;
 	struct page **upages = NULL;
+	struct mirror_notifier *mn;
 	struct hmm_dummy_job *job;
 	struct dma_fence *fence;
 	struct mirror_walk w;
@@ -688,9 +925,11 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 				unpin_user_pages(upages, npin);
 			break;
 		}
+		mn = container_of(range.notifier, struct mirror_notifier, mni);
 		for (i = 0; i < n; i++) {
 			unsigned long hpfn = w.pfns[i];
 			struct page *page, *dst;
+			void *entry;
 
 			page = !(hpfn & HMM_PFN_VALID) ? NULL :
 			       hmm_dummy_range_page(hpfn, range.start +
@@ -704,8 +943,11 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 					       PAGE_SIZE);
 				continue;
 			}
-			pt_store(mirror, range.start + (i << PAGE_SHIFT), page,
-				 hpfn & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
+			/* A device page: no DMA mapping, cannot fail. */
+			entry = pt_store(mirror, mn, range.start +
+					 (i << PAGE_SHIFT), page,
+					 hpfn & HMM_PFN_WRITE ? PT_WRITE :
+								PT_READ);
 			if (i < npin)
 				dst = upages[i];
 			else if (uptr)
@@ -713,7 +955,7 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 			else
 				dst = NULL;
 			if (dst)
-				device_copy(job, page, dst, false);
+				device_copy(job, entry, dst, false);
 			cmd->cpages++;
 		}
 		fence = submit_access(mirror, job);
@@ -891,9 +1133,8 @@ static bool exclusive_already(struct hmm_dummy_mirror *mirror,
 
 	mutex_lock(&mirror->lock);
 	entry = xa_load(&mirror->pt, addr >> PAGE_SHIFT);
-	if (entry && xa_pointer_tag(entry) == PT_ATOMIC) {
-		device_copy(job, xa_untag_pointer(entry), buf_page(buf, 0),
-			    false);
+	if (entry && pt_rights(entry) == PT_ATOMIC) {
+		device_copy(job, entry, buf_page(buf, 0), false);
 		fence = submit_access(mirror, job);
 	}
 	mutex_unlock(&mirror->lock);
@@ -954,11 +1195,14 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 			  struct mmu_interval_notifier *mni, unsigned long addr,
 			  void *buf)
 {
+	struct mirror_notifier *mn = container_of(mni, struct mirror_notifier,
+						  mni);
 	struct mm_struct *mm = mirror->mm;
 	struct dma_fence *fence = NULL;
 	struct hmm_dummy_job *job;
 	struct page *page;
 	unsigned long seq;
+	void *entry;
 	int tries, ret;
 
 	/* The device's read of the page; allocated while nothing is held. */
@@ -983,18 +1227,26 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 		if (ret)
 			break;
 		mutex_lock(&mirror->lock);
+		ret = -EBUSY;
 		if (!mmu_interval_read_retry(mni, seq)) {
-			pt_store(mirror, addr, page, PT_ATOMIC);
-			device_copy(job, page, buf_page(buf, 0), false);
-			fence = submit_access(mirror, job);
+			entry = pt_store(mirror, mn, addr, page, PT_ATOMIC);
+			if (entry) {
+				device_copy(job, entry, buf_page(buf, 0), false);
+				fence = submit_access(mirror, job);
+			} else {
+				ret = -ENOMEM;	/* the DMA mapping */
+			}
 		}
 		mutex_unlock(&mirror->lock);
 		/* The page stays locked until the device has read it. */
-		ret = fence ? hmm_dummy_engine_wait(fence) : -EBUSY;
+		if (fence)
+			ret = hmm_dummy_engine_wait(fence);
 		unlock_page(page);
 		put_page(page);
 		if (fence)
 			return ret;	/* the job went with its fence */
+		if (ret == -ENOMEM)
+			break;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -1166,7 +1418,7 @@ int hmm_dummy_mirror_check_exclusive(struct hmm_dummy_mirror *mirror,
 	xas_for_each(&xas, entry, first + cmd->npages - 1) {
 		if (xas_retry(&xas, entry))
 			continue;
-		if (xa_pointer_tag(entry) == PT_ATOMIC) {
+		if (pt_rights(entry) == PT_ATOMIC) {
 			ret = -EPERM;
 			break;
 		}
