@@ -111,7 +111,7 @@ struct tgroup {
 };
 
 extern const struct tgroup tests_basic, tests_migrate, tests_mm, tests_thp,
-	tests_evict, tests_memcg, tests_paths, tests_engine;
+	tests_evict, tests_memcg, tests_paths, tests_engine, tests_dma;
 
 void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_fail(const char *file, int line, const char *fmt, ...)

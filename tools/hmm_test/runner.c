@@ -3,7 +3,8 @@
  * hmm_test: test registry and runner.  Every case runs in its own forked
  * process group with a timeout; output is KTAP.  On hmm_dummy the runner also
  * checks after every case that all device pages the case allocated came back
- * through page_free once the case's processes were gone.
+ * through page_free once the case's processes were gone, and that no DMA
+ * mapping of the device is left.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -30,7 +31,7 @@ static struct tresult *result;
 
 static const struct tgroup *groups[] = {
 	&tests_basic, &tests_migrate, &tests_mm, &tests_thp, &tests_evict,
-	&tests_memcg, &tests_paths, &tests_engine,
+	&tests_memcg, &tests_paths, &tests_engine, &tests_dma,
 };
 
 void t_diag(const char *fmt, ...)

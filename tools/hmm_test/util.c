@@ -282,9 +282,31 @@ int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
 }
 
 /*
+ * Wait (up to @ms) until device @idx has no live DMA mapping, as it must
+ * once no file of it is open (STATS version 5; older modules pass).
+ * Returns 0, or -1 with the last reading in @now.
+ */
+static int wait_dma_unmapped(int idx, struct hmm_dummy_stats *now,
+			     unsigned int ms)
+{
+	double end = now_sec() + ms / 1000.0;
+
+	for (;;) {
+		if (hmm_stats_dev(idx, now))
+			return -1;
+		if (now->version < 5 || !now->dma_mapped)
+			return 0;
+		if (now_sec() > end)
+			return -1;
+		sleep_ms(10);
+	}
+}
+
+/*
  * For every device, wait (up to 3 s) until the pages handed out since
- * base[idx] came back; each device whose pages did not is described in one
- * line passed to @report.  Returns the number of such devices.
+ * base[idx] came back and no DMA mapping is left; each device for which
+ * that did not happen is described in one line passed to @report.  Returns
+ * the number of such devices.
  */
 int report_unreturned_pages(const struct hmm_dummy_stats *base,
 			    void (*report)(const char *line))
@@ -304,6 +326,15 @@ int report_unreturned_pages(const struct hmm_dummy_stats *base,
 					      base[i].allocations),
 			 (unsigned long long)(now.page_free_calls -
 					      base[i].page_free_calls));
+		report(line);
+		bad++;
+	}
+	for (i = 0; i < cfg.ndev; i++) {
+		if (!wait_dma_unmapped(i, &now, 3000))
+			continue;
+		snprintf(line, sizeof(line),
+			 "device %d: DMA mappings left with no file open: dma_mapped %llu",
+			 i, (unsigned long long)now.dma_mapped);
 		report(line);
 		bad++;
 	}
