@@ -411,9 +411,12 @@ static inline void hmm_dummy_bus_dev_destroy(struct device *dev)
  * one IOVA allocation that pages are linked into; before, a slot is the
  * page and the address dma_map_page() gave.  Either way a mapping is
  * DMA_BIDIRECTIONAL and long-lived (until the invalidation), which is only
- * sound without bounce buffering: both refuse a device whose mask would
- * need it (the helpers by dma_addressing_limited() and by a device that
- * needs syncs).
+ * sound without bounce buffering: both refuse (-EOPNOTSUPP) a device whose
+ * mask would need it (dma_addressing_limited()), the helpers also one that
+ * needs syncs.  Before the helpers, a device behind an IOMMU in lazy mode
+ * (the x86 default) has dma_unmap_page() defer the IOTLB flush, so a page
+ * can be reused while the IOTLB still translates to it; the helpers'
+ * dma_iova_unlink() flushes before it returns.
  *
  * Locking is the caller's: every call for one map under one lock.  Mapping
  * and unmapping neither sleep nor allocate with reclaim (the IOMMU page
