@@ -89,15 +89,9 @@ int hmm_dummy_engine_param_check(void)
 /* Consume one injected failure if one is pending for @kind. */
 static bool engine_should_fail(enum hmm_dummy_job_kind kind)
 {
-	unsigned int n = READ_ONCE(engine_fail_jobs);
-
 	if (!(READ_ONCE(engine_fail_kinds) & BIT(kind)))
 		return false;
-	do {
-		if (!n)
-			return false;
-	} while (!try_cmpxchg(&engine_fail_jobs, &n, n - 1));
-	return true;
+	return hmm_dummy_take_failure(&engine_fail_jobs);
 }
 
 static const char *engine_driver_name(struct dma_fence *fence)

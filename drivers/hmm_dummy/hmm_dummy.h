@@ -431,6 +431,22 @@ static inline void hmm_dummy_count(struct hmm_dummy_device *hdev,
 	atomic64_add(n, &hdev->counters[c]);
 }
 
+/*
+ * Test hooks that fail the next N operations of a kind (engine_fail_jobs,
+ * dma_fail_maps): consume one of the failures *@pending holds, if any.
+ * The module parameter may be written at any time, hence the cmpxchg.
+ */
+static inline bool hmm_dummy_take_failure(unsigned int *pending)
+{
+	unsigned int n = READ_ONCE(*pending);
+
+	do {
+		if (!n)
+			return false;
+	} while (!try_cmpxchg(pending, &n, n - 1));
+	return true;
+}
+
 /* devmem.c: device memory and its allocator */
 int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size);
 void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev);

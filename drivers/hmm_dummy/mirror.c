@@ -56,6 +56,7 @@
 #include <linux/hmm.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -107,6 +108,10 @@ static unsigned int pt_rights(const void *entry)
 {
 	return (unsigned long)entry & PT_ACCESS_MASK;
 }
+
+static unsigned int dma_fail_maps;
+module_param(dma_fail_maps, uint, 0644);
+MODULE_PARM_DESC(dma_fail_maps, "Test hook: the next N DMA mappings of system pages for the device fail, as an exhausted IOMMU would make them (default 0)");
 
 /* Pages per hmm_range_fault() call and per bounce buffer fill. */
 #define MIRROR_CHUNK	512UL
@@ -406,6 +411,8 @@ static void *pt_store(struct hmm_dummy_mirror *mirror,
 		bool fresh = !hmm_dummy_dma_mapped_page(&mn->map, slot);
 		dma_addr_t dma;
 
+		if (fresh && hmm_dummy_take_failure(&dma_fail_maps))
+			return NULL;
 		dma = hmm_dummy_dma_map_page(hdev->dma_dev, &mn->map, slot,
 					     page);
 		if (dma == DMA_MAPPING_ERROR)
