@@ -68,6 +68,10 @@ int read_file_str(const char *path, char *buf, size_t len);
 int write_file_str(const char *path, const char *val);
 int write_file_in(const char *dir, const char *file, const char *val);
 long meminfo_value(const char *key);
+/* hmm_dummy's module parameters (test hooks among them). */
+#define HMM_PARAMS	"/sys/module/hmm_dummy/parameters/"
+int hmm_param_set(const char *name, unsigned long val);
+long hmm_param_get(const char *name);
 bool thp_enabled(void);
 bool hugetlb_available(long *free_pages, long *hpage_size, char *why,
 		       size_t whylen);

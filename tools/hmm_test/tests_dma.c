@@ -8,8 +8,9 @@
  * These cases check the count at each step (mapped by a device access,
  * unmapped by munmap, MADV_DONTNEED, mprotect, fork, migration and close)
  * and that the device's next access after each of those sees the memory
- * the process sees now, never the page the old mapping pointed to.  The
- * runner checks besides that dma_mapped is 0 after every case.
+ * the process sees now, never the page the old mapping pointed to, and
+ * what a failing mapping (the dma_fail_maps hook) does.  The runner checks
+ * besides that dma_mapped is 0 after every case.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -273,6 +274,54 @@ static int t_dma_migrate(void)
 	return T_PASS;
 }
 
+/*
+ * A DMA mapping that fails (the module's dma_fail_maps hook) fails the
+ * device access with -ENOMEM: nothing written, the mappings made before
+ * kept and none added, and the references the WRITE had taken on the
+ * pages already mapped dropped (a page with a leaked reference would not
+ * migrate).  The next try works.
+ */
+static int t_dma_map_fail(void)
+{
+	struct hmm_dummy_stats a;
+	struct fx f;
+	int r;
+
+	FX(fx_setup(&f, NPAGES, 0, 317));
+	FX(dma_begin(f.fd[0], &a));
+	if (access(HMM_PARAMS "dma_fail_maps", W_OK))
+		SKIP("no dma_fail_maps in " HMM_PARAMS);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_READ, 0, NPAGES / 2));
+	CHECK_EQ(mapped_since(f.fd[0], &a), NPAGES / 2);
+	pat_fill(f.m, f.size, 318);
+	CHECK_RET(hmm_param_set("dma_fail_maps", 1), 0);
+	r = fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, NPAGES);
+	CHECKF(hmm_param_get("dma_fail_maps") == 0,
+	       "dma_fail_maps still %ld", hmm_param_get("dma_fail_maps"));
+	hmm_param_set("dma_fail_maps", 0);
+	CHECKF(r == -ENOMEM, "WRITE with a failing DMA mapping: %d, want -ENOMEM",
+	       r);
+	FX_PAT(&f, 317);
+	CHECK_EQ(mapped_since(f.fd[0], &a), NPAGES / 2);
+	CHECK_RET(hmm_param_set("dma_fail_maps", 1), 0);
+	r = fx_cmd(&f, 0, HMM_DMIRROR_READ, 0, NPAGES);
+	hmm_param_set("dma_fail_maps", 0);
+	CHECKF(r == -ENOMEM, "READ with a failing DMA mapping: %d, want -ENOMEM",
+	       r);
+	CHECK_EQ(mapped_since(f.fd[0], &a), NPAGES / 2);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, NPAGES / 2));
+	CHECK_EQ(mapped_since(f.fd[0], &a), 0);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, NPAGES / 2));
+	FX_PAT(&f, 317);
+	/* MIGRATE_TO_DEV read the pages back into m. */
+	pat_fill(f.m, f.size, 318);
+	FX_WRITE(&f);
+	FX_PAT(&f, 318);
+	CHECK_EQ(mapped_since(f.fd[0], &a), NPAGES);
+	fx_teardown(&f);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "dma_count_close", t_dma_count_close, T_DUMMY,
 	  "device access maps each system page once; close unmaps them all" },
@@ -288,6 +337,8 @@ static const struct tcase cases[] = {
 	  "fork unmaps; a device WRITE after it never reaches the child's pages" },
 	{ "dma_migrate", t_dma_migrate, T_DUMMY,
 	  "migration to the device unmaps; back in system memory, new mappings" },
+	{ "dma_map_fail", t_dma_map_fail, T_DUMMY,
+	  "a failing DMA mapping: -ENOMEM, nothing written, nothing leaked" },
 };
 
 const struct tgroup tests_dma = { cases, ARRAY_SIZE(cases) };

@@ -23,7 +23,6 @@
 #include "hmm_test.h"
 
 #define PS	(cfg.page_size)
-#define PARAMS	"/sys/module/hmm_dummy/parameters/"
 
 /* Job kinds, as the module's engine_fail_kinds mask has them. */
 #define KIND_TO_DEV	1
@@ -33,31 +32,12 @@
 /* Time one job of a race case takes. */
 #define RACE_LATENCY_MS	400
 
-static int param_set(const char *name, unsigned long val)
-{
-	char path[128], v[32];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	snprintf(v, sizeof(v), "%lu", val);
-	return write_file_str(path, v);
-}
-
-static long param_get(const char *name)
-{
-	char path[128], v[32];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	if (read_file_str(path, v, sizeof(v)) < 0)
-		return -1;
-	return strtol(v, NULL, 0);
-}
-
 /* The knobs back to their defaults: no latency, no failure pending. */
 static void engine_reset(void)
 {
-	param_set("engine_latency_us", 0);
-	param_set("engine_fail_jobs", 0);
-	param_set("engine_fail_kinds", 15);
+	hmm_param_set("engine_latency_us", 0);
+	hmm_param_set("engine_fail_jobs", 0);
+	hmm_param_set("engine_fail_kinds", 15);
 }
 
 /* Start of every case: the knobs exist (the module has an engine), reset. */
@@ -65,9 +45,9 @@ static int engine_begin(void)
 {
 	char mode[16] = "";
 
-	if (access(PARAMS "engine_fail_jobs", W_OK))
-		return t_skip("no copy engine knobs in " PARAMS);
-	read_file_str(PARAMS "copy_engine", mode, sizeof(mode));
+	if (access(HMM_PARAMS "engine_fail_jobs", W_OK))
+		return t_skip("no copy engine knobs in " HMM_PARAMS);
+	read_file_str(HMM_PARAMS "copy_engine", mode, sizeof(mode));
 	mode[strcspn(mode, "\n")] = 0;
 	t_diag("copy_engine=%s", mode);
 	engine_reset();
@@ -77,16 +57,16 @@ static int engine_begin(void)
 /* The next @n jobs of @kinds fail. */
 static int inject(unsigned int kinds, unsigned int n)
 {
-	CHECK_RET(param_set("engine_fail_kinds", kinds), 0);
-	CHECK_RET(param_set("engine_fail_jobs", n), 0);
+	CHECK_RET(hmm_param_set("engine_fail_kinds", kinds), 0);
+	CHECK_RET(hmm_param_set("engine_fail_jobs", n), 0);
 	return T_PASS;
 }
 
 /* The failure was consumed by the command meant to hit it. */
 static int injected_all(void)
 {
-	CHECKF(param_get("engine_fail_jobs") == 0,
-	       "engine_fail_jobs still %ld", param_get("engine_fail_jobs"));
+	CHECKF(hmm_param_get("engine_fail_jobs") == 0,
+	       "engine_fail_jobs still %ld", hmm_param_get("engine_fail_jobs"));
 	return T_PASS;
 }
 
@@ -286,7 +266,7 @@ static int t_engine_cpu_write_during_copy(void)
 
 	FX(engine_begin());
 	FX(fx_setup(&f, 16, 0, 206));
-	CHECK_RET(param_set("engine_latency_us", RACE_LATENCY_MS * 1000), 0);
+	CHECK_RET(hmm_param_set("engine_latency_us", RACE_LATENCY_MS * 1000), 0);
 	FX(bg_start(&c, f.fd[0], HMM_DMIRROR_MIGRATE_TO_DEV, f.p, NULL,
 		    f.npages));
 	FX(wait_job_queued(f.fd[0]));
@@ -324,7 +304,7 @@ static int t_engine_cpu_read_during_to_sys(void)
 	FX(engine_begin());
 	FX(fx_setup(&f, 16, 0, 210));
 	FX_TO_DEV(&f);
-	CHECK_RET(param_set("engine_latency_us", RACE_LATENCY_MS * 1000), 0);
+	CHECK_RET(hmm_param_set("engine_latency_us", RACE_LATENCY_MS * 1000), 0);
 	FX(bg_start(&c, f.fd[0], HMM_DMIRROR_MIGRATE_TO_SYS, f.p, NULL,
 		    f.npages));
 	FX(wait_job_queued(f.fd[0]));
@@ -393,7 +373,7 @@ static int inval_during_write(enum inval how)
 	}
 	pat_fill(p, size, 207);
 	pat_fill(m, size, 208);
-	CHECK_RET(param_set("engine_latency_us", RACE_LATENCY_MS * 1000), 0);
+	CHECK_RET(hmm_param_set("engine_latency_us", RACE_LATENCY_MS * 1000), 0);
 	FX(bg_start(&c, fd, HMM_DMIRROR_WRITE, p, m, npages));
 	FX(wait_job_queued(fd));
 	switch (how) {
@@ -481,7 +461,7 @@ static int t_engine_kill_with_jobs(void)
 	pid_t pid;
 
 	FX(engine_begin());
-	CHECK_RET(param_set("engine_latency_us", 20000), 0);
+	CHECK_RET(hmm_param_set("engine_latency_us", 20000), 0);
 	for (i = 0; i < 3; i++) {
 		pid = fork();
 		CHECK(pid >= 0);

@@ -141,6 +141,27 @@ int write_file_in(const char *dir, const char *file, const char *val)
 }
 
 /* A value from /proc/meminfo (in the unit the file uses), -1 if absent. */
+/* Write @val to hmm_dummy's module parameter @name: 0 or -errno. */
+int hmm_param_set(const char *name, unsigned long val)
+{
+	char path[128], v[32];
+
+	snprintf(path, sizeof(path), HMM_PARAMS "%s", name);
+	snprintf(v, sizeof(v), "%lu", val);
+	return write_file_str(path, v);
+}
+
+/* hmm_dummy's module parameter @name, or -1. */
+long hmm_param_get(const char *name)
+{
+	char path[128], v[32];
+
+	snprintf(path, sizeof(path), HMM_PARAMS "%s", name);
+	if (read_file_str(path, v, sizeof(v)) < 0)
+		return -1;
+	return strtol(v, NULL, 0);
+}
+
 long meminfo_value(const char *key)
 {
 	char line[256];
