@@ -256,8 +256,9 @@ struct hmm_dummy_engine {
  * @index:       N of /dev/hmm_dummyN (its minor number, relative)
  * @dev:         the class device (sysfs stats live under it); NULL only
  *               while a failed device is taken down
- * @dma_dev:     the device the DMA API maps system pages for (faux or
- *               platform, see compat.h), the class device's parent
+ * @dma_dev:     the device the DMA API maps system pages for (a PCI
+ *               function or a faux/platform device, see dma_dev.c), the
+ *               class device's parent
  * @pgmap:       the device-private ZONE_DEVICE mapping; pgmap.owner == this
  * @res:         the physical address range reserved for @pgmap
  * @pfn_first:   first pfn of the device memory
@@ -466,6 +467,12 @@ unsigned long hmm_dummy_in_use(struct hmm_dummy_device *hdev);
 void hmm_dummy_fill_stats(struct hmm_dummy_device *hdev,
 			  struct hmm_dummy_stats *st);
 extern const struct dev_pagemap_ops hmm_dummy_pagemap_ops;
+
+/* dma_dev.c: the struct device each device maps system pages for */
+int hmm_dummy_dma_devs_init(void);
+void hmm_dummy_dma_devs_exit(void);
+struct device *hmm_dummy_dma_dev_get(unsigned int index);
+void hmm_dummy_dma_dev_put(struct device *dev);
 
 /* engine.c: the copy engine */
 int hmm_dummy_engine_param_check(void);

@@ -567,28 +567,11 @@ static struct hmm_dummy_device *alloc_device(void)
 	return kzalloc_obj(struct hmm_dummy_device, GFP_KERNEL);
 }
 
-/*
- * The device the DMA API sees (compat.h: faux or platform), with a 64-bit
- * mask.  The class device is its child, so /sys/class/hmm_dummy/hmm_dummyN
- * leads to it (the "device" link of the class device).
- */
 static struct device *create_dma_device(struct hmm_dummy_device *hdev)
 {
-	struct device *dev;
-	int ret;
-
 	if (hmm_dummy_init_fault())
 		return ERR_PTR(-ENOMEM);
-	dev = hmm_dummy_bus_dev_create(hdev->index);
-	if (IS_ERR(dev))
-		return dev;
-	/* No bus provides the mask's storage: see compat.h. */
-	ret = dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64));
-	if (ret) {
-		hmm_dummy_bus_dev_destroy(dev);
-		return ERR_PTR(ret);
-	}
-	return dev;
+	return hmm_dummy_dma_dev_get(hdev->index);
 }
 
 static struct device *create_class_device(struct hmm_dummy_device *hdev)
@@ -624,7 +607,7 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
 		device_destroy(&hmm_dummy_class,
 			       MKDEV(MAJOR(hmm_dummy_devt), hdev->index));
 	/* Last: every mirror, hence every DMA mapping, is gone. */
-	hmm_dummy_bus_dev_destroy(hdev->dma_dev);
+	hmm_dummy_dma_dev_put(hdev->dma_dev);
 	kfree(hdev);
 }
 
@@ -678,7 +661,7 @@ static int hmm_dummy_device_add(unsigned int index)
 
 err_free:
 	hmm_dummy_engine_fini(hdev);
-	hmm_dummy_bus_dev_destroy(hdev->dma_dev);
+	hmm_dummy_dma_dev_put(hdev->dma_dev);
 	kfree(hdev);
 	return ret;
 }
@@ -707,6 +690,9 @@ static int __init hmm_dummy_init(void)
 	ret = register_class();
 	if (ret)
 		goto err_chrdev;
+	ret = hmm_dummy_dma_devs_init();
+	if (ret)
+		goto err_class;
 	hmm_dummy_num_devices = num_devices;
 	for (i = 0; i < num_devices; i++) {
 		ret = hmm_dummy_device_add(i);
@@ -728,6 +714,8 @@ static int __init hmm_dummy_init(void)
 
 err_devices:
 	hmm_dummy_remove_all();
+	hmm_dummy_dma_devs_exit();
+err_class:
 	class_unregister(&hmm_dummy_class);
 err_chrdev:
 	unregister_chrdev_region(hmm_dummy_devt, num_devices);
@@ -739,6 +727,7 @@ static void __exit hmm_dummy_exit(void)
 	/* No file is open (each pins the module); none can be opened now. */
 	cdev_del(&hmm_dummy_cdev);
 	hmm_dummy_remove_all();
+	hmm_dummy_dma_devs_exit();
 	class_unregister(&hmm_dummy_class);
 	unregister_chrdev_region(hmm_dummy_devt, num_devices);
 }
