@@ -28,9 +28,11 @@ endif
 endif
 export KVER
 # Kernels, flavours and copy engine modes `make check` runs the suite on, in
-# this order (KVER:FLAVOUR:ENGINE; the in-tree module's whole-suite run, on
-# 7.3, takes the other engine mode, so 7.3 runs the suite in both).
-CHECK_KERNELS ?= 7.3:debug:async 6.12:fast:sync 6.1:fast:async
+# this order (KVER:FLAVOUR:ENGINE[:iommu]; the in-tree module's whole-suite
+# run, on 7.3, takes the other engine mode, so 7.3 runs the suite in both).
+# The 7.3 leg's VM has an IOMMU: the hmm_dma_map_*() helpers exist only
+# there (6.16+), and with it they take their IOVA path.
+CHECK_KERNELS ?= 7.3:debug:async:iommu 6.12:fast:sync 6.1:fast:async
 ifneq ($(KSRC),)
 override CHECK_KERNELS := $(KVER):$(or $(FLAVOUR),fast)
 endif
@@ -141,9 +143,11 @@ vm-run: deps
 	@$(S)/vm-run.sh -f $(or $(FLAVOUR),fast) -t $(VM_TIMEOUT) -n vm-run -- "$$CMD"
 
 # Not part of check: the suite against deliberately broken drivers.
-# SABOTAGE='none no-free no-copy no-inval-wait' picks them (default: no-free no-copy).
+# SABOTAGE='none no-free no-copy no-inval-wait no-dma-unmap dma-unmap-early'
+# picks them (default: no-free no-copy); MUTATION_FLAGS=-I boots with the
+# IOMMU, MUTATION_FLAGS='-p PATTERN' runs only some cases.
 mutation: deps
-	@$(S)/mutation.sh $(SABOTAGE)
+	@$(S)/mutation.sh $(MUTATION_FLAGS) $(SABOTAGE)
 
 clean:
 	@k="$(KDIR)"; [ -n "$$k" ] || k=$$(ls -d $${XDG_CACHE_HOME:-$$HOME/.cache}/hmm_dummy/build/debug-$(KVER).* 2>/dev/null | head -n 1); \

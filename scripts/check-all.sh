@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# check-all.sh TIMEOUT KVER:FLAVOUR[:ENGINE]... [-- vm-run options]
+# check-all.sh TIMEOUT KVER:FLAVOUR[:ENGINE[:iommu]]... [-- vm-run options]
 #
 # `make check`: vm/check.sh (hmm_test run, unload tests, stress, the
 # kernel's hmm-tests on test_hmm and hmm_dummy) on each kernel in turn, each
@@ -64,12 +64,13 @@ ht=$(( $(date +%s) - ht0 ))
 in_tree_kver=${IN_TREE_KVER:-7.3}
 in_tree_done=0
 for kf in "${kernels[@]}"; do
-	# KVER[:FLAVOUR[:ENGINE]]: ENGINE is the copy engine's mode for the
-	# leg (async|sync); the in-tree module's run on the leg uses the other.
-	IFS=: read -r kver flavour engine <<<"$kf"
+	# KVER[:FLAVOUR[:ENGINE[:iommu]]]: ENGINE is the copy engine's mode
+	# for the leg (async|sync); the in-tree module's run on the leg uses
+	# the other.  iommu: the leg's VM has an IOMMU (vm-run.sh -I).
+	IFS=: read -r kver flavour engine iommu <<<"$kf"
 	flavour=${flavour:-debug}
 	echo
-	echo "===== make check: Linux $kver, $flavour kernel${engine:+, copy_engine=$engine}${KSRC:+ from $KSRC} ====="
+	echo "===== make check: Linux $kver, $flavour kernel${engine:+, copy_engine=$engine}${iommu:+, IOMMU}${KSRC:+ from $KSRC} ====="
 	t0=$(date +%s)
 	# The other ways in, built on the host for this kernel.
 	extra=()
@@ -81,6 +82,11 @@ for kf in "${kernels[@]}"; do
 		extra+=(-e "HMM_DUMMY_PARAMS=copy_engine=$engine"
 			-e "HMM_DUMMY_INTREE_PARAMS=copy_engine=$other") ;;
 	*) echo "check-all.sh: $kf: the engine is async or sync" >&2; exit 2 ;;
+	esac
+	case $iommu in
+	'') ;;
+	iommu) extra+=(-I) ;;
+	*) echo "check-all.sh: $kf: the fourth field is iommu or nothing" >&2; exit 2 ;;
 	esac
 	fdir=$top/build/$kver-$flavour
 	kb=$(KVER=$kver "$top/scripts/build-kernel.sh" "$flavour" | tail -n 1) || kb=
@@ -172,13 +178,13 @@ for kf in "${kernels[@]}"; do
 	fi
 	read -r p _ f _ s _ <<<"${line//,/}"
 	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
-	table+=("$(printf '%-6s %-12s %6d %6d %6d %6ds' "$kver" "$flavour${engine:+/$engine}" "$p" "$f" "$s" $((t1 - t0)))")
+	table+=("$(printf '%-6s %-18s %6d %6d %6d %6ds' "$kver" "$flavour${engine:+/$engine}${iommu:+/$iommu}" "$p" "$f" "$s" $((t1 - t0)))")
 done
 tp=$((tp + hp)) tf=$((tf + hf))
-table+=("$(printf '%-6s %-12s %6d %6d %6d %6ds' host - "$hp" "$hf" 0 "$ht")")
+table+=("$(printf '%-6s %-18s %6d %6d %6d %6ds' host - "$hp" "$hf" 0 "$ht")")
 echo
 echo "===== make check: all kernels ====="
-printf '%-6s %-12s %6s %6s %6s %7s\n' kernel kind passed failed skipped time
+printf '%-6s %-18s %6s %6s %6s %7s\n' kernel kind passed failed skipped time
 printf '%s\n' "${table[@]}"
 echo "$tp passed, $tf failed, $ts skipped"
 [ "$tf" = 0 ]

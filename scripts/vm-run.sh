@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vm-run.sh [-f fast|debug] [-t SECONDS] [-n NAME] [-e VAR=VALUE]... [-a GUESTPATH=FILE]... [-i] [--] COMMAND...
+# vm-run.sh [-f fast|debug] [-t SECONDS] [-n NAME] [-e VAR=VALUE]... [-a GUESTPATH=FILE]... [-I] [-i] [--] COMMAND...
 #
 # Builds what the VM needs (test kernel, hmm_dummy.ko for that kernel, the
 # hmm_test tool, the kernel's hmm-tests, the initramfs), boots QEMU and runs
@@ -16,6 +16,11 @@
 #       build/logs/NAME.results (default: run)
 #   -e  environment variable for COMMAND (repeatable)
 #   -a  add FILE to the initramfs as GUESTPATH (relative, e.g. tmp/x.ko)
+#   -I  an IOMMU: a q35 machine with QEMU's Intel IOMMU (intel_iommu=on)
+#       and a PCI "edu" function behind it, which hmm_dummy0 uses as its
+#       DMA device (drivers/hmm_dummy/dma_dev.c; hmm_dummy1 keeps the
+#       direct mapping, so both paths run); a DMA fault (the IOMMU's or
+#       hmm_dummy's engine's) fails the run
 #   -i  interactive: the console is this terminal (Ctrl-A X quits QEMU)
 #
 # The console is shown on the terminal and written to the log.  The run fails,
@@ -42,17 +47,19 @@ fi
 timeout=900
 name=run
 interactive=0
+iommu=0
 envs=()
 adds=()
-while getopts 'f:t:n:e:a:i' o; do
+while getopts 'f:t:n:e:a:Ii' o; do
 	case $o in
 	f) flavour=$OPTARG ;;
 	t) timeout=$OPTARG ;;
 	n) name=$OPTARG ;;
 	e) envs+=("$OPTARG") ;;
 	a) adds+=("$OPTARG") ;;
+	I) iommu=1 ;;
 	i) interactive=1 ;;
-	*) sed -n '4,24s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,28s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -164,6 +171,13 @@ kvm) qemu+=(-accel kvm -cpu host) ;;
 # Documentation/harness.rst).  Nothing of hmm_dummy's depends on LA57.
 *) qemu+=(-accel tcg,thread=multi -cpu max,la57=off) ;;
 esac
+if [ $iommu = 1 ]; then
+	# Interrupt remapping needs a split irqchip, which TCG has no use
+	# for: the IOMMU translates DMA only.
+	qemu+=(-machine q35 -device intel-iommu,intremap=off
+	       -device edu)
+	append+=" intel_iommu=on"
+fi
 qemu+=(-initrd "$initrd" -append "$append")
 exec {lockfd}>&-
 
@@ -171,7 +185,7 @@ log=$logs/$name.console.log
 res=$logs/$name.results
 rm -f "$log" "$res"
 tb=$(date +%s)
-say "setup $((tb - t0))s; booting the $KVER $flavour kernel${KSRC:+ of $KSRC} ($accel, timeout ${timeout}s): $cmd"
+say "setup $((tb - t0))s; booting the $KVER $flavour kernel${KSRC:+ of $KSRC} ($accel$([ $iommu = 1 ] && echo ", IOMMU"), timeout ${timeout}s): $cmd"
 
 if [ $interactive = 1 ]; then
 	"${qemu[@]}" -serial mon:stdio -serial "file:$res"
@@ -192,7 +206,7 @@ echo >&2
 # reference phase (vm/lib.sh reference_phase_begin: hmm_dummy's results are
 # all in, only the kernel's test_hmm runs), a splat, crash or hang is the
 # reference driver's: it becomes a NOTE in the results, not a failure.
-splats='WARNING:|BUG:|Oops|KASAN:|UBSAN:|possible circular locking|possible recursive locking|kmemleak: .*new suspected memory leaks|Kernel panic|kernel BUG at|general protection fault|INFO: task .* blocked for more than'
+splats='WARNING:|BUG:|Oops|KASAN:|UBSAN:|possible circular locking|possible recursive locking|kmemleak: .*new suspected memory leaks|Kernel panic|kernel BUG at|general protection fault|INFO: task .* blocked for more than|DMAR: \[DMA (Read|Write)|DMAR: DRHD: handling fault|copy engine: DMA fault'
 fail=0
 bad() { echo "!! $*" >&2; fail=2; }
 cut=$(grep -an 'HMM_DUMMY_REFERENCE_PHASE' "$log" | head -n 1 | cut -d: -f1 || true)
