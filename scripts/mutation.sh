@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# mutation.sh [-t SECONDS] [-o DIR] [-p PATTERN] [SABOTAGE...]
+# mutation.sh [-t SECONDS] [-o DIR] [-p PATTERN] [-I] [SABOTAGE...]
 #
 # Does the suite catch a broken driver?  For each SABOTAGE (default: no-free
 # no-copy) a copy of drivers/hmm_dummy gets one small, named breakage, is
@@ -18,9 +18,16 @@
 #            copy engine runs the migrations' jobs without copying)
 #   no-inval-wait  the mmu notifier does not wait for the device accesses
 #            in flight (their fence) before it returns
+#   no-dma-unmap  the mmu notifier leaves the DMA mappings of the entries
+#            it removes (the next mapping of the slot meets the old one)
+#   dma-unmap-early  the mmu notifier unmaps before it waits for the
+#            device accesses in flight: with -I, a job then meets an IOVA
+#            the IOMMU no longer translates (a DMA fault); without an
+#            IOMMU it writes into a page the kernel may already reuse
 #
 #   -t  VM timeout per sabotage in seconds (default 1800)
 #   -p  run only the cases matching PATTERN (as `hmm_test run PATTERN`)
+#   -I  boot with the IOMMU (vm-run.sh -I)
 #   -o  where the outputs go (default build/mutation): NAME.ktap (the run's
 #       output), NAME.failed (failing cases), NAME.checks ("case N" lines)
 # Exit status: 0 when every sabotage made at least one case fail (and
@@ -32,13 +39,15 @@ export KVER=${KVER:-7.3}
 flavour=${FLAVOUR:-fast}
 timeout=1800
 pattern=
+iommu=()
 out=$top/build/mutation
-while getopts 't:o:p:' o; do
+while getopts 't:o:p:I' o; do
 	case $o in
 	t) timeout=$OPTARG ;;
 	p) pattern=$OPTARG ;;
+	I) iommu=(-I) ;;
 	o) out=$OPTARG ;;
-	*) sed -n '4,29s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,36s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -75,7 +84,17 @@ sabotage()
 		subst "$d/mirror.c" 'dma_fence_wait(fence, false);' \
 			'		(void)fence; /* sabotage no-inval-wait */'
 		;;
-	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait)" ;;
+	no-dma-unmap)
+		subst "$d/mirror.c" 'if (mn->mapped)' \
+			'		if (0) /* sabotage no-dma-unmap */'
+		subst "$d/mirror.c" 'mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), true);' \
+			'	(void)0; /* sabotage no-dma-unmap */'
+		;;
+	dma-unmap-early)
+		subst "$d/mirror.c" 'if (!fence || !mn->mapped) {' \
+			'	if (true) { /* sabotage dma-unmap-early */'
+		;;
+	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early)" ;;
 	esac
 	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
 }
@@ -101,7 +120,7 @@ for s in "$@"; do
 		die "the driver with sabotage $s did not build"
 	echo ">> mutation $s: running the suite on $KVER $flavour" >&2
 	vrc=0
-	"$top/scripts/vm-run.sh" -f "$flavour" -t "$timeout" -n "mutation-$KVER-$flavour-$s" \
+	"$top/scripts/vm-run.sh" "${iommu[@]}" -f "$flavour" -t "$timeout" -n "mutation-$KVER-$flavour-$s" \
 		-a "hmm/sab/hmm_dummy.ko=$ko" -- \
 		"insmod /hmm/sab/hmm_dummy.ko; /hmm/bin/hmm_test run --count-checks $qpattern 2>&1 | tee -a \"\$HMM_RESULTS\"" \
 		>/dev/null 2>"$out/$s.vm.log" || vrc=$?
