@@ -11,7 +11,8 @@
 # (scripts/build-kselftest.sh), and for the first kernel of version
 # $IN_TREE_KVER (default 7.3) the in-tree module (scripts/build-in-tree.sh):
 # vm/check.sh runs them.  The host's own checks (the man page against the
-# tool, the tool's refusal of bad arguments, the kernel's KTAP parser on
+# tool, the tool's refusal of bad arguments, Documentation/*.rst through
+# docutils, kernel-doc -Wall on the driver, the kernel's KTAP parser on
 # each kselftest run) make a row "host".  Prints a table of the kernels and
 # last the single line
 #   N passed, N failed, N skipped
@@ -58,6 +59,13 @@ if ta=$("$top/scripts/check-tool-args.sh" 2>&1); then
 else
 	echo "$ta"
 	host_result fail hmm_test.args "scripts/check-tool-args.sh failed"
+fi
+# The .rst documents build with docutils without a warning.
+if dc=$("$top/scripts/check-docs.sh" 2>&1); then
+	host_result pass docs.rst "$dc"
+else
+	echo "$dc"
+	host_result fail docs.rst "scripts/check-docs.sh: docutils warnings or errors in Documentation/*.rst"
 fi
 inst=$(mktemp -d "${TMPDIR:-/tmp}/hmm_dummy-install.XXXXXX")
 if make -s -C "$top/tools/hmm_test" install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 &&
