@@ -36,34 +36,39 @@ run()
 	st=$?
 }
 
-# refused STATUS ARGS...: a bad input.
-refused()
+# expect STATUS OUT ARGS...: exit status STATUS, text matching the regular
+# expression OUT on stdout (OUT empty: stdout empty) and nothing on stderr
+# (OUT empty: a message there).
+expect()
 {
-	local want=$1
-	shift
-	nbad=$((nbad + 1))
+	local want=$1 re=$2
+	shift 2
 	run "$@"
 	if [ $st != "$want" ]; then
 		fail "$*" "exit status $st, want $want ($(head -n 1 "$tmp/err"))"
-	elif [ ! -s "$tmp/err" ]; then
-		fail "$*" "no message on stderr"
-	elif [ -s "$tmp/out" ]; then
+	elif [ -n "$re" ] && ! grep -q "$re" "$tmp/out"; then
+		fail "$*" "no '$re' on stdout"
+	elif [ -z "$re" ] && [ -s "$tmp/out" ]; then
 		fail "$*" "output on stdout: $(head -n 1 "$tmp/out")"
+	elif [ -n "$re" ] && [ -s "$tmp/err" ]; then
+		fail "$*" "output on stderr: $(head -n 1 "$tmp/err")"
+	elif [ -z "$re" ] && [ ! -s "$tmp/err" ]; then
+		fail "$*" "no message on stderr"
 	fi
+}
+
+# refused STATUS ARGS...: a bad input.
+refused()
+{
+	nbad=$((nbad + 1))
+	expect "$1" '' "${@:2}"
 }
 
 # help ARGS...: --help somewhere in ARGS.
 help()
 {
 	ngood=$((ngood + 1))
-	run "$@"
-	if [ $st != 0 ]; then
-		fail "$*" "exit status $st, want 0"
-	elif ! grep -q '^usage: hmm_test' "$tmp/out"; then
-		fail "$*" "no usage on stdout"
-	elif [ -s "$tmp/err" ]; then
-		fail "$*" "output on stderr: $(head -n 1 "$tmp/err")"
-	fi
+	expect 0 '^usage: hmm_test' "$@"
 }
 
 # accepted ARGS...: a valid command line, run without a device.
