@@ -155,14 +155,14 @@ static bool leak_check(struct hmm_dummy_stats *base)
 	return !report_unreturned_pages(base, diag_line);
 }
 
-#define RUN_USAGE							\
-	"[--list] [--ksft] [--count-checks] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n" \
-	"  PATTERN is a glob or substring of case names; cases matching an\n" \
-	"  --exclude PATTERN are left out.  A PATTERN that matches no case is\n" \
-	"  an error.\n"							\
-	"  --ksft: kselftest mode (no device is a skip, no summary line)\n" \
-	"  --count-checks: after each case a line '# checks NAME N': the\n" \
-	"  number of checks the case ran"
+static const char run_usage[] =
+	"[--list] [--ksft] [--count-checks] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n"
+	"  PATTERN is a glob or substring of case names; cases matching an\n"
+	"  --exclude PATTERN are left out.  A PATTERN that matches no case is\n"
+	"  an error.\n"
+	"  --ksft: kselftest mode (no device is a skip, no summary line)\n"
+	"  --count-checks: after each case a line '# checks NAME N': the\n"
+	"  number of checks the case ran";
 
 /* The first of @npat patterns that matches no case at all, or NULL. */
 static const char *unmatched(int npat, char **pat)
@@ -204,7 +204,7 @@ int cmd_run(int argc, char **argv)
 	size_t g, c;
 	double t0 = now_sec();
 
-	i = parse_args(argc, argv, RUN_USAGE, opts, &first);
+	i = parse_args(argc, argv, run_usage, opts, &first);
 	if (i != ARGS_OK)
 		return i;
 	pat = argv + first;
