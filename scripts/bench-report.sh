@@ -120,7 +120,7 @@ norm_awk='
 			}
 			END { printf "%d regression(s) beyond 20%%\n", nreg }'
 	else
-		echo "no baseline ($base): nothing to compare with"
+		echo "no baseline (${base#"$top"/}): nothing to compare with"
 	fi
 } >"$out"
 
@@ -174,7 +174,7 @@ if command -v gnuplot >/dev/null; then
 		GP
 	done
 	rm -rf "$d"
-	echo "plot: $dir/bench.png $dir/bench.svg" >>"$out"
+	echo "plot: ${dir#"$top"/}/bench.png ${dir#"$top"/}/bench.svg" >>"$out"
 else
 	echo "no gnuplot: no plot" >>"$out"
 fi

@@ -11,7 +11,10 @@
 # (scripts/build-kselftest.sh), and for the first kernel of version
 # $IN_TREE_KVER (default 7.3) the in-tree module (scripts/build-in-tree.sh):
 # vm/check.sh runs them.  The host's own checks (the man page against the
-# tool, the kernel's KTAP parser on each kselftest run) make a row "host".  Prints a table of the kernels and last the single line
+# tool, the tool's refusal of bad arguments, Documentation/*.rst through
+# docutils, kernel-doc -Wall on the driver, the kernel's KTAP parser on
+# each kselftest run) make a row "host".  Prints a table of the kernels and
+# last the single line
 #   N passed, N failed, N skipped
 # adding all of them up.  Exit status 1 if anything failed.
 set -uo pipefail
@@ -49,6 +52,20 @@ if make -s -C "$top/tools/hmm_test" >/dev/null 2>&1 &&
 else
 	echo "$mp"
 	host_result fail hmm_test.manpage "scripts/check-manpage.sh failed"
+fi
+# Bad input refused, every documented command line taken (host, no device).
+if ta=$("$top/scripts/check-tool-args.sh" 2>&1); then
+	host_result pass hmm_test.args "$ta"
+else
+	echo "$ta"
+	host_result fail hmm_test.args "scripts/check-tool-args.sh failed"
+fi
+# The .rst documents build with docutils without a warning.
+if dc=$("$top/scripts/check-docs.sh" 2>&1); then
+	host_result pass docs.rst "$dc"
+else
+	echo "$dc"
+	host_result fail docs.rst "scripts/check-docs.sh: docutils warnings or errors in Documentation/*.rst"
 fi
 inst=$(mktemp -d "${TMPDIR:-/tmp}/hmm_dummy-install.XXXXXX")
 if make -s -C "$top/tools/hmm_test" install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 &&

@@ -167,11 +167,17 @@ fi
 			$((user + drv)) "$user" "$drv" "$no" "$uncl"
 	done
 	echo
-	echo "Unreached lines, with reasons: $dir/unreached.txt"
-	echo "gcov kernel ($kb): $(cat "$kb/.done" 2>/dev/null)"
+	# Paths relative to the repository or the cache: the report is
+	# committed as a baseline.
+	rdir=${dir#"$top"/}
+	cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
+	rkb=$kb
+	[ "${kb#"$cache"/}" = "$kb" ] || rkb="\$HMM_DUMMY_CACHE/${kb#"$cache"/}"
+	echo "Unreached lines, with reasons: $rdir/unreached.txt"
+	echo "gcov kernel ($rkb): $(cat "$kb/.done" 2>/dev/null)"
 	[ "$timeout" = --report ] || echo "this call: kernel $((t1 - t0)) s, VM $((t2 - t1)) s"
 	for run in "${runs[@]}"; do
-		[ ! -d "$dir/html-$run" ] || echo "HTML ($run): $dir/html-$run/index.html"
+		[ ! -d "$dir/html-$run" ] || echo "HTML ($run): $rdir/html-$run/index.html"
 	done
 } >"$dir/coverage.txt"
 cat "$dir/coverage.txt"

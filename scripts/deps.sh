@@ -19,6 +19,7 @@ pkgs=(
 	python3					# the kernel's KTAP parser (kunit.py parse)
 	gnuplot-nox				# `make bench`: the plot
 	lcov					# `make coverage` (lcov, genhtml)
+	python3-docutils			# make check: Documentation/*.rst build
 )
 
 missing=()

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 #define MAX_SIZES	16
 #define MAX_REPS	15
+#define MAX_BENCH_SIZE	(1024ULL << 30)
 #define THP_SIZE	(2UL << 20)
 
 /* Median, minimum and maximum of a set of runs. */
@@ -716,57 +718,91 @@ static int run_p5(const struct target *tg, int reps, bool thp, FILE *f)
 	return 0;
 }
 
+static bool is_mode(const char *tok)
+{
+	return !strcmp(tok, "thp") || !strcmp(tok, "4k");
+}
+
+static bool is_window(const char *tok)
+{
+	unsigned long long w;
+
+	return !parse_u64(tok, 1, INT_MAX, &w);
+}
+
+/* @list is one or more items separated by commas, each @ok. */
+static bool list_ok(const char *list, bool (*ok)(const char *tok))
+{
+	char *copy = strdup(list), *tok, *save = NULL;
+	bool good = copy && *list;
+
+	for (tok = strtok_r(copy, ",", &save); tok && good;
+	     tok = strtok_r(NULL, ",", &save))
+		good = ok(tok);
+	free(copy);
+	return good && !strstr(list, ",,") && list[strlen(list) - 1] != ',';
+}
+
+/*
+ * What getopt cannot check: --modes is a list of thp and 4k, --windows one
+ * of numbers, and the sizes swept go from --min-size (0: no sweep) up to
+ * --max-size.  ARGS_OK, or 2 after a message.
+ */
+static int check_bench_args(const char *modes, const char *windows,
+			    size_t min_size, size_t max_size)
+{
+	const char *bad = NULL;
+
+	if (!list_ok(modes, is_mode))
+		bad = "--modes: thp, 4k or thp,4k";
+	else if (windows && !list_ok(windows, is_window))
+		bad = "--windows: fault_window values (1, 2, ...) separated by commas";
+	else if (!windows && min_size > max_size)
+		bad = "--min-size is larger than --max-size";
+	if (!bad)
+		return ARGS_OK;
+	fprintf(stderr, "hmm_test bench: %s\n", bad);
+	return 2;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	size_t sizes[MAX_SIZES], max_size = 256UL << 20, min_size = 2UL << 20;
 	size_t p4_size = 32UL << 20;
 	const char *csv = NULL, *windows = NULL, *modes = "thp,4k";
 	int ntg = 0, nsz = 0, reps = 5, i, s, fail = 0;
-	bool p5 = false, p4 = true;
+	bool p5 = false, no_p4 = false;
+	const struct opt opts[] = {
+		OPT_NUM("min-size", OPT_SIZE, &min_size, 1, MAX_BENCH_SIZE),
+		OPT_NUM("max-size", OPT_SIZE, &max_size, 1, MAX_BENCH_SIZE),
+		OPT_NUM("p4-size", OPT_SIZE, &p4_size, 1, MAX_BENCH_SIZE),
+		OPT_NUM("reps", OPT_INT, &reps, 1, MAX_REPS),
+		OPT_ARG("csv", OPT_STR, &csv),
+		OPT_ARG("modes", OPT_STR, &modes),
+		OPT_ARG("no-p4", OPT_FLAG, &no_p4),
+		OPT_ARG("p5", OPT_FLAG, &p5),
+		OPT_ARG("windows", OPT_STR, &windows),
+		{ }
+	};
 	struct target tg[2];
 	FILE *f = NULL;
 
-	for (i = 0; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(argv[i], "--p5")) {
-			p5 = true;
-			continue;
-		}
-		if (!strcmp(argv[i], "--no-p4")) {
-			p4 = false;
-			continue;
-		}
-		if (!strcmp(argv[i], "--max-size") && v)
-			max_size = parse_size(v);
-		else if (!strcmp(argv[i], "--min-size") && v)
-			min_size = parse_size(v);
-		else if (!strcmp(argv[i], "--p4-size") && v)
-			p4_size = parse_size(v);
-		else if (!strcmp(argv[i], "--reps") && v)
-			reps = atoi(v);
-		else if (!strcmp(argv[i], "--csv") && v)
-			csv = v;
-		else if (!strcmp(argv[i], "--modes") && v)
-			modes = v;
-		else if (!strcmp(argv[i], "--windows") && v)
-			windows = v;
-		else {
-			fprintf(stderr,
-				"usage: hmm_test bench [--min-size B] [--max-size B] [--reps N] [--csv FILE]\n"
-				"                      [--modes thp,4k] [--p4-size B] [--no-p4]\n"
-				"       hmm_test bench --p5 [--reps N] [--modes thp,4k] [--csv FILE]\n"
-				"       hmm_test bench --windows N,N,... [--max-size B] [--reps N]\n");
-			return 2;
-		}
-		i++;
-	}
-	if (reps < 1 || reps > MAX_REPS)
-		reps = 5;
+	i = parse_args(argc, argv,
+		       "[--min-size B] [--max-size B] [--reps N] [--csv FILE]\n"
+		       "                      [--modes thp,4k] [--p4-size B] [--no-p4]\n"
+		       "       hmm_test bench --p5 [--reps N] [--modes thp,4k] [--csv FILE]\n"
+		       "       hmm_test bench --windows N,N,... [--max-size B] [--reps N]",
+		       opts, NULL);
+	if (i != ARGS_OK)
+		return i;
+	i = check_bench_args(modes, windows, p5 ? 0 : min_size, max_size);
+	if (i != ARGS_OK)
+		return i;
+	hmm_probe(cfg.prefix);
 	if (windows) {
 		if (!cfg.dummy) {
 			fprintf(stderr, "bench: --windows needs hmm_dummy\n");
-			return 2;
+			return 1;
 		}
 		return bench_windows(windows, max_size < (32UL << 20) ?
 				     max_size : 32UL << 20, reps);
@@ -817,7 +853,7 @@ int cmd_bench(int argc, char **argv)
 			continue;
 		}
 		fail |= bench_sizes(tg, ntg, sizes, nsz, reps, thp, f);
-		if (p4)
+		if (!no_p4)
 			fail |= run_p4(tg, ntg, p4_size, reps, thp, f);
 	}
 	if (f) {

@@ -169,46 +169,43 @@ static void *cyc_thread(void *arg)
 	return NULL;
 }
 
-static void usage_cycle(void)
-{
-	fprintf(stderr,
-		"usage: hmm_test cycle [--size BYTES] [--cycles N] [--threads N] [--device N] [--pattern random|seq]\n");
-}
+#define CYCLE_USAGE \
+	"[--size BYTES] [--cycles N] [--threads N] [--device N] [--pattern random|seq]"
 
 int cmd_cycle(int argc, char **argv)
 {
 	struct cyc c = { .size = 64UL << 20, .cycles = 12, .nthr = 1 };
+	const char *pattern = "random";
+	const struct opt opts[] = {
+		OPT_NUM("size", OPT_SIZE, &c.size, 1, SIZE_MAX / 2),
+		OPT_NUM("cycles", OPT_INT, &c.cycles, 1, 1000000),
+		OPT_NUM("threads", OPT_INT, &c.nthr, 1, 1024),
+		OPT_NUM("device", OPT_INT, &c.dev, 0, MAX_DEVICES - 1),
+		OPT_ARG("pattern", OPT_STR, &pattern),
+		{ }
+	};
 	struct hmm_dummy_stats s0, s1;
 	struct cyc_thr *t;
 	pthread_t *th;
 	double t0, el, to_dev = 0, back = 0;
-	size_t per, ps = cfg.page_size, i;
+	size_t per, ps = sysconf(_SC_PAGESIZE), i;
 	int k;
 
-	for (k = 0; k < argc; k++) {
-		const char *v = k + 1 < argc ? argv[k + 1] : NULL;
-
-		if (!strcmp(argv[k], "--size") && v)
-			c.size = parse_size(v);
-		else if (!strcmp(argv[k], "--cycles") && v)
-			c.cycles = atoi(v);
-		else if (!strcmp(argv[k], "--threads") && v)
-			c.nthr = atoi(v);
-		else if (!strcmp(argv[k], "--device") && v)
-			c.dev = atoi(v);
-		else if (!strcmp(argv[k], "--pattern") && v &&
-			 (!strcmp(v, "seq") || !strcmp(v, "random")))
-			c.seq = !strcmp(v, "seq");
-		else {
-			usage_cycle();
-			return 2;
-		}
-		k++;
-	}
-	if (c.nthr < 1 || c.cycles < 1 || c.size < ps) {
-		usage_cycle();
+	k = parse_args(argc, argv, CYCLE_USAGE, opts, NULL);
+	if (k != ARGS_OK)
+		return k;
+	if (strcmp(pattern, "seq") && strcmp(pattern, "random")) {
+		fprintf(stderr, "hmm_test cycle: --pattern %s: random or seq\n",
+			pattern);
 		return 2;
 	}
+	c.seq = !strcmp(pattern, "seq");
+	if (c.size < ps) {
+		fprintf(stderr, "hmm_test cycle: --size %zu: less than a page (%zu)\n",
+			c.size, ps);
+		return 2;
+	}
+	hmm_probe(cfg.prefix);
 	c.size = (c.size + ps - 1) / ps * ps;
 	per = (c.size / ps + c.nthr - 1) / c.nthr * ps;
 	c.fd = hmm_open(c.dev);

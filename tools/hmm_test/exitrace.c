@@ -55,21 +55,20 @@ int cmd_exit_race(int argc, char **argv)
 	unsigned long seconds = 30, procs = 4, npages = 256, spawned = 0;
 	struct hmm_dummy_stats base, now;
 	int i, rc = 0, st, bad[8] = { 0 };
+	const struct opt opts[] = {
+		OPT_NUM("seconds", OPT_ULONG, &seconds, 1, MAX_SECONDS),
+		OPT_NUM("procs", OPT_ULONG, &procs, 1, MAX_PROCS),
+		OPT_NUM("pages", OPT_ULONG, &npages, 1, 1UL << 20),
+		{ }
+	};
 	double end;
 	pid_t pid;
 
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-			seconds = strtoul(argv[++i], NULL, 0);
-		} else if (!strcmp(argv[i], "--procs") && i + 1 < argc) {
-			procs = strtoul(argv[++i], NULL, 0);
-		} else if (!strcmp(argv[i], "--pages") && i + 1 < argc) {
-			npages = strtoul(argv[++i], NULL, 0);
-		} else {
-			fprintf(stderr, "usage: hmm_test exit-race [--seconds N] [--procs N] [--pages N]\n");
-			return 2;
-		}
-	}
+	i = parse_args(argc, argv, "[--seconds N] [--procs N] [--pages N]",
+		       opts, NULL);
+	if (i != ARGS_OK)
+		return i;
+	hmm_probe(cfg.prefix);
 	if (!cfg.ndev || !cfg.dummy || hmm_stats_dev(0, &base)) {
 		fprintf(stderr, "exit-race: needs hmm_dummy device nodes\n");
 		return 1;

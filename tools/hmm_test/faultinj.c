@@ -281,24 +281,27 @@ int cmd_faultinject(int argc, char **argv)
 {
 	struct hmm_dummy_stats base[MAX_DEVICES], now;
 	unsigned int max = 400, n, points[FI_NR] = { 0 }, total = 0;
-	const char *load = NULL, *params = "";
+	const char *load = NULL, *params = NULL;
+	const struct opt opts[] = {
+		OPT_NUM("max", OPT_UINT, &max, 1, 1000000),
+		OPT_ARG("load", OPT_STR, &load),
+		OPT_ARG("params", OPT_STR, &params),
+		{ }
+	};
 	int op, i, r, rc = 0;
 	char *buf;
 
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--max") && i + 1 < argc) {
-			max = strtoul(argv[++i], NULL, 0);
-		} else if (!strcmp(argv[i], "--load") && i + 1 < argc) {
-			load = argv[++i];
-		} else if (!strcmp(argv[i], "--params") && i + 1 < argc) {
-			params = argv[++i];
-		} else {
-			fprintf(stderr, "usage: hmm_test faultinject [--max N] [--load MODULE.ko [--params 'p=v ...']]\n");
-			return 2;
-		}
+	i = parse_args(argc, argv, "[--max N] [--load MODULE.ko [--params 'p=v ...']]",
+		       opts, NULL);
+	if (i != ARGS_OK)
+		return i;
+	if (params && !load) {
+		fprintf(stderr, "hmm_test faultinject: --params without --load\n");
+		return 2;
 	}
+	hmm_probe(cfg.prefix);
 	if (load)
-		return fi_load(load, params, max);
+		return fi_load(load, params ? params : "", max);
 	if (!cfg.ndev || !cfg.dummy) {
 		fprintf(stderr, "faultinject: needs hmm_dummy device nodes\n");
 		return 1;

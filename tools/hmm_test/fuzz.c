@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -286,21 +287,20 @@ int cmd_fuzz(int argc, char **argv)
 {
 	struct hmm_dummy_stats base[MAX_DEVICES], now;
 	unsigned long calls = 100000, target_calls;
+	const struct opt opts[] = {
+		OPT_NUM("calls", OPT_ULONG, &calls, 1, ULONG_MAX),
+		OPT_NUM("seed", OPT_U64, &F.seed, 0, UINT64_MAX),
+		{ }
+	};
 	pthread_t th[NFUZZ + 1];
 	double t0, secs;
 	int i, rc = 0;
 
 	F.seed = (uint64_t)time(NULL);
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--calls") && i + 1 < argc)
-			calls = strtoul(argv[++i], NULL, 0);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			F.seed = strtoull(argv[++i], NULL, 0);
-		else {
-			fprintf(stderr, "usage: hmm_test fuzz [--calls N] [--seed S]\n");
-			return 2;
-		}
-	}
+	i = parse_args(argc, argv, "[--calls N] [--seed S]", opts, NULL);
+	if (i != ARGS_OK)
+		return i;
+	hmm_probe(cfg.prefix);
 	if (!F.seed)
 		F.seed = 1;
 	if (!cfg.ndev) {

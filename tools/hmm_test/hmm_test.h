@@ -77,7 +77,6 @@ bool hugetlb_available(long *free_pages, long *hpage_size, char *why,
 		       size_t whylen);
 void *hugetlb_alloc(size_t len, const char **how);
 void hugetlb_free(void *p, size_t len, const char *how);
-unsigned long parse_size(const char *s);
 int count_snapshot(int fd, void *addr, unsigned long npages, uint8_t val,
 		   uint8_t mask);
 
@@ -238,5 +237,57 @@ int cmd_exit_race(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_unload_holder(int argc, char **argv);
+
+/*
+ * args.c: a command's options.  A table of struct opt, ended by an entry
+ * without a name, says for each option its type, where its value goes and,
+ * for a number or a size, the range allowed.
+ */
+enum opt_type {
+	OPT_FLAG,	/* bool, set by the option (no value) */
+	OPT_STR,	/* const char * */
+	OPT_STRS,	/* struct opt_strs: every value of a repeated option */
+	OPT_INT,	/* int */
+	OPT_UINT,	/* unsigned int */
+	OPT_ULONG,	/* unsigned long */
+	OPT_U64,	/* uint64_t */
+	OPT_SIZE,	/* size_t, with an optional K, M or G */
+};
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	void *val;
+	unsigned long long min, max;
+};
+
+/* An entry of the table: a flag or string(s); a number or size in [lo, hi]. */
+#define OPT_ARG(name, type, ptr)		{ name, type, ptr, 0, 0 }
+#define OPT_NUM(name, type, ptr, lo, hi)	{ name, type, ptr, lo, hi }
+
+struct opt_strs {
+	char **v;
+	int n;
+};
+
+#define ARGS_OK		(-1)
+/* Limits of the options for a duration and for a number of processes. */
+#define MAX_SECONDS	(7 * 86400)
+#define MAX_PROCS	1024
+
+/*
+ * Parse argv[1..argc) of the command argv[0] by @opts with getopt_long():
+ * "--opt VALUE" and "--opt=VALUE" both work.  @first NULL: the command
+ * takes no operands; else *@first is the index of the first one.  Returns
+ * ARGS_OK, or the command's exit status: 0 after -h/--help (the usage
+ * "hmm_test CMD @usage" on stdout), 2 after a bad argument (a message and
+ * the usage on stderr).  Opens no device: a command probes its devices
+ * (hmm_probe()) once its arguments are known to be good.
+ */
+int parse_args(int argc, char **argv, const char *usage,
+	       const struct opt *opts, int *first);
+/* @s as a number in [min, max]: 0, -EINVAL (not a number) or -ERANGE. */
+int parse_u64(const char *s, unsigned long long min, unsigned long long max,
+	      unsigned long long *v);
 
 #endif /* HMM_TEST_H */

@@ -2,6 +2,7 @@
 /*
  * hmm_test: command line entry of the hmm_dummy user tool.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,49 +34,63 @@ static const struct {
 	  "[--orphan]" },
 };
 
-static void usage(void)
+static void usage(FILE *f)
 {
 	size_t i;
 
 	/* Each line is checked against hmm_test.1 (scripts/check-manpage.sh). */
-	fprintf(stderr,
+	fprintf(f,
 		"usage: hmm_test [--dev PREFIX] [-v] COMMAND [ARGS]\n"
 		"  --dev PREFIX  device nodes PREFIX0..N (default /dev/hmm_dummy;\n"
 		"                /dev/hmm_dmirror runs the test_hmm compatible subset)\n"
 		"commands:\n");
 	for (i = 0; i < ARRAY_SIZE(cmds); i++)
-		fprintf(stderr, "  %-14s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].help);
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "dev", required_argument, NULL, 'd' },
+		{ "device-path", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
 	const char *prefix = getenv("HMM_TEST_DEV");
-	int i = 1;
 	size_t c;
+	int o;
 
-	if (!prefix)
-		prefix = "/dev/hmm_dummy";
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if ((!strcmp(argv[i], "--dev") ||
-		     !strcmp(argv[i], "--device-path")) && i + 1 < argc) {
-			prefix = argv[++i];
-		} else if (!strcmp(argv[i], "-v")) {
-			cfg.verbose++;
-		} else {
-			usage();
-			return !strcmp(argv[i], "-h") ||
-			       !strcmp(argv[i], "--help") ? 0 : 2;
+	opterr = 0;
+	/* "+": the options before COMMAND only; the command parses its own. */
+	while ((o = getopt_long(argc, argv, "+:hv", lo, NULL)) != -1) {
+		if (o == 'd') {
+			prefix = optarg;
+			continue;
 		}
-	}
-	if (i >= argc) {
-		usage();
+		if (o == 'v') {
+			cfg.verbose++;
+			continue;
+		}
+		if (o == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, o == ':' ? "hmm_test: %s needs a value\n" :
+			"hmm_test: unknown option '%s'\n", argv[optind - 1]);
+		usage(stderr);
 		return 2;
 	}
-	hmm_probe(prefix);
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (prefix)
+		cfg.prefix = prefix;
+	/* The command gets its name as argv[0], like a program. */
 	for (c = 0; c < ARRAY_SIZE(cmds); c++)
-		if (!strcmp(argv[i], cmds[c].name))
-			return cmds[c].fn(argc - i - 1, argv + i + 1);
-	fprintf(stderr, "hmm_test: unknown command '%s'\n", argv[i]);
-	usage();
+		if (!strcmp(argv[optind], cmds[c].name))
+			return cmds[c].fn(argc - optind, argv + optind);
+	fprintf(stderr, "hmm_test: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
 	return 2;
 }

@@ -156,15 +156,32 @@ static bool leak_check(struct hmm_dummy_stats *base)
 	return !report_unreturned_pages(base, diag_line);
 }
 
-static void usage_run(void)
+static const char run_usage[] =
+	"[--list] [--ksft] [--count-checks] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n"
+	"  PATTERN is a glob or substring of case names; cases matching an\n"
+	"  --exclude PATTERN are left out.  A PATTERN that matches no case is\n"
+	"  an error.\n"
+	"  --ksft: kselftest mode (no device is a skip, no summary line)\n"
+	"  --count-checks: after each case a line '# checks NAME N': the\n"
+	"  number of checks the case ran";
+
+/* The first of @npat patterns that matches no case at all, or NULL. */
+static const char *unmatched(int npat, char **pat)
 {
-	fprintf(stderr,
-		"usage: hmm_test run [--list] [--ksft] [--count-checks] [--timeout SECS] [--exclude PATTERN]... [PATTERN...]\n"
-		"  PATTERN is a glob or substring of case names; cases matching an\n"
-		"  --exclude PATTERN are left out.\n"
-		"  --ksft: kselftest mode (no device is a skip, no summary line)\n"
-		"  --count-checks: after each case a line '# checks NAME N': the\n"
-		"  number of checks the case ran\n");
+	size_t g, c;
+	int i;
+
+	for (i = 0; i < npat; i++) {
+		bool hit = false;
+
+		for (g = 0; g < ARRAY_SIZE(groups) && !hit; g++)
+			for (c = 0; c < groups[g]->n && !hit; c++)
+				hit = matches_any(groups[g]->cases[c].name,
+						  1, &pat[i]);
+		if (!hit)
+			return pat[i];
+	}
+	return NULL;
 }
 
 int cmd_run(int argc, char **argv)
@@ -173,34 +190,37 @@ int cmd_run(int argc, char **argv)
 	unsigned int timeout = 0;
 	struct hmm_dummy_stats base[MAX_DEVICES];
 	bool list = false, ksft = false, count = false;
+	struct opt_strs ex = { };
+	const struct opt opts[] = {
+		OPT_ARG("list", OPT_FLAG, &list),
+		OPT_ARG("ksft", OPT_FLAG, &ksft),
+		OPT_ARG("count-checks", OPT_FLAG, &count),
+		OPT_NUM("timeout", OPT_UINT, &timeout, 1, MAX_SECONDS),
+		OPT_ARG("exclude", OPT_STRS, &ex),
+		{ }
+	};
+	const char *bad;
 	char **pat;
-	int npat = 0, i;
+	int npat, first, i;
 	size_t g, c;
 	double t0 = now_sec();
 
-	pat = calloc(argc + 1, sizeof(*pat));
-	xpat = calloc(argc + 1, sizeof(*xpat));
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--list")) {
-			list = true;
-		} else if (!strcmp(argv[i], "--ksft")) {
-			ksft = true;
-		} else if (!strcmp(argv[i], "--count-checks")) {
-			count = true;
-		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			timeout = atoi(argv[++i]);
-		} else if (!strcmp(argv[i], "--exclude") && i + 1 < argc) {
-			xpat[nxpat++] = argv[++i];
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage_run();
-			return 0;
-		} else if (argv[i][0] == '-') {
-			usage_run();
-			return 2;
-		} else {
-			pat[npat++] = argv[i];
-		}
+	i = parse_args(argc, argv, run_usage, opts, &first);
+	if (i != ARGS_OK)
+		return i;
+	pat = argv + first;
+	npat = argc - first;
+	xpat = ex.v;
+	nxpat = ex.n;
+	bad = unmatched(npat, pat);
+	if (!bad)
+		bad = unmatched(nxpat, xpat);
+	if (bad) {
+		fprintf(stderr, "hmm_test run: no case matches '%s' (see run --list)\n",
+			bad);
+		return 2;
 	}
+	hmm_probe(cfg.prefix);
 
 	for (g = 0; g < ARRAY_SIZE(groups); g++)
 		for (c = 0; c < groups[g]->n; c++)
@@ -323,7 +343,6 @@ int cmd_run(int argc, char **argv)
 	if (!ksft)
 		printf("%u passed, %u failed, %u skipped\n", passed, failed,
 		       skipped);
-	free(pat);
 	if (failed)
 		return T_FAIL;
 	return passed || !skipped ? T_PASS : T_SKIP;

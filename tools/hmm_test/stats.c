@@ -41,23 +41,30 @@ static int print_dev(int idx)
 
 int cmd_stats(int argc, char **argv)
 {
-	int dev = -1, i, ret = 0;
+	int dev = -1, i, ret;
+	const struct opt opts[] = {
+		OPT_NUM("device", OPT_INT, &dev, 0, MAX_DEVICES - 1),
+		{ }
+	};
 
-	for (i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-			dev = atoi(argv[++i]);
-		} else {
-			fprintf(stderr, "usage: hmm_test stats [--device N]\n");
-			return 2;
-		}
-	}
+	ret = parse_args(argc, argv, "[--device N]", opts, NULL);
+	if (ret != ARGS_OK)
+		return ret;
+	hmm_probe(cfg.prefix);
 	if (!cfg.dummy) {
 		fprintf(stderr, "%s0: no hmm_dummy device (stats need hmm_dummy)\n",
 			cfg.prefix);
 		return 1;
 	}
+	if (dev >= cfg.ndev) {
+		fprintf(stderr, "hmm_test stats: no device %s%d (%d device%s)\n",
+			cfg.prefix, dev, cfg.ndev, cfg.ndev == 1 ? "" : "s");
+		return 1;
+	}
+	if (dev >= 0)
+		return print_dev(dev);
+	ret = 0;
 	for (i = 0; i < cfg.ndev; i++)
-		if (dev < 0 || dev == i)
-			ret |= print_dev(i);
+		ret |= print_dev(i);
 	return ret;
 }

@@ -478,26 +478,21 @@ int cmd_stress(int argc, char **argv)
 	int seconds = 30, procs = 4, i, failed = 0, status;
 	uint64_t seed = (uint64_t)time(NULL);
 	struct hmm_dummy_stats base[MAX_DEVICES];
+	const struct opt opts[] = {
+		OPT_NUM("seconds", OPT_INT, &seconds, 1, MAX_SECONDS),
+		OPT_NUM("procs", OPT_INT, &procs, 1, MAX_PROCS),
+		OPT_NUM("seed", OPT_U64, &seed, 0, UINT64_MAX),
+		{ }
+	};
 	pid_t *pids;
 	double end;
 
-	for (i = 0; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(argv[i], "--seconds") && v)
-			seconds = atoi(v);
-		else if (!strcmp(argv[i], "--procs") && v)
-			procs = atoi(v);
-		else if (!strcmp(argv[i], "--seed") && v)
-			seed = strtoull(v, NULL, 0);
-		else {
-			fprintf(stderr,
-				"usage: hmm_test stress [--seconds N] [--procs N] [--seed N]\n");
-			return 2;
-		}
-		i++;
-	}
-	if (cfg.ndev < 1 || procs < 1) {
+	i = parse_args(argc, argv, "[--seconds N] [--procs N] [--seed N]",
+		       opts, NULL);
+	if (i != ARGS_OK)
+		return i;
+	hmm_probe(cfg.prefix);
+	if (cfg.ndev < 1) {
 		fprintf(stderr, "stress: no device %s0\n", cfg.prefix);
 		return 1;
 	}

@@ -79,39 +79,37 @@ static int orphan_fork(char *p, size_t size)
 int cmd_unload_holder(int argc, char **argv)
 {
 	const char *ready = NULL, *module = "hmm_dummy";
-	unsigned long size = 16UL << 20, npages;
+	size_t size = 16UL << 20;
+	unsigned long npages;
 	unsigned int timeout = 300;
 	char modpath[128], *p, *view;
 	struct hmm_dmirror_cmd c;
-	int i, fd, r, dev = 0, local, halfway, orphan = 0;
+	int i, fd, r, dev = 0, local, halfway;
+	bool orphan = false;
+	const struct opt opts[] = {
+		OPT_NUM("size", OPT_SIZE, &size, 1, SIZE_MAX / 2),
+		OPT_ARG("ready-file", OPT_STR, &ready),
+		OPT_NUM("timeout", OPT_UINT, &timeout, 1, MAX_SECONDS),
+		OPT_NUM("device", OPT_INT, &dev, 0, MAX_DEVICES - 1),
+		OPT_ARG("module", OPT_STR, &module),
+		OPT_ARG("orphan", OPT_FLAG, &orphan),
+		{ }
+	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	double end;
 	long bad;
 
-	for (i = 0; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(argv[i], "--orphan")) {
-			orphan = 1;
-			continue;
-		}
-		if (!strcmp(argv[i], "--size") && v)
-			size = parse_size(v);
-		else if (!strcmp(argv[i], "--ready-file") && v)
-			ready = v;
-		else if (!strcmp(argv[i], "--timeout") && v)
-			timeout = atoi(v);
-		else if (!strcmp(argv[i], "--device") && v)
-			dev = atoi(v);
-		else if (!strcmp(argv[i], "--module") && v)
-			module = v;
-		else {
-			fprintf(stderr,
-				"usage: hmm_test unload-holder [--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME] [--orphan]\n");
-			return 2;
-		}
-		i++;
+	i = parse_args(argc, argv,
+		       "[--size B] [--ready-file F] [--timeout S] [--device N] [--module NAME] [--orphan]",
+		       opts, NULL);
+	if (i != ARGS_OK)
+		return i;
+	if (size < (size_t)sysconf(_SC_PAGESIZE)) {
+		fprintf(stderr, "hmm_test unload-holder: --size %zu: less than a page\n",
+			size);
+		return 2;
 	}
+	hmm_probe(cfg.prefix);
 	snprintf(modpath, sizeof(modpath), "/sys/module/%s", module);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
@@ -174,7 +172,7 @@ int cmd_unload_holder(int argc, char **argv)
 		if (r >= 0)
 			return r;
 	}
-	printf("READY pid %d: %lu pages (%lu MiB) on %s%d, waiting for %s to go\n",
+	printf("READY pid %d: %lu pages (%zu MiB) on %s%d, waiting for %s to go\n",
 	       getpid(), npages, size >> 20, cfg.prefix, dev, modpath);
 	fflush(stdout);
 	if (ready) {
@@ -203,7 +201,7 @@ int cmd_unload_holder(int argc, char **argv)
 		       pat_expected(0xdeadbeef, bad));
 		return 1;
 	}
-	printf("unload-holder: all %lu MiB intact\n", size >> 20);
+	printf("unload-holder: all %zu MiB intact\n", size >> 20);
 	if (!got_signal && !access(modpath, F_OK))
 		return 1;
 	return 0;

@@ -238,25 +238,6 @@ void hugetlb_free(void *p, size_t len, const char *how)
 		munmap(p, len);
 }
 
-/* "64M", "1g", "4096", "2k" */
-unsigned long parse_size(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 0);
-
-	switch (*end) {
-	case 'g': case 'G':
-		v <<= 10;
-		/* fallthrough */
-	case 'm': case 'M':
-		v <<= 10;
-		/* fallthrough */
-	case 'k': case 'K':
-		v <<= 10;
-	}
-	return v;
-}
-
 /* Number of pages whose snapshot byte satisfies (byte & mask) == val. */
 int count_snapshot(int fd, void *addr, unsigned long npages, uint8_t val,
 		   uint8_t mask)
