@@ -9,8 +9,10 @@
 # short, an unknown role or directive) fails.  Plain docutils, not the
 # kernel's Sphinx: the files are read as they are (on the web, in an
 # editor), so Sphinx-only roles and directives (:c:func:, kernel-doc::) are
-# not used in them and count as errors here.  Prints the messages; exit
-# status 1 if any file has one.
+# not used in them and count as errors here.  Also checks that
+# Documentation/ABI/testing/sysfs-class-hmm_dummy documents every field of
+# struct hmm_dummy_stats, in order.  Prints the messages; exit status 1 if
+# anything is wrong.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 if [ $# -eq 0 ]; then
@@ -34,5 +36,16 @@ for f in "$@"; do
 	fi
 done
 names=("${@#"$top"/}")
-[ $bad = 0 ] && echo "docutils: ${names[*]}: no warning"
+# The sysfs ABI file against the struct it documents: one What: per field
+# of struct hmm_dummy_stats after @version, in the struct's order.
+abi=$top/Documentation/ABI/testing/sysfs-class-hmm_dummy
+want=$(sed -n '/^struct hmm_dummy_stats {/,/^};/s/^[[:space:]]*__u64[[:space:]]*\([a-z0-9_]*\);.*/\1/p' \
+	"$top/include/uapi/linux/hmm_dummy.h")
+have=$(sed -n 's|^What:[[:space:]]*/sys/class/hmm_dummy/hmm_dummy<N>/stats/||p' "$abi")
+if [ -z "$want" ] || [ "$want" != "$have" ]; then
+	echo "!! ${abi#"$top"/} does not list the fields of struct hmm_dummy_stats in order:" >&2
+	diff <(echo "$want") <(echo "$have") | sed 's/^/!!   /' >&2
+	bad=1
+fi
+[ $bad = 0 ] && echo "docutils: ${names[*]}: no warning; the sysfs ABI file lists the $(echo "$want" | wc -l) stats fields"
 exit $bad
