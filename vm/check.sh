@@ -10,8 +10,10 @@
 #      init failing once, a stress run on two tiny devices (eviction on nearly every
 #      allocation) and, on those, evictions racing process exit and the
 #      eviction cases that fill the whole device
-#   5. the other ways in: the suite through the kernel's kselftest runner
-#      (runner.sh), a smoke subset on the module dkms built, the whole suite
+#   5. the peer owner group: the peer cases on hmm_dummy reloaded with
+#      peer_group=1; the other ways in: the suite through the kernel's
+#      kselftest runner (runner.sh), a smoke subset on the module dkms
+#      built, the whole suite
 #      on the module built in tree (when the host put them in the initramfs)
 #   6. unload
 #   7. conformance: the kernel's hmm-tests on test_hmm.ko and on hmm_dummy.ko
@@ -30,6 +32,9 @@ INTREE_PARAMS=${HMM_DUMMY_INTREE_PARAMS:-$DUMMY_PARAMS}
 # Cases of the kselftest run and of the DKMS smoke run (hmm_test run patterns).
 KSFT_CASES=${KSFT_CASES:-"mirror_ anon_ snapshot fork_ thp_to_dev"}
 DKMS_CASES=${DKMS_CASES:-"open_close info_stats anon_write migrate_fault_read migrate_back eviction_one_call exclusive"}
+# Cases of the peer owner group run (hmm_dummy reloaded with peer_group=1,
+# a read-only parameter): the peer_* cases and the two-device ones.
+PEER_CASES=${PEER_CASES:-"peer_ snapshot migrate_peer read_peer_pages migrate_back_other_dev thp_peer paths_peer_thp"}
 
 # swap_run NAME KO OUT PARAMS [PATTERN...]: `hmm_test run` on KO loaded
 # (with PARAMS) in place of the harness's hmm_dummy.ko (OUT: its output),
@@ -186,6 +191,17 @@ elif loaded hmm_dummy; then
 		step "kselftest runner ($KSFT_CASES)"
 		KSFT_CASES=$KSFT_CASES sh /hmm/vm/kselftest.sh || n_fail=$((n_fail + 1))
 	fi
+
+	# All devices in one pgmap owner group: peer_group is read only (the
+	# owner is fixed when the device memory is registered), so a reload.
+	step "peer owner group (peer_group=1): $PEER_CASES"
+	# shellcheck disable=SC2086 # a list of patterns
+	if swap_run peer-group $MODDIR/hmm_dummy.ko /tmp/peer-group-run.txt "$DUMMY_PARAMS peer_group=1" $PEER_CASES; then
+		result pass hmm_dummy.peer-group "$swap_why"
+	else
+		result fail hmm_dummy.peer-group "$swap_why"
+	fi
+	send_file peer-group-run.txt /tmp/peer-group-run.txt
 
 	# The module dkms built on the host (scripts/build-dkms.sh).
 	if [ -n "${DKMS_ERROR:-}" ]; then

@@ -65,6 +65,22 @@ struct hmm_dummy_device *hmm_dummy_page_device(struct page *page)
 			    pgmap);
 }
 
+/*
+ * The pgmap owner every device shares with peer_group: any unique
+ * address does, the core only compares it.
+ */
+static char hmm_dummy_group;
+
+/**
+ * hmm_dummy_is_own_page() - is @page one of @hdev's device pages?
+ * @hdev: the device
+ * @page: any page
+ *
+ * Compares the page's dev_pagemap, not its owner, which with peer_group
+ * all devices share.
+ *
+ * Return: true if @page is in @hdev's device memory.
+ */
 bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page)
 {
 	return is_device_private_page(page) &&
@@ -914,8 +930,12 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	hdev->pgmap.range.end = hdev->res->end;
 	hdev->pgmap.nr_range = 1;
 	hdev->pgmap.ops = &hmm_dummy_pagemap_ops;
-	/* Distinct per device: peers' pages count as foreign. */
-	hdev->pgmap.owner = hdev;
+	/*
+	 * Distinct per device, so peers' pages count as foreign; with
+	 * peer_group one owner for all, as a multi-GPU driver's owner list.
+	 */
+	hdev->pgmap.owner = hmm_dummy_peer_group ? (void *)&hmm_dummy_group :
+						     (void *)hdev;
 	ptr = map_pages(&hdev->pgmap);
 	if (IS_ERR(ptr)) {
 		ret = PTR_ERR(ptr);

@@ -259,7 +259,10 @@ struct hmm_dummy_engine {
  * @dma_dev:     the device the DMA API maps system pages for (a PCI
  *               function or a faux/platform device, see dma_dev.c), the
  *               class device's parent
- * @pgmap:       the device-private ZONE_DEVICE mapping; pgmap.owner == this
+ * @pgmap:       the device-private ZONE_DEVICE mapping; pgmap.owner is this
+ *               device, or with peer_group the owner all devices share
+ *               (hmm_dummy_owner()): the page's pgmap, never the owner,
+ *               tells whose page it is (hmm_dummy_is_own_page())
  * @res:         the physical address range reserved for @pgmap
  * @pfn_first:   first pfn of the device memory
  * @npages:      capacity in pages
@@ -423,6 +426,7 @@ int hmm_dummy_init_fault(void);
 /* Module parameters (main.c). */
 extern unsigned int hmm_dummy_fault_window;
 extern bool hmm_dummy_peer_migration;
+extern bool hmm_dummy_peer_group;
 extern unsigned int hmm_dummy_num_devices;
 extern struct hmm_dummy_device *hmm_dummy_devices[HMM_DUMMY_MAX_DEVICES];
 
@@ -446,6 +450,22 @@ static inline bool hmm_dummy_take_failure(unsigned int *pending)
 			return false;
 	} while (!try_cmpxchg(pending, &n, n - 1));
 	return true;
+}
+
+/**
+ * hmm_dummy_owner() - the owner @hdev gives hmm_range_fault() and migrate_vma
+ * @hdev: the device
+ *
+ * Its pgmap.owner: @hdev itself, or with peer_group the cookie every
+ * device shares, so that the core hands over the pages of all of them.
+ * Code that needs to know whether a page is @hdev's own must ask
+ * hmm_dummy_is_own_page(), which compares the page's pgmap.
+ *
+ * Return: the owner.
+ */
+static inline void *hmm_dummy_owner(struct hmm_dummy_device *hdev)
+{
+	return hdev->pgmap.owner;
 }
 
 /* devmem.c: device memory and its allocator */

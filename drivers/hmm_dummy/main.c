@@ -55,6 +55,15 @@ bool hmm_dummy_peer_migration = true;
 module_param_named(peer_migration, hmm_dummy_peer_migration, bool, 0444);
 MODULE_PARM_DESC(peer_migration, "MIGRATE_TO_DEV also takes pages from peer devices (default 1; 0 behaves like test_hmm)");
 
+/*
+ * Read only: pgmap.owner is set when the device memory is registered, and
+ * pages of the old owner could be mapped anywhere long after every file is
+ * closed.  The suite runs its peer-group cases on a module loaded with it.
+ */
+bool hmm_dummy_peer_group;
+module_param_named(peer_group, hmm_dummy_peer_group, bool, 0444);
+MODULE_PARM_DESC(peer_group, "All devices share one pgmap owner: device accesses reach peers' pages in place, migration goes device to device (default 0)");
+
 unsigned int hmm_dummy_num_devices;
 struct hmm_dummy_device *hmm_dummy_devices[HMM_DUMMY_MAX_DEVICES];
 

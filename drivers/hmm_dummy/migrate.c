@@ -56,8 +56,13 @@ static int check_range(struct mm_struct *mm, unsigned long start,
 	return 0;
 }
 
-/* Source page of a migration into device memory: which ones are worth it. */
-static bool wants_device_page(struct vm_area_struct *vma, unsigned long mpfn)
+/*
+ * Source page of a migration into @hdev's memory: which ones are worth it.
+ * With peer_group the core also hands over @hdev's own pages (one owner
+ * for all devices): they stay where they are.
+ */
+static bool wants_device_page(struct hmm_dummy_device *hdev,
+			      struct vm_area_struct *vma, unsigned long mpfn)
 {
 	struct page *page = migrate_pfn_to_page(mpfn);
 
@@ -69,7 +74,9 @@ static bool wants_device_page(struct vm_area_struct *vma, unsigned long mpfn)
 	 */
 	if (!page)
 		return vma_is_anonymous(vma);
-	return is_device_private_page(page) || PageAnon(page);
+	if (is_device_private_page(page))
+		return !hmm_dummy_is_own_page(hdev, page);
+	return PageAnon(page);
 }
 
 /*
@@ -240,7 +247,7 @@ static int batch_to_dev_start(struct hmm_dummy_device *hdev,
 		if (migrate_pfn_to_page(args->src[i]) &&
 		    (args->src[i] & HMM_DUMMY_PFN_COMPOUND))
 			b->large = true;
-		if (!wants_device_page(args->vma, args->src[i]))
+		if (!wants_device_page(hdev, args->vma, args->src[i]))
 			continue;
 		if (args->src[i] & HMM_DUMMY_PFN_COMPOUND)
 			args->dst[i] = large_dst(hdev, args->src[i]);
@@ -258,7 +265,7 @@ static int batch_to_dev_start(struct hmm_dummy_device *hdev,
 		unsigned long mpfn = args->src[i];
 
 		nr = entry_pages(mpfn);
-		if (!wants_device_page(args->vma, mpfn))
+		if (!wants_device_page(hdev, args->vma, mpfn))
 			continue;
 		if (args->dst[i]) {
 			fill_large(args, i, job);
@@ -415,6 +422,45 @@ static int wait_for_room(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 	return check_range(mm, start, end) ?: 1;
 }
 
+/* Has any other device pages in use, which a batch could meet? */
+static bool peers_in_use(struct hmm_dummy_device *hdev)
+{
+	unsigned int p;
+
+	for (p = 0; p < hmm_dummy_num_devices; p++) {
+		struct hmm_dummy_device *peer = hmm_dummy_devices[p];
+
+		if (peer && peer != hdev && hmm_dummy_in_use(peer))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The peer pass of [@addr, @next) with peer_group: every device has the
+ * same owner, so one batch collects the pages of all of them, @hdev's own
+ * included; wants_device_page() leaves those where they are (finalize
+ * maps them back), and the peers' pages are copied from their backings.
+ * SELECT_COMPOUND where the VMA may have THPs, so that a PMD-mapped large
+ * folio, ours or a peer's, is handed over whole and not split by the
+ * collection: ours stays whole, a peer's gets a large device folio (or
+ * single pages, and the core splits it).  A PTE-mapped piece of a large
+ * folio is split by the core whoever's it is.
+ */
+static int group_batch(struct hmm_dummy_device *hdev, struct batch *cur,
+		       unsigned long addr, unsigned long next,
+		       struct page **dpages, bool *full, bool *busy,
+		       struct hmm_dummy_moved *m)
+{
+	cur->args.start = addr;
+	cur->args.end = next;
+	cur->args.pgmap_owner = hmm_dummy_owner(hdev);
+	cur->args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	if (hmm_dummy_vma_thp_allowed(cur->args.vma))
+		cur->args.flags |= HMM_DUMMY_SELECT_COMPOUND;
+	return batch_to_dev(hdev, cur, dpages, full, busy, m);
+}
+
 /**
  * hmm_dummy_migrate_to_dev() - migrate a range of the mirrored process
  * @mirror: the mirror whose process and device are used
@@ -496,8 +542,8 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
-		cur = batch_slot(b, k, pfns, vma, addr, next, hdev,
-				 MIGRATE_VMA_SELECT_SYSTEM);
+		cur = batch_slot(b, k, pfns, vma, addr, next,
+				 hmm_dummy_owner(hdev), MIGRATE_VMA_SELECT_SYSTEM);
 		/*
 		 * Large device folios only where the VMA may have THPs: the
 		 * core would otherwise make a PMD-sized hole one device THP,
@@ -541,6 +587,12 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			continue;
 		/* Peer batches run one at a time, after the system pass. */
 		ret = finish_pending(hdev, &pending, &m);
+		if (hmm_dummy_peer_group) {
+			if (!ret && !full && peers_in_use(hdev))
+				ret = group_batch(hdev, cur, addr, next, dpages,
+						  &full, &busy, &m);
+			continue;
+		}
 		for (p = 0; !ret && p < hmm_dummy_num_devices && !full; p++) {
 			struct hmm_dummy_device *peer = hmm_dummy_devices[p];
 
@@ -749,6 +801,9 @@ static int batch_to_sys_start(struct hmm_dummy_device *hdev,
 			b->large = true;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
+		/* With peer_group the core collects the peers' pages too. */
+		if (!hmm_dummy_is_own_page(hdev, spage))
+			continue;
 		if (select && !select->fn(select, spage))
 			continue;
 		faulting = fault_page && page_folio(spage) ==
@@ -807,7 +862,8 @@ static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 		next = min3(end, vma->vm_end, ALIGN(addr + 1, batch));
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
-		cur = batch_slot(b, k, pfns, vma, addr, next, hdev,
+		cur = batch_slot(b, k, pfns, vma, addr, next,
+				 hmm_dummy_owner(hdev),
 				 MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
 				 HMM_DUMMY_SELECT_COMPOUND);
 		ret = batch_to_sys_start(hdev, cur, select);
@@ -985,7 +1041,8 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 
 	b.args = (struct migrate_vma) {
 		.vma = vma, .src = src, .dst = dst,
-		.start = start, .end = end, .pgmap_owner = hdev,
+		.start = start, .end = end,
+		.pgmap_owner = hmm_dummy_owner(hdev),
 		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
 			 (order ? HMM_DUMMY_SELECT_COMPOUND : 0),
 		.fault_page = vmf->page,

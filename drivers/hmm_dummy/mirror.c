@@ -50,6 +50,17 @@
  * address of a page the kernel reuses.  Nothing can map the removed range
  * again meanwhile: a fault's sequence check fails until the invalidation
  * ends.  Closing the file unmaps whatever is left (hmm_dummy_mirror_fini()).
+ *
+ * Peer pages: with peer_group every device has the same pgmap owner, so
+ * hmm_range_fault() also returns the device-private pages of the other
+ * hmm_dummy devices, and the device page table holds them as it holds its
+ * own, accessed in place through their backings.  The same rule keeps
+ * them alive: a peer that migrates, evicts or unloads such a page unmaps
+ * it first (MMU_NOTIFY_MIGRATE, or CLEAR for a zap), and this notifier
+ * skips none of those, whatever their owner, so it removes the entry and
+ * waits for this device's last access before the page can go.  Only this
+ * device's own MMU_NOTIFY_EXCLUSIVE is skipped, and its owner is the
+ * device itself (hdev), never the shared pgmap owner.
  */
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
@@ -405,7 +416,10 @@ static void *pt_store(struct hmm_dummy_mirror *mirror,
 
 	lockdep_assert_held(&mirror->lock);
 	if (is_device_private_page(page)) {
-		/* The device's own memory: reached without the DMA API. */
+		/*
+		 * Device memory, ours or (peer_group) a peer's: reached
+		 * through its backing, without the DMA API.
+		 */
 		entry = xa_tag_pointer(page, access);
 	} else {
 		bool fresh = !hmm_dummy_dma_mapped_page(&mn->map, slot);
@@ -522,7 +536,8 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 {
 	lockdep_assert_held(&mirror->lock);
 	if (is_device_private_page(page)) {
-		hmm_dummy_lru_touch(mirror->hdev, page);
+		/* A peer's page (peer_group) is on the peer's LRU. */
+		hmm_dummy_lru_touch(hmm_dummy_page_device(page), page);
 		if (write)
 			folio_mark_dirty(page_folio(page));
 	} else if (write) {
@@ -735,7 +750,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		.hmm_pfns = pfns,
 		.default_flags = HMM_PFN_REQ_FAULT |
 				 (write ? HMM_PFN_REQ_WRITE : 0),
-		.dev_private_owner = mirror->hdev,
+		.dev_private_owner = hmm_dummy_owner(mirror->hdev),
 	};
 	struct mirror_notifier *mn;
 	struct hmm_dummy_job *job;
@@ -769,8 +784,9 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		goto out_free;
 	if (write && !all_writable(pfns, npages)) {
 		/*
-		 * hmm_range_fault() returns our own device pages as they are,
-		 * without honouring HMM_PFN_REQ_WRITE: a read-only one is
+		 * hmm_range_fault() returns our own device pages (and with
+		 * peer_group the peers') as they are, without honouring
+		 * HMM_PFN_REQ_WRITE: a read-only one is
 		 * either shared copy-on-write (after fork) or in a read-only
 		 * VMA.  Fault again treating them as foreign: they come back
 		 * to system memory and the write fault then breaks the COW,
@@ -912,7 +928,7 @@ int hmm_dummy_mirror_read_local(struct hmm_dummy_mirror *mirror,
 		struct hmm_range range = {
 				.start = cmd->addr + (done << PAGE_SHIFT),
 			.hmm_pfns = w.pfns,
-			.dev_private_owner = hdev,
+			.dev_private_owner = hmm_dummy_owner(hdev),
 		};
 
 		n = mirror_span_pages(range.start, min(cmd->npages - done,
@@ -1036,7 +1052,7 @@ static bool snapshot_undecided(u8 perm)
  * by something better than NONE.
  */
 static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
-			  struct hmm_dummy_device *owner, unsigned long start,
+			  void *owner, unsigned long start,
 			  unsigned long npages, unsigned long *pfns, u8 *perm)
 {
 	struct hmm_range range = {
@@ -1070,8 +1086,9 @@ static int snapshot_chunk(struct hmm_dummy_mirror *mirror,
  * @mirror: the mirror
  * @cmd:    validated command; cpages is set to npages on success
  *
- * Pages on a peer hmm_dummy device show as DEV_PRIVATE_REMOTE when peer
- * migration is on (the devices know each other's memory); otherwise, as
+ * Pages on a peer hmm_dummy device show as DEV_PRIVATE_REMOTE with
+ * peer_group (the first pass, with the owner all devices share, sees them)
+ * or when peer migration is on (a pass per peer); otherwise, as
  * with test_hmm, another device's private memory is invisible: NONE, or
  * ERROR for a PMD-mapped large folio (what hmm_range_fault() says then).
  *
@@ -1097,18 +1114,20 @@ int hmm_dummy_mirror_snapshot(struct hmm_dummy_mirror *mirror,
 		n = mirror_span_pages(start, min(cmd->npages - done,
 						 MIRROR_CHUNK));
 		memset(perm, HMM_DMIRROR_PROT_NONE, n);
-		ret = snapshot_chunk(mirror, mirror->hdev, start, n, w.pfns,
-				     perm);
+		ret = snapshot_chunk(mirror, hmm_dummy_owner(mirror->hdev),
+				     start, n, w.pfns, perm);
 		for (i = 0; !ret && i < n && !none; i++)
 			none = snapshot_undecided(perm[i]);
+		/* With peer_group the first pass saw the peers already. */
 		for (p = 0; !ret && none && hmm_dummy_peer_migration &&
-		     p < hmm_dummy_num_devices; p++) {
+		     !hmm_dummy_peer_group && p < hmm_dummy_num_devices; p++) {
 			struct hmm_dummy_device *peer = hmm_dummy_devices[p];
 
 			if (peer && peer != mirror->hdev &&
 			    hmm_dummy_in_use(peer))
-				ret = snapshot_chunk(mirror, peer, start, n,
-						     w.pfns, perm);
+				ret = snapshot_chunk(mirror,
+						     hmm_dummy_owner(peer),
+						     start, n, w.pfns, perm);
 		}
 		if (ret)
 			break;

@@ -72,6 +72,7 @@ long meminfo_value(const char *key);
 #define HMM_PARAMS	"/sys/module/hmm_dummy/parameters/"
 int hmm_param_set(const char *name, unsigned long val);
 long hmm_param_get(const char *name);
+bool hmm_peer_group(void);
 bool thp_enabled(void);
 bool hugetlb_available(long *free_pages, long *hpage_size, char *why,
 		       size_t whylen);
@@ -114,7 +115,8 @@ struct tgroup {
 };
 
 extern const struct tgroup tests_basic, tests_migrate, tests_mm, tests_thp,
-	tests_evict, tests_memcg, tests_paths, tests_engine, tests_dma;
+	tests_evict, tests_memcg, tests_paths, tests_engine, tests_dma,
+	tests_peer;
 
 void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_fail(const char *file, int line, const char *fmt, ...)

@@ -508,13 +508,18 @@ static int t_migrate_peer(void)
 	return T_PASS;
 }
 
-/* A device reading a peer's pages faults them back to system memory. */
+/*
+ * A device reading a peer's pages faults them back to system memory (with
+ * peer_group it reads them in place: peer_read_in_place).
+ */
 static int t_read_peer_pages(void)
 {
 	unsigned long npages = 32;
 	struct hmm_dummy_stats a, b;
 	struct fx f;
 
+	if (cfg.dummy && hmm_peer_group())
+		SKIP("peer_group=1: peers' pages are read in place (peer_read_in_place)");
 	FX(fx_setup(&f, npages, FX_TWO, 61));
 	FX_TO_DEV(&f);
 	if (cfg.dummy)

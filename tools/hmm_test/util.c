@@ -162,6 +162,16 @@ long hmm_param_get(const char *name)
 	return strtol(v, NULL, 0);
 }
 
+/* hmm_dummy loaded with peer_group=1 (a bool: "Y"; absent before it). */
+bool hmm_peer_group(void)
+{
+	char v[8];
+
+	if (read_file_str(HMM_PARAMS "peer_group", v, sizeof(v)) < 0)
+		return false;
+	return v[0] == 'Y' || v[0] == '1';
+}
+
 long meminfo_value(const char *key)
 {
 	char line[256];
