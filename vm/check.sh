@@ -10,8 +10,8 @@
 #      init failing once, a stress run on two tiny devices (eviction on nearly every
 #      allocation) and, on those, evictions racing process exit and the
 #      eviction cases that fill the whole device
-#   5. the peer owner group: the peer cases on hmm_dummy reloaded with
-#      peer_group=1; the other ways in: the suite through the kernel's
+#   5. the peer owner group: a stress on two tiny devices and the peer
+#      cases, on hmm_dummy reloaded with peer_group=1; the other ways in: the suite through the kernel's
 #      kselftest runner (runner.sh), a smoke subset on the module dkms
 #      built, the whole suite
 #      on the module built in tree (when the host put them in the initramfs)
@@ -35,6 +35,8 @@ DKMS_CASES=${DKMS_CASES:-"open_close info_stats anon_write migrate_fault_read mi
 # Cases of the peer owner group run (hmm_dummy reloaded with peer_group=1,
 # a read-only parameter): the peer_* cases and the two-device ones.
 PEER_CASES=${PEER_CASES:-"peer_ snapshot migrate_peer read_peer_pages migrate_back_other_dev thp_peer paths_peer_thp"}
+# Seconds of the stress on one owner group (two 4 MiB devices).
+PEER_STRESS_SECONDS=${PEER_STRESS_SECONDS:-15}
 
 # swap_run NAME KO OUT PARAMS [PATTERN...]: `hmm_test run` on KO loaded
 # (with PARAMS) in place of the harness's hmm_dummy.ko (OUT: its output),
@@ -184,6 +186,26 @@ elif loaded hmm_dummy; then
 		result pass hmm_dummy.exit-race "$(grep -m1 'children,' /tmp/exit-race.txt | cut -c12-80)"
 	else
 		result fail hmm_dummy.exit-race "exit status $xrc"
+	fi
+
+	# The same on one owner group: every migration to a device takes
+	# the peer's pages device to device, device accesses reach them in
+	# place, and evictions of one device meet pages the other device's
+	# accesses use.
+	step "peer owner group stress ($PEER_STRESS_SECONDS s, vram_mb=4, peer_group=1)"
+	prc=0
+	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4 peer_group=1 $DUMMY_PARAMS; then
+		run_logged /tmp/stress-peer.txt $tool stress --seconds "$PEER_STRESS_SECONDS" || prc=$?
+		send_file stress-peer.txt /tmp/stress-peer.txt
+		rmmod hmm_dummy || prc=$?
+		insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS || prc=$?
+	else
+		prc=1
+	fi
+	if [ $prc = 0 ]; then
+		result pass hmm_dummy.stress-peer-group
+	else
+		result fail hmm_dummy.stress-peer-group "exit status $prc"
 	fi
 
 	# The suite as a kselftest, through the kernel's own runner.sh.
