@@ -33,7 +33,10 @@ if grep -q '"hugepage_settings.h"\|vm_util.h' "$c"; then
 	if [ ! -f "$hdr/.done" ]; then
 		echo ">> make headers_install for $src (selftest UAPI headers)" >&2
 		rm -rf "$hdr"
+		. "$top/scripts/lib-progress.sh"
+		progress_start "make headers_install"
 		make -s -C "$src" O="$hdr/build" INSTALL_HDR_PATH="$hdr" headers_install >&2
+		progress_stop
 		rm -rf "$hdr/build"
 		touch "$hdr/.done"
 	fi

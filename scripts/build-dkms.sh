@@ -21,15 +21,19 @@ ver=${src##*/hmm_dummy-}
 krel=$(cat "$kb/include/config/kernel.release")
 trees=(--dkmstree "$out/tree" --sourcetree "$out/src" --installtree "$out/install")
 log=$out/dkms.log
+. "$top/scripts/lib-progress.sh"
+progress_start "dkms build of hmm_dummy $ver for $krel"
 {
 	dkms add "${trees[@]}" "$src" &&
 	dkms build "${trees[@]}" -m hmm_dummy -v "$ver" -k "$krel" \
 		--kernelsourcedir "$kb"
 } >"$log" 2>&1 || {
+	progress_stop
 	cat "$log" "$out/tree/hmm_dummy/$ver/build/make.log" >&2 2>/dev/null || true
 	echo "!! dkms build of hmm_dummy $ver for $krel failed (log: $log)" >&2
 	exit 1
 }
+progress_stop
 dkms status "${trees[@]}" -k "$krel" hmm_dummy/"$ver" >"$out/status.txt"
 ko=$out/tree/hmm_dummy/$ver/$krel/$(uname -m)/module/hmm_dummy.ko
 [ -f "$ko" ] || ko=$(find "$out/tree/hmm_dummy/$ver/$krel" -name 'hmm_dummy.ko*' | head -n 1)

@@ -29,7 +29,9 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 mkdir -p "$out"
 log=$out/build.log
-fail() { echo "!! in-tree build: $* (log: $log)" >&2; exit 1; }
+fail() { progress_stop; echo "!! in-tree build: $* (log: $log)" >&2; exit 1; }
+. "$top/scripts/lib-progress.sh"
+progress_start "in-tree build (patch, checkpatch --strict, CONFIG_HMM_DUMMY=m)"
 
 patch=$("$top/scripts/in-tree-patch.sh" "$src" "$out/0001-hmm_dummy.patch")
 "$src/scripts/checkpatch.pl" --strict "$patch" >"$out/checkpatch.txt" 2>"$out/checkpatch.err" || true
@@ -71,4 +73,5 @@ ko=$obj/drivers/misc/hmm_dummy/hmm_dummy.ko
 [ -f "$ko" ] || fail "no $ko"
 # The module is built; the patched copy of the source is not needed any more.
 rm -rf "$tree"
+progress_stop
 echo "$ko"

@@ -51,11 +51,14 @@ mkdir -p "$out"
 log=$out/build.log
 echo ">> building the $flavour test kernel $ver${KSRC:+ from $src} in $out (log: $log)" >&2
 start=$(date +%s)
+. "$top/scripts/lib-progress.sh"
+progress_start "configuring the $flavour kernel"
 {
 	make -C "$src" O="$out" tinyconfig
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}"
 	make -C "$src" O="$out" olddefconfig
-} >"$log" 2>&1 || { tail -30 "$log" >&2; exit 1; }
+} >"$log" 2>&1 || { progress_stop; tail -30 "$log" >&2; exit 1; }
+progress_stop
 # Every option of the fragments must have survived olddefconfig.
 missing=0
 for f in "${frags[@]}"; do
@@ -81,7 +84,9 @@ if ! wait $pid; then
 	echo "!! kernel build failed; full log: $log" >&2
 	exit 1
 fi
+progress_start "$flavour kernel: modules_prepare"
 make -C "$src" O="$out" "${kargs[@]}" modules_prepare >>"$log" 2>&1
+progress_stop
 secs=$(( $(date +%s) - start ))
 echo ">> $flavour kernel built in ${secs}s" >&2
 echo "built in ${secs}s with -j$jobs on $(nproc) CPUs, $(date -u +%FT%TZ)" >"$out/.done"

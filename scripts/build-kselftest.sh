@@ -29,11 +29,14 @@ log=$out/build.log
 # (dev.c includes it) of the repository by itself.
 mk=(make -C "$sd/hmm_dummy" HMM_DUMMY_UAPI="$top/include/uapi"
     HMM_DUMMY_DRIVER="$top/drivers/hmm_dummy")
+. "$top/scripts/lib-progress.sh"
+progress_start "kselftest build of tools/hmm_test"
 {
 	"${mk[@]}" &&
 	"${mk[@]}" INSTALL_PATH="$out/install/hmm_dummy" install &&
 	make -s -C "$sd/hmm_dummy" COLLECTION=hmm_dummy emit_tests \
 		>"$out/install/kselftest-list.txt"
-} >"$log" 2>&1 || { cat "$log" >&2; echo "!! kselftest build failed (log: $log)" >&2; exit 1; }
+} >"$log" 2>&1 || { progress_stop; cat "$log" >&2; echo "!! kselftest build failed (log: $log)" >&2; exit 1; }
+progress_stop
 cp -r "$ks/kselftest" "$out/install/"
 echo "$out/install"

@@ -24,11 +24,15 @@ excl=(--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c'
 rsync -a --delete "${excl[@]}" "$top/drivers/hmm_dummy/" "$out/drivers/hmm_dummy/"
 rsync -a --delete "$top/include/" "$out/include/"
 log=$out/build.log
+. "$top/scripts/lib-progress.sh"
+progress_start "building hmm_dummy.ko against $kdir"
 if ! make -C "$kdir" M="$out/drivers/hmm_dummy" "$@" modules >"$log" 2>&1; then
+	progress_stop
 	cat "$log" >&2
 	echo "!! hmm_dummy.ko failed to build against $kdir (log: $log)" >&2
 	exit 1
 fi
+progress_stop
 # Show compiler warnings, if any, but not kbuild's progress lines.
 grep -E 'warning:|error:' "$log" >&2 || true
 echo "$out/drivers/hmm_dummy/hmm_dummy.ko"

@@ -60,7 +60,10 @@ if [ ! -f "$src/.extracted" ]; then
 	echo ">> extracting $tarball into $cache/src" >&2
 	rm -rf "$src"
 	mkdir -p "$src"
+	. "$top/scripts/lib-progress.sh"
+	progress_start "extracting $(basename "$tarball")"
 	tar -C "$src" --strip-components=1 -xf "$tarball"
+	progress_stop
 	touch "$src/.extracted"
 fi
 echo "$src"

@@ -50,6 +50,20 @@ static int exitrace_child(unsigned long npages, uint64_t seed)
 	return pat_check(p, size, seed) >= 0 ? 5 : 0;
 }
 
+/* A progress line on stderr: children and evictions so far. */
+static void exitrace_progress(double secs, unsigned long seconds,
+			      unsigned long spawned,
+			      const struct hmm_dummy_stats *base)
+{
+	struct hmm_dummy_stats now;
+
+	if (hmm_stats_dev(0, &now))
+		return;
+	fprintf(stderr, "exit-race: %.0f s of %lu, %lu children so far, %llu evictions\n",
+		secs, seconds, spawned,
+		(unsigned long long)(now.evictions - base->evictions));
+}
+
 int cmd_exit_race(int argc, char **argv)
 {
 	unsigned long seconds = 30, procs = 4, npages = 256, spawned = 0;
@@ -61,7 +75,7 @@ int cmd_exit_race(int argc, char **argv)
 		OPT_NUM("pages", OPT_ULONG, &npages, 1, 1UL << 20),
 		{ }
 	};
-	double end;
+	double start, end, next;
 	pid_t pid;
 
 	i = parse_args(argc, argv, "[--seconds N] [--procs N] [--pages N]",
@@ -76,7 +90,9 @@ int cmd_exit_race(int argc, char **argv)
 	printf("exit-race: %lu s, %lu children at a time, %lu pages each, device 0 holds %llu pages\n",
 	       seconds, procs, npages, (unsigned long long)base.capacity);
 	fflush(stdout);
-	end = now_sec() + seconds;
+	start = now_sec();
+	end = start + seconds;
+	next = start + PROGRESS_SEC;
 	for (i = 0; (unsigned long)i < procs; i++) {
 		pid = fork();
 		if (pid == 0)
@@ -84,6 +100,11 @@ int cmd_exit_race(int argc, char **argv)
 	}
 	spawned = procs;
 	while (now_sec() < end) {
+		if (now_sec() >= next) {
+			exitrace_progress(now_sec() - start, seconds, spawned,
+					  &base);
+			next += PROGRESS_SEC;
+		}
 		pid = wait(&st);
 		if (pid < 0)
 			break;

@@ -47,6 +47,7 @@ struct fuzz {
 	char *ro;			/* a read-only buffer */
 	int fd[MAX_DEVICES];
 	atomic_ulong calls, errs[256], stop;
+	atomic_int running;		/* fuzzing threads not done yet */
 	unsigned long target;
 	uint64_t seed;
 };
@@ -205,6 +206,7 @@ static void *fuzz_thread(void *p)
 		if (fuzz_one(&s, false))
 			atomic_store(&F.stop, 2);
 	}
+	atomic_fetch_sub(&F.running, 1);
 	return NULL;
 }
 
@@ -293,7 +295,7 @@ int cmd_fuzz(int argc, char **argv)
 		{ }
 	};
 	pthread_t th[NFUZZ + 1];
-	double t0, secs;
+	double t0, secs, next;
 	int i, rc = 0;
 
 	F.seed = (uint64_t)time(NULL);
@@ -339,9 +341,22 @@ int cmd_fuzz(int argc, char **argv)
 	       calls, NFUZZ, (unsigned long long)F.seed);
 	fflush(stdout);
 	t0 = now_sec();
+	atomic_store(&F.running, NFUZZ);
 	for (i = 0; i < NFUZZ; i++)
 		pthread_create(&th[i], NULL, fuzz_thread, (void *)(uintptr_t)i);
 	pthread_create(&th[NFUZZ], NULL, chaos_thread, NULL);
+	/* A progress line on stderr now and then until the calls are done. */
+	next = t0 + PROGRESS_SEC;
+	while (atomic_load(&F.running) > 0) {
+		sleep_ms(100);
+		if (now_sec() < next)
+			continue;
+		target_calls = atomic_load(&F.calls);
+		fprintf(stderr, "fuzz: %.0f s, %lu of %lu calls made so far\n",
+			now_sec() - t0, target_calls < calls ? target_calls : calls,
+			calls);
+		next += PROGRESS_SEC;
+	}
 	for (i = 0; i < NFUZZ; i++)
 		pthread_join(th[i], NULL);
 	if (!atomic_load(&F.stop))

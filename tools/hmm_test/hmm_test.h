@@ -276,6 +276,8 @@ struct opt_strs {
 /* Limits of the options for a duration and for a number of processes. */
 #define MAX_SECONDS	(7 * 86400)
 #define MAX_PROCS	1024
+/* Seconds between the progress lines of the long commands (on stderr). */
+#define PROGRESS_SEC	10
 
 /*
  * Parse argv[1..argc) of the command argv[0] by @opts with getopt_long():

@@ -64,6 +64,8 @@ struct worker {
 
 static struct worker *W;
 static int nworkers;
+/* Operations done so far by each worker, shared with the parent. */
+static unsigned long *done_ops;
 
 static uint64_t rnd(struct worker *w)
 {
@@ -446,6 +448,7 @@ static int worker_main(struct worker *w, double end)
 	}
 	while (now_sec() < end) {
 		one_op(w);
+		__atomic_store_n(&done_ops[w->id], w->opno, __ATOMIC_RELAXED);
 		/* A full check now and then. */
 		if (!(w->opno % 256))
 			for (i = 0; i < NAREAS; i++) {
@@ -473,6 +476,18 @@ static void stress_line(const char *line)
 	printf("stress: %s\n", line);
 }
 
+/* A progress line on stderr: the operations of all workers so far. */
+static void stress_progress(double start, int seconds)
+{
+	unsigned long ops = 0;
+	int i;
+
+	for (i = 0; i < nworkers; i++)
+		ops += __atomic_load_n(&done_ops[i], __ATOMIC_RELAXED);
+	fprintf(stderr, "stress: %.0f s of %d, %lu operations so far\n",
+		now_sec() - start, seconds, ops);
+}
+
 int cmd_stress(int argc, char **argv)
 {
 	int seconds = 30, procs = 4, i, failed = 0, status;
@@ -484,8 +499,9 @@ int cmd_stress(int argc, char **argv)
 		OPT_NUM("seed", OPT_U64, &seed, 0, UINT64_MAX),
 		{ }
 	};
-	pid_t *pids;
-	double end;
+	pid_t *pids, pid;
+	double start, end, next;
+	int left;
 
 	i = parse_args(argc, argv, "[--seconds N] [--procs N] [--seed N]",
 		       opts, NULL);
@@ -505,7 +521,14 @@ int cmd_stress(int argc, char **argv)
 	nworkers = procs;
 	W = calloc(procs, sizeof(*W));
 	pids = calloc(procs, sizeof(*pids));
-	end = now_sec() + seconds;
+	done_ops = mmap(NULL, procs * sizeof(*done_ops), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!W || !pids || done_ops == MAP_FAILED) {
+		perror("stress: out of memory");
+		return 1;
+	}
+	start = now_sec();
+	end = start + seconds;
 	for (i = 0; i < procs; i++) {
 		W[i].id = i;
 		W[i].seed = seed + i;
@@ -517,9 +540,29 @@ int cmd_stress(int argc, char **argv)
 		if (!pids[i])
 			_exit(worker_main(&W[i], end));
 	}
-	for (i = 0; i < procs; i++) {
-		if (waitpid(pids[i], &status, 0) != pids[i] ||
-		    !WIFEXITED(status) || WEXITSTATUS(status)) {
+	/* Reap the workers as they end, with a progress line meanwhile. */
+	next = start + PROGRESS_SEC;
+	for (left = procs; left > 0; ) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid < 0) {
+			perror("stress: waitpid");
+			failed += left;
+			break;
+		}
+		if (!pid) {
+			sleep_ms(100);
+			if (now_sec() >= next) {
+				stress_progress(start, seconds);
+				next += PROGRESS_SEC;
+			}
+			continue;
+		}
+		for (i = 0; i < procs && pids[i] != pid; i++)
+			;
+		if (i == procs)
+			continue;
+		left--;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			printf("stress: worker %d (seed %llu) FAILED (status 0x%x)\n",
 			       i, (unsigned long long)(seed + i), status);
 			failed++;
