@@ -65,8 +65,9 @@ KSRC ?=
 DKMS_SRCDIR ?= /usr/src
 
 .PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
-	conformance bench profile stress coverage vm-shell vm-run mutation clean \
-	distclean clean-cache help install uninstall in-tree-patch dkms-source
+	conformance bench profile stress coverage upstream-check vm-shell vm-run \
+	mutation clean distclean clean-cache help install uninstall in-tree-patch \
+	dkms-source
 
 all: module tool
 
@@ -135,6 +136,12 @@ stress: deps
 coverage: deps
 	@$(S)/coverage.sh $(CHECK_TIMEOUT) $(COVERAGE_STRESS_SECONDS)
 
+# The patch series in patches/ against stock Linux 7.3: builds the stock and
+# the patched debug kernel, runs each reproducer and hmm-tests on both, on
+# test_hmm and hmm_dummy (not part of `make check`; Documentation/harness.rst).
+upstream-check: deps
+	@$(S)/upstream-check.sh $(CHECK_TIMEOUT)
+
 vm-shell: deps
 	@$(S)/vm-run.sh -i -f $(or $(FLAVOUR),fast) -n shell -- 'setsid cttyhack sh -l'
 
@@ -164,6 +171,6 @@ clean-cache:
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: all module tool sparse demo check conformance bench profile stress coverage vm-shell vm-run CMD=... mutation kernel clean distclean clean-cache"
+	@echo "targets: all module tool sparse demo check conformance bench profile stress coverage upstream-check vm-shell vm-run CMD=... mutation kernel clean distclean clean-cache"
 	@echo "         install uninstall (PREFIX, DESTDIR) in-tree-patch KSRC=... dkms-source (DKMS_SRCDIR)"
 	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), KSRC=/path/to/linux, CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug|gcov"

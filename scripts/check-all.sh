@@ -13,7 +13,8 @@
 # vm/check.sh runs them.  The host's own checks (the man page against the
 # tool, the tool's refusal of bad arguments, Documentation/*.rst through
 # docutils, kernel-doc -Wall on the driver, the kernel's KTAP parser on
-# each kselftest run) make a row "host".  Prints a table of the kernels and
+# each kselftest run, the patch series of patches/ against the 7.3 source)
+# make a row "host".  Prints a table of the kernels and
 # last the single line
 #   N passed, N failed, N skipped
 # adding all of them up.  Exit status 1 if anything failed.
@@ -66,6 +67,14 @@ if dc=$("$top/scripts/check-docs.sh" 2>&1); then
 else
 	echo "$dc"
 	host_result fail docs.rst "scripts/check-docs.sh: docutils warnings or errors in Documentation/*.rst"
+fi
+# The upstream series (patches/) still applies to the cached 7.3 source and
+# is checkpatch --strict clean; `make upstream-check` runs it.
+if ps=$("$top/scripts/check-series.sh" 2>&1); then
+	host_result pass upstream.series "$ps"
+else
+	echo "$ps"
+	host_result fail upstream.series "scripts/check-series.sh: patches/ no longer applies to Linux 7.3 or checkpatch complains"
 fi
 inst=$(mktemp -d "${TMPDIR:-/tmp}/hmm_dummy-install.XXXXXX")
 if make -s -C "$top/tools/hmm_test" install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 &&

@@ -206,7 +206,8 @@ echo >&2
 # reference phase (vm/lib.sh reference_phase_begin: hmm_dummy's results are
 # all in, only the kernel's test_hmm runs), a splat, crash or hang is the
 # reference driver's: it becomes a NOTE in the results, not a failure.
-splats='WARNING:|BUG:|Oops|KASAN:|UBSAN:|possible circular locking|possible recursive locking|kmemleak: .*new suspected memory leaks|Kernel panic|kernel BUG at|general protection fault|INFO: task .* blocked for more than|DMAR: \[DMA (Read|Write)|DMAR: DRHD: handling fault|copy engine: DMA fault'
+# shellcheck source=scripts/splats.sh
+. "$top/scripts/splats.sh"
 fail=0
 bad() { echo "!! $*" >&2; fail=2; }
 cut=$(grep -an 'HMM_DUMMY_REFERENCE_PHASE' "$log" | head -n 1 | cut -d: -f1 || true)

@@ -16,7 +16,9 @@ set -eu -o pipefail
 
 CONF_THP=${CONF_THP:-always never}
 thp=/sys/kernel/mm/transparent_hugepage/enabled
-bin=/hmm/bin/hmm-tests
+# make upstream-check runs the hmm-tests of the patch series instead, and
+# leaves out its reproducers (run on their own), with CONF_EXTRA_ARGS.
+bin=${HMM_TESTS_BIN:-/hmm/bin/hmm-tests}
 
 if [ ! -x $bin ]; then
 	result fail conformance "hmm-tests binary missing from the initramfs"
@@ -100,7 +102,7 @@ if have_module hmm_dummy; then
 		if insmod $MODDIR/hmm_dummy.ko peer_migration=0; then
 			ln -sf /dev/hmm_dummy0 /dev/hmm_dmirror0
 			ln -sf /dev/hmm_dummy1 /dev/hmm_dmirror1
-			run_suite conf-$mode-hmm_dummy.tap $(excluded_tests $mode)
+			run_suite conf-$mode-hmm_dummy.tap $(excluded_tests $mode) ${CONF_EXTRA_ARGS:-}
 			rm -f /dev/hmm_dmirror0 /dev/hmm_dmirror1
 			rmmod hmm_dummy || { result fail "conformance.$mode.rmmod-hmm_dummy"; rc=1; }
 		else
@@ -119,7 +121,7 @@ for mode in $CONF_THP; do
 	echo $mode >$thp
 	echo "transparent_hugepage: $(cat $thp)"
 	if insmod_test_hmm; then
-		run_suite conf-$mode-test_hmm.tap $(excluded_tests $mode)
+		run_suite conf-$mode-test_hmm.tap $(excluded_tests $mode) ${CONF_EXTRA_ARGS:-}
 		rmmod test_hmm || note "rmmod test_hmm failed (THP $mode)"
 	else
 		note "insmod test_hmm failed (THP $mode): no reference results"
