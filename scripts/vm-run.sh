@@ -63,6 +63,8 @@ while getopts 'f:t:n:e:a:Ii' o; do
 	esac
 done
 shift $((OPTIND - 1))
+# The guest's scripts check that the IOMMU they were promised translates.
+[ $iommu = 0 ] || envs+=("HMM_DUMMY_IOMMU=1")
 [ $# -gt 0 ] || { echo "usage: vm-run.sh [options] COMMAND..." >&2; exit 2; }
 cmd="$*"
 

@@ -86,6 +86,16 @@ elif insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS; then
 else
 	result fail hmm_dummy.load "insmod failed"
 fi
+# A leg booted with the IOMMU (vm-run.sh -I) is worth its time only if
+# hmm_dummy0's DMA device is really translated: without it a stale DMA
+# address goes unnoticed (Documentation/harness.rst, "Runner").
+if [ "${HMM_DUMMY_IOMMU:-0}" = 1 ] && loaded hmm_dummy; then
+	if dmesg | grep -q 'DMA device of hmm_dummy0, behind a translating IOMMU'; then
+		result pass hmm_dummy.iommu "$(dmesg | grep -m1 'DMA device of hmm_dummy0' | sed 's/^\[[^]]*\] //')"
+	else
+		result fail hmm_dummy.iommu "vm-run.sh -I, but hmm_dummy0's DMA device is not behind a translating IOMMU"
+	fi
+fi
 
 if [ ! -x $tool ]; then
 	result fail hmm_test "hmm_test is not in the initramfs (not built?)"
