@@ -452,6 +452,100 @@ static bool all_zero(const char *p, size_t len)
 	return true;
 }
 
+struct zapper {
+	char *base;
+	unsigned long npages;
+	int stop;
+	unsigned long zaps;
+};
+
+/*
+ * MADV_DONTNEED of the whole range, as fast as it can: every zap is one
+ * invalidation, and every walk must fault the pages in again, which takes
+ * longer than the next zap.
+ */
+static void *zap_loop(void *arg)
+{
+	struct zapper *z = arg;
+	unsigned long i = 0;
+
+	while (!__atomic_load_n(&z->stop, __ATOMIC_ACQUIRE)) {
+		madvise(z->base, z->npages * PS, MADV_DONTNEED);
+		i++;
+	}
+	z->zaps = i;
+	return NULL;
+}
+
+/*
+ * READ_UNLOCKED of a range another thread keeps invalidating: walks of
+ * hmm_range_fault_unlocked_timeout() meet invalidations and start over, and
+ * both the core and the driver bound their retries (1 s each) instead of
+ * spinning for as long as the invalidations go on.  What a user relies on:
+ * every call returns, in bounded time, either 0 with each page of the
+ * buffer the process's page at some moment (the pattern, or zeroes after a
+ * zap) or -EBUSY; never another error, never a livelock.  How often -EBUSY
+ * comes depends on the timing (reported, not required: under TCG a walk
+ * usually slips between two zaps, so the budgets are rarely spent).
+ */
+static int t_read_unlocked_busy(void)
+{
+	unsigned long npages = 1024, p, busy = 0, ok = 0;
+	size_t size = npages * PS;
+	struct zapper z = { .npages = npages };
+	char *m = malloc(size), *probe;
+	int fd = hmm_open(0), ret, round;
+	double t0, worst = 0;
+	pthread_t t;
+
+	CHECK(m && fd >= 0);
+	probe = map_anon(PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(probe);
+	probe[0] = 1;
+	ret = hmm_cmd(fd, HMM_DMIRROR_READ_UNLOCKED, probe, m, 1, NULL);
+	munmap(probe, PS);
+	if (ret == -EOPNOTSUPP)
+		SKIP("READ_UNLOCKED: -EOPNOTSUPP (no hmm_range_fault_unlocked_timeout)");
+	CHECK_RET(ret, 0);
+	z.base = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(z.base);
+	madvise(z.base, size, MADV_NOHUGEPAGE);
+	pat_fill(z.base, size, 75);
+	CHECK(pthread_create(&t, NULL, zap_loop, &z) == 0);
+	for (round = 0; round < 4; round++) {
+		t0 = now_sec();
+		ret = hmm_cmd(fd, HMM_DMIRROR_READ_UNLOCKED, z.base, m, npages,
+			      NULL);
+		if (now_sec() - t0 > worst)
+			worst = now_sec() - t0;
+		if (ret == -EBUSY) {
+			busy++;
+			continue;
+		}
+		if (ret)
+			break;
+		ok++;
+		for (p = 0; p < npages; p++)
+			if (!all_zero(m + p * PS, PS) &&
+			    pat_check_off(m + p * PS, PS, 75, p * PS) >= 0)
+				break;
+		if (p < npages)
+			break;
+	}
+	__atomic_store_n(&z.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	t_diag("%d calls: %lu returned 0, %lu -EBUSY; %lu zaps; longest call %.2f s",
+	       round, ok, busy, z.zaps, worst);
+	CHECKF(round == 4, "call %d: %s (want 0 or -EBUSY)", round + 1,
+	       ret ? strerror(-ret) : "a page neither the data nor zeroes");
+	/* The core's budget and the driver's are 1 s each (HMM_RANGE_DEFAULT_TIMEOUT). */
+	CHECKF(worst < 10, "a call took %.1f s under invalidations", worst);
+	close(fd);
+	munmap(z.base, size);
+	free(m);
+	return T_PASS;
+}
+
 /* MIGRATE_TO_DEV of @n pages at @p: every one must reach the device. */
 static int migrate_all(int fd, char *p, unsigned long n)
 {
@@ -946,6 +1040,8 @@ static const struct tcase cases[] = {
 	  "CPU writes racing the insertion of device pages at pte_none" },
 	{ "paths_read_unlocked_uffd", t_read_unlocked_uffd, T_DUMMY,
 	  "READ_UNLOCKED of pages a userfaultfd thread supplies (fault drops mmap_lock)" },
+	{ "paths_read_unlocked_busy", t_read_unlocked_busy, T_DUMMY,
+	  "READ_UNLOCKED of a range invalidated without pause: 0 or -EBUSY, in bounded time" },
 	{ "paths_holes", t_holes, T_DUMMY,
 	  "untouched PMDs and the huge zero page: snapshot, read, migrate whole and in part" },
 	{ "paths_uffd_missing_hole", t_uffd_missing_hole, T_DUMMY,
