@@ -386,6 +386,23 @@ static void *uffd_serve(void *arg)
 }
 
 /*
+ * READ_UNLOCKED of one fresh page into @buf: 0, or -EOPNOTSUPP where the
+ * kernel has no hmm_range_fault_unlocked_timeout() (6.1, 6.12).
+ */
+static int read_unlocked_probe(int fd, char *buf)
+{
+	char *probe = map_anon(PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	int ret;
+
+	if (!probe)
+		return -ENOMEM;
+	probe[0] = 1;
+	ret = hmm_cmd(fd, HMM_DMIRROR_READ_UNLOCKED, probe, buf, 1, NULL);
+	munmap(probe, PS);
+	return ret;
+}
+
+/*
  * READ_UNLOCKED of a range whose pages a userfaultfd thread supplies: the
  * fault handler drops mmap_lock to wait for it.  Kernel path (7.3):
  * hmm_range_fault_unlocked_timeout() and hmm_do_fault() seeing
@@ -399,16 +416,12 @@ static int t_read_unlocked_uffd(void)
 	struct uffd_server u = { .uffd = -1 };
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	char *src = malloc(size), *m = malloc(size), *probe;
+	char *src = malloc(size), *m = malloc(size);
 	int fd = hmm_open(0), ret;
 	pthread_t t;
 
 	CHECK(src && m && fd >= 0);
-	probe = map_anon(PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	CHECK(probe);
-	probe[0] = 1;
-	ret = hmm_cmd(fd, HMM_DMIRROR_READ_UNLOCKED, probe, m, 1, NULL);
-	munmap(probe, PS);
+	ret = read_unlocked_probe(fd, m);
 	if (ret == -EOPNOTSUPP)
 		SKIP("READ_UNLOCKED: -EOPNOTSUPP (no hmm_range_fault_unlocked_timeout)");
 	CHECK_RET(ret, 0);
@@ -493,17 +506,13 @@ static int t_read_unlocked_busy(void)
 	unsigned long npages = 1024, p, busy = 0, ok = 0;
 	size_t size = npages * PS;
 	struct zapper z = { .npages = npages };
-	char *m = malloc(size), *probe;
+	char *m = malloc(size);
 	int fd = hmm_open(0), ret, round;
 	double t0, worst = 0;
 	pthread_t t;
 
 	CHECK(m && fd >= 0);
-	probe = map_anon(PS, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	CHECK(probe);
-	probe[0] = 1;
-	ret = hmm_cmd(fd, HMM_DMIRROR_READ_UNLOCKED, probe, m, 1, NULL);
-	munmap(probe, PS);
+	ret = read_unlocked_probe(fd, m);
 	if (ret == -EOPNOTSUPP)
 		SKIP("READ_UNLOCKED: -EOPNOTSUPP (no hmm_range_fault_unlocked_timeout)");
 	CHECK_RET(ret, 0);
