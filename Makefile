@@ -19,6 +19,24 @@ KVER ?= 7.3
 # version replaces KVER, and `make check` runs on it alone (fast kernel, or
 # FLAVOUR=debug).
 KSRC ?=
+# Or an O= build directory of such a tree (KOBJ; its `source` link names the
+# tree), built there; with KIMAGE, a prebuilt bzImage is booted as it is and
+# the modules are built against KOBJ or the configured KSRC.  A .config of
+# yours must have the options of kernel/base.config and kernel/FLAVOUR.config
+# the harness needs; KSRC_MERGE=1 merges them into it.  See
+# Documentation/harness.rst, "Your own kernel tree (KSRC)".
+KOBJ ?=
+KIMAGE ?=
+KSRC_MERGE ?=
+export KOBJ KIMAGE KSRC_MERGE
+ifeq ($(KSRC),)
+ifneq ($(KOBJ),)
+KSRC := $(realpath $(KOBJ)/source)
+ifeq ($(KSRC),)
+$(error KOBJ=$(KOBJ) has no `source` link to its tree: set KSRC too)
+endif
+endif
+endif
 ifneq ($(KSRC),)
 export KSRC
 override KVER := $(shell MAKEFLAGS= make -s -C '$(KSRC)' kernelversion 2>/dev/null | cut -d. -f1,2)
@@ -166,4 +184,4 @@ help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
 	@echo "targets: all module tool sparse demo check conformance bench profile stress coverage vm-shell vm-run CMD=... mutation kernel clean distclean clean-cache"
 	@echo "         install uninstall (PREFIX, DESTDIR) in-tree-patch KSRC=... dkms-source (DKMS_SRCDIR)"
-	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), KSRC=/path/to/linux, CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug|gcov"
+	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), KSRC=/path/to/linux, KOBJ=/path/to/O, KIMAGE=bzImage, KSRC_MERGE=1, CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug|gcov"
