@@ -167,8 +167,6 @@ elif [ -f "$src/.config" ]; then
 	st=$cache/build/$(pathkey "$obj")
 	mode=inplace
 else
-	[ -z "${KIMAGE:-}" ] ||
-		die "KIMAGE needs a built tree for its modules: a configured KSRC (.config) or KOBJ="
 	st=$cache/build/$(pathkey "$src")
 	obj=$st
 	mk=(-C "$src" O="$obj")
@@ -185,7 +183,8 @@ if [ "$mode" != own ]; then
 		{
 			"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}"
 			make "${mk[@]}" olddefconfig
-		} >>"$log" 2>&1 || { tail -30 "$log" >&2; die "merging the fragments failed (log: $log)"; }
+		} >"$st/merge.log" 2>&1 ||
+			{ tail -30 "$st/merge.log" >&2; die "merging the fragments failed (log: $st/merge.log)"; }
 		missing=$(fragment_missing "$obj/.config" needed)
 	fi
 	if [ -n "$missing" ]; then
@@ -202,7 +201,7 @@ fi
 if [ -n "${KIMAGE:-}" ]; then
 	[ -f "$KIMAGE" ] || die "KIMAGE=$KIMAGE: no such file"
 	if [ ! -f "$obj/Module.symvers" ] || [ ! -x "$obj/scripts/mod/modpost" ]; then
-		die "$obj has not been built (no Module.symvers, scripts/mod/modpost): the modules cannot be built against it"
+		die "$obj has not been built (no Module.symvers, scripts/mod/modpost): the modules cannot be built against it; give KOBJ= or a configured, built KSRC"
 	fi
 	rel=$(cat "$obj/include/config/kernel.release" 2>/dev/null || true)
 	img=$(file -bL "$KIMAGE" | sed -n 's/.*, version \([^ ]*\) .*/\1/p')
@@ -214,9 +213,11 @@ if [ -n "${KIMAGE:-}" ]; then
 fi
 
 # The record: the tree's content and what configured it.  An unchanged
-# record skips kbuild altogether.
+# record skips kbuild altogether.  The content key is taken before the
+# build: an edit made while it runs is seen by the next run.
 ckey=$(for f in "${frags[@]}"; do cat "$f"; done | sha256sum | cut -c1-12)
-record() { echo "$("$top/scripts/kernel-tree.sh" --key) ${kargs[*]} $(sha256sum <"$obj/.config" | cut -c1-12)"; }
+treekey=$("$top/scripts/kernel-tree.sh" --key)
+record() { echo "$treekey ${kargs[*]} $(sha256sum <"$obj/.config" | cut -c1-12)"; }
 if [ -f "$st/.done" ] && [ -f "$obj/arch/x86/boot/bzImage" ] &&
    { [ "$mode" != own ] || [ "$(cat "$st/.config-key" 2>/dev/null)" = "$ckey" ]; } &&
    [ "$(cat "$st/.tree-key" 2>/dev/null)" = "$(record)" ]; then
