@@ -32,7 +32,17 @@ if grep -q '"hugepage_settings.h"\|vm_util.h' "$c"; then
 			srcs+=("$dir/$f")
 		fi
 	done
-	hdr=$cache/uapi/$("$top/scripts/kernel-tree.sh" --key)
+	# Keyed by what makes the UAPI headers: for a tree of one's own not
+	# by its whole content, so that an edit under mm/ does not install
+	# them again.
+	if [ -n "${KSRC:-}${KOBJ:-}" ]; then
+		ukey=ksrc-$(cd "$src" && find include/uapi arch/x86/include/uapi \
+			arch/x86/entry/syscalls scripts/headers_install.sh -type f -print0 |
+			LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+	else
+		ukey=$("$top/scripts/kernel-tree.sh" --key)
+	fi
+	hdr=$cache/uapi/$ukey
 	if [ ! -f "$hdr/.done" ]; then
 		echo ">> make headers_install for $src (selftest UAPI headers)" >&2
 		rm -rf "$hdr"
