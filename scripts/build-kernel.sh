@@ -240,7 +240,7 @@ if [ "$mode" = own ] && [ "$(cat "$st/.config-key" 2>/dev/null)" != "$ckey" ]; t
 	echo "$ckey" >"$st/.config-key"
 fi
 how=incrementally
-[ -f "$st/.done" ] || how="(first build)"
+[ -f "$st/.done" ] || how="(no earlier build recorded)"
 rm -f "$st/.done"
 echo ">> building the $flavour kernel $ver of $src $how in $obj (log: $log)" >&2
 build "$log" "${mk[@]}"
