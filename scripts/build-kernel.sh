@@ -175,6 +175,18 @@ fi
 mkdir -p "$st"
 lock "$st/.lock"
 log=$st/build.log
+# kbuild goes by timestamps: a tree replaced by a copy at the same path
+# (cp -a, tar x: older timestamps than the objects here) would not be seen
+# as changed.  The tree's directory is a new one then (its inode, or
+# its birth time where the inode number is reused): start afresh.
+if [ "$mode" = own ]; then
+	ident=$(stat -c '%d:%i:%.9W' "$src")
+	if [ -f "$st/.tree-ident" ] && [ "$(cat "$st/.tree-ident")" != "$ident" ]; then
+		echo ">> $src is not the tree last built in $st (replaced?): building it afresh" >&2
+		find "$st" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf {} +
+	fi
+	echo "$ident" >"$st/.tree-ident"
+fi
 
 if [ "$mode" != own ]; then
 	missing=$(fragment_missing "$obj/.config" needed)
