@@ -19,6 +19,24 @@ KVER ?= 7.3
 # version replaces KVER, and `make check` runs on it alone (fast kernel, or
 # FLAVOUR=debug).
 KSRC ?=
+# Or an O= build directory of such a tree (KOBJ; its `source` link names the
+# tree), built there; with KIMAGE, a prebuilt bzImage is booted as it is and
+# the modules are built against KOBJ or the configured KSRC.  A .config of
+# yours must have the options of kernel/base.config and kernel/FLAVOUR.config
+# the harness needs; KSRC_MERGE=1 merges them into it.  See
+# Documentation/harness.rst, "Your own kernel tree (KSRC)".
+KOBJ ?=
+KIMAGE ?=
+KSRC_MERGE ?=
+export KOBJ KIMAGE KSRC_MERGE
+ifeq ($(KSRC),)
+ifneq ($(KOBJ),)
+KSRC := $(realpath $(KOBJ)/source)
+ifeq ($(KSRC),)
+$(error KOBJ=$(KOBJ) has no `source` link to its tree: set KSRC too)
+endif
+endif
+endif
 ifneq ($(KSRC),)
 export KSRC
 override KVER := $(shell MAKEFLAGS= make -s -C '$(KSRC)' kernelversion 2>/dev/null | cut -d. -f1,2)
@@ -45,6 +63,16 @@ CHECK_FUZZ_CALLS ?=
 STRESS_SECONDS ?= 600
 # Seconds of `hmm_test stress` in `make coverage`.
 COVERAGE_STRESS_SECONDS ?= 30
+# `make quick`: the hmm_test cases (run patterns) it runs, whether it runs
+# the kernel's hmm-tests against hmm_dummy too (1), in which THP modes and
+# without which of its tests (benchmark_thp_migration: a benchmark of up to
+# 256 MiB, about 100 s under emulation);
+# QUICK_COVERAGE=1 only prints how to get the coverage (make coverage).
+QUICK_CASES ?= migrate_ paths_ thp_
+QUICK_HMM_TESTS ?= 1
+QUICK_THP ?= always
+QUICK_HMM_TESTS_SKIP ?= benchmark_thp_migration
+QUICK_COVERAGE ?=
 # Host-side time limits of the VM runs, in seconds.
 CHECK_TIMEOUT ?= 3600
 VM_TIMEOUT ?= 900
@@ -65,7 +93,7 @@ KSRC ?=
 DKMS_SRCDIR ?= /usr/src
 
 .PHONY: all module tool sparse deps kernel kernel-debug kernel-fast demo check \
-	conformance bench profile stress coverage upstream-check vm-shell vm-run \
+	quick conformance bench profile stress coverage upstream-check vm-shell vm-run \
 	mutation clean distclean clean-cache help install uninstall in-tree-patch \
 	dkms-source
 
@@ -108,6 +136,15 @@ check: deps
 	@$(S)/check-all.sh $(CHECK_TIMEOUT) $(CHECK_KERNELS) -- \
 		-e STRESS_SECONDS=$(CHECK_STRESS_SECONDS) \
 		$(if $(CHECK_FUZZ_CALLS),-e FUZZ_CALLS=$(CHECK_FUZZ_CALLS))
+
+# One boot of the fast kernel (FLAVOUR=debug: the debug one) with only what
+# a patch to the kernel's migration code needs: vm/quick.sh.  Results in
+# results/quick-KVER-latest (quick-ksrc-KVER-latest for KSRC).
+quick: deps
+	@$(if $(QUICK_COVERAGE),echo ">> coverage of mm/: make coverage$(if $(KSRC), KSRC=$(KSRC)) (its own gcov kernel; not run by quick)";) \
+	$(S)/suite.sh quick-$(if $(KSRC),ksrc-)$(KVER) $(or $(FLAVOUR),fast) $(VM_TIMEOUT) 'sh /hmm/vm/quick.sh' \
+		-e QUICK_CASES='$(QUICK_CASES)' -e QUICK_HMM_TESTS=$(QUICK_HMM_TESTS) -e QUICK_THP='$(QUICK_THP)' \
+		-e QUICK_HMM_TESTS_SKIP='$(QUICK_HMM_TESTS_SKIP)'
 
 conformance: deps
 	@$(S)/suite.sh conformance $(or $(FLAVOUR),debug) $(CHECK_TIMEOUT) 'sh /hmm/vm/conformance.sh'
@@ -171,6 +208,7 @@ clean-cache:
 
 help:
 	@sed -n 's/^## //p' README.md 2>/dev/null || true
-	@echo "targets: all module tool sparse demo check conformance bench profile stress coverage upstream-check vm-shell vm-run CMD=... mutation kernel clean distclean clean-cache"
+	@echo "targets: all module tool sparse demo check quick conformance bench profile stress coverage upstream-check vm-shell vm-run CMD=... mutation kernel clean distclean clean-cache"
 	@echo "         install uninstall (PREFIX, DESTDIR) in-tree-patch KSRC=... dkms-source (DKMS_SRCDIR)"
-	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), KSRC=/path/to/linux, CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug|gcov"
+	@echo "variables: KVER=7.3|6.12|6.1 (default 7.3), KSRC=/path/to/linux, KOBJ=/path/to/O, KIMAGE=bzImage, KSRC_MERGE=1, CHECK_KERNELS='$(CHECK_KERNELS)', FLAVOUR=fast|debug|gcov"
+	@echo "           make quick: QUICK_CASES='$(QUICK_CASES)' QUICK_HMM_TESTS=$(QUICK_HMM_TESTS) QUICK_THP='$(QUICK_THP)' QUICK_HMM_TESTS_SKIP='$(QUICK_HMM_TESTS_SKIP)' QUICK_COVERAGE=1"

@@ -8,7 +8,10 @@
 # tools/testing/selftests/vm, later kernels in selftests/mm.  7.3's needs
 # vm_util.c and hugepage_settings.c beside it and UAPI headers newer than
 # Debian 12's (struct procmap_query, struct pm_scan_arg), so it is built
-# against the tree's own `make headers_install` output.
+# against the tree's own `make headers_install` output (made with O= into
+# the cache; in the build directory of a tree configured in place or of
+# KOBJ; with KIMAGE, where nothing is built, the usr/include that directory
+# already has).
 # Prints OUT on stdout.
 set -euo pipefail
 out=${1:?usage: build-conformance.sh OUT}
@@ -29,13 +32,35 @@ if grep -q '"hugepage_settings.h"\|vm_util.h' "$c"; then
 			srcs+=("$dir/$f")
 		fi
 	done
-	hdr=$cache/uapi/$("$top/scripts/kernel-tree.sh" --key)
+	# Keyed by what makes the UAPI headers: for a tree of one's own not
+	# by its whole content, so that an edit under mm/ does not install
+	# them again.
+	if [ -n "${KSRC:-}${KOBJ:-}" ]; then
+		ukey=ksrc-$(cd "$src" && find include/uapi arch/x86/include/uapi \
+			arch/x86/entry/syscalls scripts/headers_install.sh -type f -print0 |
+			LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+	else
+		ukey=$("$top/scripts/kernel-tree.sh" --key)
+	fi
+	hdr=$cache/uapi/$ukey
 	if [ ! -f "$hdr/.done" ]; then
 		echo ">> make headers_install for $src (selftest UAPI headers)" >&2
 		rm -rf "$hdr"
 		. "$top/scripts/lib-progress.sh"
 		progress_start "make headers_install"
-		make -s -C "$src" O="$hdr/build" INSTALL_HDR_PATH="$hdr" headers_install >&2
+		obj=${KOBJ:-}
+		[ -n "$obj" ] || [ ! -f "$src/.config" ] || obj=$src
+		if [ -z "$obj" ]; then
+			make -s -C "$src" O="$hdr/build" INSTALL_HDR_PATH="$hdr" headers_install >&2
+		elif [ -z "${KIMAGE:-}" ]; then
+			make -s -C "$src" O="$obj" INSTALL_HDR_PATH="$hdr" headers_install >&2
+		elif [ -d "$obj/usr/include/linux" ]; then
+			mkdir -p "$hdr" && cp -a "$obj/usr/include" "$hdr/"
+		else
+			progress_stop
+			echo "!! KIMAGE: $obj has no usr/include ('make headers' there) for hmm-tests" >&2
+			exit 1
+		fi
 		progress_stop
 		rm -rf "$hdr/build"
 		touch "$hdr/.done"

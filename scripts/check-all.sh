@@ -116,6 +116,10 @@ for kf in "${kernels[@]}"; do
 	esac
 	fdir=$top/build/$kver-$flavour
 	kb=$(KVER=$kver "$top/scripts/build-kernel.sh" "$flavour" | tail -n 1) || kb=
+	# The kernel's source: kbuild's link in an O= build; a KSRC tree built
+	# in place is its own.
+	ksrc=$kb/source
+	[ -e "$ksrc" ] || ksrc=$kb
 	if [ -z "$kb" ]; then
 		: # suite.sh reports the kernel that does not build
 	else
@@ -127,7 +131,7 @@ for kf in "${kernels[@]}"; do
 			extra+=(-e "DKMS_ERROR=dkms build failed (log: $fdir/dkms/dkms.log)")
 		fi
 		echo ">> tools/hmm_test as a kselftest (lib.mk of Linux $kver)" >&2
-		if ks=$("$top/scripts/build-kselftest.sh" "$kb/source" "$fdir/kselftest"); then
+		if ks=$("$top/scripts/build-kselftest.sh" "$ksrc" "$fdir/kselftest"); then
 			for f in "$ks"/kselftest/*.sh "$ks"/hmm_dummy/*; do
 				extra+=(-a "hmm/ksft/${f#"$ks"/}=$f")
 			done
@@ -148,10 +152,10 @@ for kf in "${kernels[@]}"; do
 	# kernel-doc of the driver and its uAPI header, with the first
 	# kernel's script (-Wall: a function documented without its Return: or
 	# parameters is a warning, and so is a STATS field without its line).
-	if [ -n "$kb" ] && [ "${kdoc_done:-0}" = 0 ] && [ -x "$kb/source/scripts/kernel-doc" ]; then
+	if [ -n "$kb" ] && [ "${kdoc_done:-0}" = 0 ] && [ -x "$ksrc/scripts/kernel-doc" ]; then
 		kdoc_done=1
 		h0=$(date +%s)
-		kd=$("$kb/source/scripts/kernel-doc" -Wall -none \
+		kd=$("$ksrc/scripts/kernel-doc" -Wall -none \
 			"$top"/drivers/hmm_dummy/*.[ch] \
 			"$top"/include/uapi/linux/hmm_dummy.h 2>&1 | sort -u)
 		if [ -z "$kd" ]; then
@@ -172,7 +176,7 @@ for kf in "${kernels[@]}"; do
 	# The kselftest run's output through the kernel's own KTAP parser.
 	h0=$(date +%s)
 	if [ -f "$rdir/kselftest.tap" ] && [ -n "$kb" ]; then
-		kunit=$kb/source/tools/testing/kunit/kunit.py
+		kunit=$ksrc/tools/testing/kunit/kunit.py
 		# The runner's TAP, then hmm_test's own KTAP nested in it ("# ").
 		sed -n 's/^# //p' "$rdir/kselftest.tap" >"$rdir/kselftest-inner.ktap"
 		ok=1 got=

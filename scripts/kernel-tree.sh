@@ -4,8 +4,10 @@
 #
 # Prints the source tree of the test kernel (absolute path):
 #   KSRC set   that tree (a git checkout or a plain source tree), used as
-#              it is: the kernel is built out of it with O= and nothing is
-#              ever written into it.
+#              it is; scripts/build-kernel.sh builds it out of tree into
+#              the cache, or in place if it has a .config
+#   KOBJ set   (and no KSRC) the tree of that O= build directory, which
+#              its `source` link names
 #   otherwise  Debian's source package of $KVER (scripts/kernel-source.sh),
 #              extracted once into the cache.
 # With --key, prints instead a short identifier of the tree's content for
@@ -18,13 +20,19 @@ cache=${HMM_DUMMY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hmm_dummy}
 key=0
 [ "${1:-}" != --key ] || key=1
 
+if [ -z "${KSRC:-}" ] && [ -n "${KOBJ:-}" ]; then
+	[ -e "$KOBJ/source" ] || { echo "!! KOBJ=$KOBJ has no 'source' link to its tree: set KSRC too" >&2; exit 1; }
+	KSRC=$KOBJ/source
+fi
 if [ -n "${KSRC:-}" ]; then
-	src=$(cd "$KSRC" 2>/dev/null && pwd) || { echo "!! KSRC=$KSRC: no such directory" >&2; exit 1; }
-	[ -f "$src/Makefile" ] && [ -f "$src/mm/migrate_device.c" ] ||
-		{ echo "!! KSRC=$src is not a kernel source tree with mm/migrate_device.c" >&2; exit 1; }
-	if [ -f "$src/.config" ] || [ -d "$src/include/config" ]; then
-		echo "!! KSRC=$src has been configured in place (.config, include/config):" \
-			"an out-of-tree build needs 'make mrproper' there first" >&2
+	src=$(cd "$KSRC" 2>/dev/null && pwd -P) || { echo "!! KSRC=$KSRC: no such directory" >&2; exit 1; }
+	if [ ! -f "$src/Makefile" ] || [ ! -f "$src/mm/migrate_device.c" ]; then
+		echo "!! KSRC=$src is not a kernel source tree with mm/migrate_device.c" >&2
+		exit 1
+	fi
+	if [ ! -f "$src/.config" ] && [ -d "$src/include/config" ]; then
+		echo "!! KSRC=$src has include/config but no .config: 'make mrproper' there" \
+			"(or configure it again)" >&2
 		exit 1
 	fi
 	if [ $key = 0 ]; then

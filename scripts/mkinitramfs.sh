@@ -6,7 +6,9 @@
 #   /init                  vm/init
 #   /bin/busybox           busybox-static
 #   /hmm/vm/*              vm/*.sh
-#   /hmm/modules/*.ko      test_hmm.ko from KBUILD, and hmm_dummy.ko if given
+#   /hmm/modules/*.ko      test_hmm.ko from KBUILD (if it has one: a .config
+#                          of one's own may not have CONFIG_TEST_HMM=m), and
+#                          hmm_dummy.ko if given
 #   /hmm/bin/*             hmm_test and hmm-tests if given
 #   /hmm/flavour           FLAVOUR
 # Extra files are given as NAME=FILE, NAME being the path in the archive
@@ -27,8 +29,8 @@ file "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 declare -A files=(
 	[init]=$top/vm/init
 	[bin/busybox]=$busybox
-	[hmm/modules/test_hmm.ko]=$kbuild/lib/test_hmm.ko
 )
+[ ! -f "$kbuild/lib/test_hmm.ko" ] || files[hmm/modules/test_hmm.ko]=$kbuild/lib/test_hmm.ko
 for f in "$top"/vm/*.sh; do
 	files[hmm/vm/$(basename "$f")]=$f
 done

@@ -10,6 +10,8 @@
 #
 #   -f  kernel flavour (default: $FLAVOUR or fast); the kernel version is
 #       $KVER (7.3, the default, 6.12 or 6.1), or the tree $KSRC's own
+#       ($KOBJ's; $KIMAGE, a prebuilt bzImage, is booted instead of a
+#       kernel built here: scripts/build-kernel.sh)
 #   -t  host-side timeout in seconds (default 900); a VM that hangs is killed
 #   -n  name of the run: the console goes to build/logs/NAME.console.log and
 #       the results channel (the guest's second serial port) to
@@ -38,7 +40,7 @@ export KVER=${KVER:-7.3}
 # A kernel tree of one's own: its version decides everything that depends
 # on KVER; its builds are kept apart from those of Debian's sources.
 tag=$KVER
-if [ -n "${KSRC:-}" ]; then
+if [ -n "${KSRC:-}${KOBJ:-}" ]; then
 	KSRC=$("$top/scripts/kernel-tree.sh" | tail -n 1)
 	KVER=$(make -s -C "$KSRC" kernelversion | cut -d. -f1,2)
 	export KSRC
@@ -59,7 +61,7 @@ while getopts 'f:t:n:e:a:Ii' o; do
 	a) adds+=("$OPTARG") ;;
 	I) iommu=1 ;;
 	i) interactive=1 ;;
-	*) sed -n '4,28s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,30s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -83,7 +85,8 @@ flock "$lockfd"
 
 # 1. The test kernel (cached; the first build takes minutes).
 kb=$("$top/scripts/build-kernel.sh" "$flavour" | tail -n 1)
-[ -f "$kb/arch/x86/boot/bzImage" ] || die "no bzImage in $kb"
+image=${KIMAGE:-$kb/arch/x86/boot/bzImage}
+[ -f "$image" ] || die "no kernel image $image"
 
 # 2. hmm_dummy.ko for this kernel, the tool, the selftest.
 extra=()
@@ -140,12 +143,13 @@ make_initrd "$initrd" "$cmd"
 append="console=ttyS0 oops=panic panic=-1 hugepages=32"
 [ "$flavour" = debug ] && append+=" panic_on_warn=1"
 qemu=(qemu-system-x86_64 -nodefaults -no-reboot -display none
-      -smp 2 -m 2G -kernel "$kb/arch/x86/boot/bzImage")
+      -smp 2 -m 2G -kernel "$image")
 
 probe_kvm()
 {
 	[ -w /dev/kvm ] || return 1
-	local f=$cache/kvm-probe-$(uname -r)
+	local f
+	f=$cache/kvm-probe-$(uname -r)
 	if [ ! -f "$f" ]; then
 		local pi=$fdir/initrd-kvm-probe.cpio
 		make_initrd "$pi" true
@@ -171,11 +175,13 @@ kvm) qemu+=(-accel kvm -cpu host) ;;
 # that window made KASAN check a direct-map address against the 4-level
 # layout and panic at boot ("wild-memory-access in do_raw_spin_lock",
 # Documentation/harness.rst).  Nothing of hmm_dummy's depends on LA57.
-*) qemu+=(-accel tcg,thread=multi -cpu max,la57=off) ;;
+*) # shellcheck disable=SC2054 # QEMU's own commas
+   qemu+=(-accel tcg,thread=multi -cpu max,la57=off) ;;
 esac
 if [ $iommu = 1 ]; then
 	# Interrupt remapping needs a split irqchip, which TCG has no use
 	# for: the IOMMU translates DMA only.
+	# shellcheck disable=SC2054 # QEMU's own commas
 	qemu+=(-machine q35 -device intel-iommu,intremap=off
 	       -device edu)
 	append+=" intel_iommu=on"
