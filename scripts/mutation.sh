@@ -85,14 +85,12 @@ sabotage()
 			'		(void)fence; /* sabotage no-inval-wait */'
 		;;
 	no-dma-unmap)
-		subst "$d/mirror.c" 'if (mn->mapped)' \
-			'		if (0) /* sabotage no-dma-unmap */'
-		subst "$d/mirror.c" 'mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), true);' \
-			'	(void)0; /* sabotage no-dma-unmap */'
+		subst "$d/mirror.c" 'mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last),' \
+			'	if (0) mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), /* sabotage no-dma-unmap */'
 		;;
 	dma-unmap-early)
-		subst "$d/mirror.c" 'if (!fence || !mn->mapped) {' \
-			'	if (true) { /* sabotage dma-unmap-early */'
+		subst "$d/mirror.c" 'if (fence && !dma_fence_is_signaled(fence)) {' \
+			'	mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), blockable); /* sabotage dma-unmap-early */ if (fence && !dma_fence_is_signaled(fence)) {'
 		;;
 	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early)" ;;
 	esac

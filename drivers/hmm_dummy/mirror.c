@@ -252,29 +252,18 @@ static bool mirror_invalidate(struct mmu_interval_notifier *mni,
 	 * use those just removed, and their pages may be freed once we
 	 * return.  So wait for it, then unmap (the file comment's rule).
 	 * Where we may not block, the fence was found signalled above and
-	 * no job was submitted since: unmap at once, as when the device is
-	 * idle.
+	 * no job was submitted since (jobs are submitted under mirror->lock):
+	 * no wait, the unmap follows at once.
 	 */
-	fence = mirror->access_fence;
-	if (fence && dma_fence_is_signaled(fence))
-		fence = NULL;
-	fence = dma_fence_get(fence);
-	if (!fence || !mn->mapped) {
-		if (mn->mapped)
-			mirror_unmap(mirror, mn, mirror_slot(start),
-				     mirror_slot(last), blockable);
+	fence = dma_fence_get(mirror->access_fence);
+	if (fence && !dma_fence_is_signaled(fence)) {
 		mutex_unlock(&mirror->lock);
-		if (fence) {
-			dma_fence_wait(fence, false);
-			dma_fence_put(fence);
-		}
-		return true;
+		dma_fence_wait(fence, false);
+		mutex_lock(&mirror->lock);
 	}
-	mutex_unlock(&mirror->lock);
-	dma_fence_wait(fence, false);
 	dma_fence_put(fence);
-	mutex_lock(&mirror->lock);
-	mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), true);
+	mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last),
+		     blockable);
 	mutex_unlock(&mirror->lock);
 	return true;
 }
