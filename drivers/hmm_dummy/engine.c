@@ -215,9 +215,8 @@ void hmm_dummy_job_add_dma(struct hmm_dummy_job *job, struct page *page,
  * what the bus access would have touched.
  */
 static struct page *engine_dma_page(struct hmm_dummy_device *hdev,
-				    dma_addr_t dma)
+				    struct iommu_domain *domain, dma_addr_t dma)
 {
-	struct iommu_domain *domain = iommu_get_domain_for_dev(hdev->dma_dev);
 	phys_addr_t phys;
 
 	if (domain)
@@ -229,15 +228,19 @@ static struct page *engine_dma_page(struct hmm_dummy_device *hdev,
 	return pfn_to_page(PHYS_PFN(phys));
 }
 
-/* One pair of @job, or -EFAULT for an address the device cannot reach. */
-static int engine_copy(struct hmm_dummy_job *job, struct hmm_dummy_copy *c)
+/*
+ * One pair of @job, or -EFAULT for an address the device cannot reach;
+ * @domain: the DMA device's IOMMU domain, or NULL.
+ */
+static int engine_copy(struct hmm_dummy_job *job, struct iommu_domain *domain,
+		       struct hmm_dummy_copy *c)
 {
 	struct page *dst = c->dst, *src = c->src;
 
 	if (c->flags & HMM_DUMMY_COPY_DST_DMA)
-		dst = engine_dma_page(job->hdev, c->dst_dma);
+		dst = engine_dma_page(job->hdev, domain, c->dst_dma);
 	if (c->flags & HMM_DUMMY_COPY_SRC_DMA)
-		src = engine_dma_page(job->hdev, c->src_dma);
+		src = engine_dma_page(job->hdev, domain, c->src_dma);
 	if (!dst || (!src && (c->flags & HMM_DUMMY_COPY_SRC_DMA))) {
 		dev_err_ratelimited(job->hdev->dev,
 				    "copy engine: DMA fault at %pad\n",
@@ -267,8 +270,15 @@ static void engine_run(struct hmm_dummy_job *job)
 	if (job->n && engine_should_fail(job->kind)) {
 		dma_fence_set_error(&job->fence, -EIO);
 	} else {
+		/*
+		 * Once a job: a default domain changes only with no driver
+		 * bound, and dma_dev.c's binding lasts until unload.
+		 */
+		struct iommu_domain *domain =
+			iommu_get_domain_for_dev(job->hdev->dma_dev);
+
 		for (i = 0; i < job->n; i++) {
-			int ret = engine_copy(job, &job->copies[i]);
+			int ret = engine_copy(job, domain, &job->copies[i]);
 
 			if (ret) {
 				dma_fence_set_error(&job->fence, ret);
