@@ -59,11 +59,6 @@ static int hmm_dummy_pci_probe(struct pci_dev *pdev,
 	return 0;
 }
 
-static void hmm_dummy_pci_remove(struct pci_dev *pdev)
-{
-	/* Module unload: every hmm_dummy device, hence every user, is gone. */
-}
-
 static const struct pci_device_id hmm_dummy_pci_ids[] = {
 	{ PCI_DEVICE(EDU_VENDOR_ID, EDU_DEVICE_ID) },
 	{ }
@@ -74,7 +69,6 @@ static struct pci_driver hmm_dummy_pci_driver = {
 	.name		= "hmm_dummy",
 	.id_table	= hmm_dummy_pci_ids,
 	.probe		= hmm_dummy_pci_probe,
-	.remove		= hmm_dummy_pci_remove,
 	.driver		= {
 		.suppress_bind_attrs = true,
 		/* The functions must be bound before the devices are made. */
