@@ -54,28 +54,28 @@ else
 	echo "$mp"
 	host_result fail hmm_test.manpage "scripts/check-manpage.sh failed"
 fi
+# host_script NAME WHY SCRIPT: a host row from one check script, its
+# output as the reason when it passes, WHY when it fails.
+host_script()
+{
+	local name=$1 why=$2 out
+	if out=$("$3" 2>&1); then
+		host_result pass "$name" "$out"
+	else
+		echo "$out"
+		host_result fail "$name" "$why"
+	fi
+}
 # Bad input refused, every documented command line taken (host, no device).
-if ta=$("$top/scripts/check-tool-args.sh" 2>&1); then
-	host_result pass hmm_test.args "$ta"
-else
-	echo "$ta"
-	host_result fail hmm_test.args "scripts/check-tool-args.sh failed"
-fi
+host_script hmm_test.args "scripts/check-tool-args.sh failed" \
+	"$top/scripts/check-tool-args.sh"
 # The .rst documents build with docutils without a warning.
-if dc=$("$top/scripts/check-docs.sh" 2>&1); then
-	host_result pass docs.rst "$dc"
-else
-	echo "$dc"
-	host_result fail docs.rst "scripts/check-docs.sh: docutils warnings or errors in Documentation/*.rst"
-fi
+host_script docs.rst "scripts/check-docs.sh: docutils warnings or errors in Documentation/*.rst" \
+	"$top/scripts/check-docs.sh"
 # The upstream series (patches/) still applies to the cached 7.3 source and
 # is checkpatch --strict clean; `make upstream-check` runs it.
-if ps=$("$top/scripts/check-series.sh" 2>&1); then
-	host_result pass upstream.series "$ps"
-else
-	echo "$ps"
-	host_result fail upstream.series "scripts/check-series.sh: patches/ no longer applies to Linux 7.3 or checkpatch complains"
-fi
+host_script upstream.series "scripts/check-series.sh: patches/ no longer applies to Linux 7.3 or checkpatch complains" \
+	"$top/scripts/check-series.sh"
 inst=$(mktemp -d "${TMPDIR:-/tmp}/hmm_dummy-install.XXXXXX")
 if make -s -C "$top/tools/hmm_test" install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 &&
 	[ -x "$inst/usr/bin/hmm_test" ] && [ -f "$inst/usr/share/man/man1/hmm_test.1" ] &&
