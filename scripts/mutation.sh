@@ -112,7 +112,7 @@ for s in "$@"; do
 	mkdir -p "$tmp/drivers" "$tmp/scripts"
 	cp -r "$top/drivers/hmm_dummy" "$tmp/drivers/"
 	cp -r "$top/include" "$tmp/"
-	cp "$top/scripts/build-module.sh" "$tmp/scripts/"
+	cp "$top/scripts/build-module.sh" "$top/scripts/lib-progress.sh" "$tmp/scripts/"
 	sabotage "$s" "$tmp"
 	ko=$("$tmp/scripts/build-module.sh" "$kb" "$tmp/out") ||
 		die "the driver with sabotage $s did not build"
