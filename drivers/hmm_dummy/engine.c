@@ -286,13 +286,20 @@ static void engine_run(struct hmm_dummy_job *job)
 			}
 		}
 	}
+	/*
+	 * Counted before the fence signals: a waiter that reads the stats
+	 * right after its wait must see its job counted.
+	 */
+	hmm_dummy_count(job->hdev, job->fence.error ?
+			HMM_DUMMY_CNT_ENGINE_FAILURES : HMM_DUMMY_CNT_ENGINE_JOBS,
+			1);
 	dma_fence_signal(&job->fence);
 	dma_fence_end_signalling(cookie);
 }
 
 /*
- * Run @job, count it and drop the engine's reference to it; @queued: it
- * ran on the engine's queue.
+ * Run @job (engine_run() counts it), take it off the engine's books and
+ * drop the engine's reference to it; @queued: it ran on the engine's queue.
  */
 static void engine_complete(struct hmm_dummy_job *job, bool queued)
 {
@@ -300,9 +307,6 @@ static void engine_complete(struct hmm_dummy_job *job, bool queued)
 	unsigned long flags;
 
 	engine_run(job);
-	hmm_dummy_count(job->hdev, job->fence.error ?
-			HMM_DUMMY_CNT_ENGINE_FAILURES : HMM_DUMMY_CNT_ENGINE_JOBS,
-			1);
 	spin_lock_irqsave(&engine->lock, flags);
 	engine->queued -= queued;
 	engine->in_flight--;
