@@ -140,10 +140,22 @@ initrd=$fdir/initrd-$name.cpio
 make_initrd "$initrd" "$cmd"
 
 # 4. Accelerator.
-append="console=ttyS0 oops=panic panic=-1 hugepages=32"
+# Special-purpose memory for coherent devices (vm/lib.sh, spm_params):
+# memmap=SIZE!ADDR turns [2 GiB, 2.5 GiB) of the guest's RAM into
+# persistent RAM (e820 type 12), which is neither System RAM nor claimed by
+# anyone here (the kernels have no legacy-pmem driver), so hmm_dummy and
+# test_hmm can map it as MEMORY_DEVICE_COHERENT.  The VM gets 2688 MiB, all
+# below the PCI hole on both machine types (q35 moves RAM above 4 GiB only
+# from 2816 MiB on), so 2176 MiB stay System RAM.  The range keeps clear of
+# what sits in RAM before the kernel runs: the BIOS's tables in the top
+# 128 KiB (a range reaching them would be split in two resources, and
+# overwritten), and the initramfs, which QEMU loads at the top of low
+# memory (or below 2 GiB for a kernel that asks so) and is far smaller than
+# the 128 MiB left above the range.
+append="console=ttyS0 oops=panic panic=-1 hugepages=32 memmap=512M!0x80000000"
 [ "$flavour" = debug ] && append+=" panic_on_warn=1"
 qemu=(qemu-system-x86_64 -nodefaults -no-reboot -display none
-      -smp 2 -m 2G -kernel "$image")
+      -smp 2 -m 2688M -kernel "$image")
 
 probe_kvm()
 {

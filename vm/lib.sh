@@ -195,3 +195,15 @@ insmod_test_hmm() # [module parameters]: insmod test_hmm.ko, keeping its pid
 	wait $pid || rc=$?
 	return $rc
 }
+
+# spm_params: the module parameters that give hmm_dummy (or test_hmm, whose
+# names they are) two coherent devices over the special-purpose memory
+# scripts/vm-run.sh reserves with memmap=512M!0x80000000, 256 MiB each
+# (test_hmm's chunk size); nothing when the VM was booted without it.
+SPM_MEMMAP='memmap=512M!0x80000000'
+spm_params()
+{
+	case " $(cat /proc/cmdline) " in
+	*" $SPM_MEMMAP "*) echo "spm_addr_dev0=0x80000000 spm_addr_dev1=0x90000000" ;;
+	esac
+}

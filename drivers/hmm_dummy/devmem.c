@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmm_dummy device memory: a fixed-size device-private ZONE_DEVICE region
- * per device and the allocator that hands its pages out.
+ * hmm_dummy device memory: a fixed-size ZONE_DEVICE region per device,
+ * device-private (the default) or device-coherent (over special-purpose
+ * memory given by spm_addr_dev0/1), and the allocator that hands its pages
+ * out.  Both kinds share the allocator and the life below; a coherent page
+ * is mapped into the process as a present PTE rather than a device-private
+ * swap entry, so the CPU reads and writes it without a fault, and it holds
+ * its data itself where a device-private page has a backing page.
  *
  * The life of a device page:
  *   free (in its run, refcount 0)
@@ -79,12 +84,31 @@ static char hmm_dummy_group;
  * Compares the page's dev_pagemap, not its owner, which with peer_group
  * all devices share.
  *
- * Return: true if @page is in @hdev's device memory.
+ * Return: true if @page is in @hdev's device memory (private or coherent).
  */
 bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page)
 {
-	return is_device_private_page(page) &&
+	return is_zone_device_page(page) &&
 	       hmm_dummy_pgmap(page) == &hdev->pgmap;
+}
+
+/**
+ * hmm_dummy_device_memory() - does @hdev reach @page without the DMA API?
+ * @hdev: the device
+ * @page: a page the device is about to access
+ *
+ * Its own memory, private or coherent, and (peer_group) a peer's private
+ * memory, which the core only hands over to a device that shares its
+ * owner: these are reached through their backing (a coherent page is its
+ * own), as a GPU reaches its VRAM and a peer's over its link.  Everything
+ * else, system memory and a peer's coherent memory (which the CPU maps as
+ * it maps system memory), is DMA-mapped first (mirror.c).
+ *
+ * Return: true for device memory the device reaches directly.
+ */
+bool hmm_dummy_device_memory(struct hmm_dummy_device *hdev, struct page *page)
+{
+	return is_device_private_page(page) || hmm_dummy_is_own_page(hdev, page);
 }
 
 /**
@@ -698,8 +722,8 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
  *
  * Return: the head page of a locked large device folio with refcount 1,
  * on the LRU, whose pages' backings hold stale data; or NULL (no free run,
- * no backing memory, an injected failure, or no device THP in this
- * kernel).
+ * no backing memory, an injected failure, a coherent device, or no device
+ * THP in this kernel).
  */
 struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 {
@@ -709,7 +733,18 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 
 	if (!hmm_dummy_device_thp())
 		return NULL;
-	if (hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_DEVICE))
+	/*
+	 * A coherent device has no large folios: the core collects a
+	 * PMD-mapped coherent folio only with SELECT_SYSTEM, and a long-term
+	 * pin migrates a coherent folio out with
+	 * migrate_device_coherent_folio(), which handles order 0 only (it
+	 * WARNs on a large one).  A THP source is split and moves page by
+	 * page, as after any failed large allocation; an injected failure is
+	 * spent here first on both kinds of device, so FAIL_ALLOC means the
+	 * same for both.
+	 */
+	if (hmm_dummy_should_fail_alloc(HMM_DUMMY_ALLOC_DEVICE) ||
+	    hmm_dummy_coherent(hdev))
 		goto fallback;
 	hmm_dummy_lock(hdev);
 	run = list_first_entry_or_null(&hdev->free_runs, struct hmm_dummy_run,
@@ -834,6 +869,44 @@ static struct resource *reserve_region(unsigned long size)
 	return request_free_mem_region(&iomem_resource, size, "hmm_dummy");
 }
 
+/*
+ * Special-purpose memory for a coherent device: a range the firmware (or
+ * memmap=SIZE!ADDR) set aside as neither System RAM nor anybody's, which
+ * the device then claims for itself.  Refused with a reason rather than
+ * left to memremap_pages(), which WARNs on a range that is System RAM.
+ */
+static struct resource *reserve_spm(phys_addr_t start, unsigned long size)
+{
+	struct resource *res;
+
+	if (hmm_dummy_init_fault())
+		return ERR_PTR(-ENOMEM);
+	if (!IS_ALIGNED(start, HMM_DUMMY_SPM_ALIGN) ||
+	    !IS_ALIGNED(size, HMM_DUMMY_SPM_ALIGN)) {
+		pr_err("hmm_dummy: special-purpose memory at %pa: address and size must be multiples of 2 MiB\n",
+		       &start);
+		return ERR_PTR(-EINVAL);
+	}
+	if (region_intersects(start, size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT ||
+	    (region_intersects(start, size, IORESOURCE_MEM,
+			       IORES_DESC_PERSISTENT_MEMORY_LEGACY) !=
+	     REGION_INTERSECTS &&
+	     region_intersects(start, size, IORESOURCE_MEM,
+			       IORES_DESC_SOFT_RESERVED) != REGION_INTERSECTS)) {
+		pr_err("hmm_dummy: %lu MiB at %pa are not special-purpose memory (boot with memmap=%luM!%pa)\n",
+		       size >> 20, &start, size >> 20, &start);
+		return ERR_PTR(-EINVAL);
+	}
+	res = request_mem_region(start, size, "hmm_dummy");
+	if (!res) {
+		pr_err("hmm_dummy: special-purpose memory at %pa is in use\n",
+		       &start);
+		return ERR_PTR(-EBUSY);
+	}
+	return res;
+}
+
 static struct hmm_dummy_dpage *alloc_dpages(unsigned long npages)
 {
 	if (hmm_dummy_init_fault())
@@ -894,14 +967,19 @@ static int init_runs(struct hmm_dummy_device *hdev)
  * hmm_dummy_devmem_init() - reserve and map the device memory of a device
  * @hdev: the device, with @index set
  * @size: bytes of device memory
+ * @spm_addr: 0 for device-private memory in a free physical range; else
+ *        the start of the special-purpose memory the device's coherent
+ *        memory is
  *
  * Context: process context (module init), may sleep; nothing else can
  * reach @hdev yet.
  *
  * Return: 0 or a negative errno.
  */
-int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
+int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size,
+			  phys_addr_t spm_addr)
 {
+	unsigned long i;
 	void *ptr;
 	int ret;
 
@@ -914,7 +992,8 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 	INIT_LIST_HEAD(&hdev->partial_runs);
 	INIT_LIST_HEAD(&hdev->lru);
 
-	hdev->res = reserve_region(size);
+	hdev->res = spm_addr ? reserve_spm(spm_addr, size) :
+			       reserve_region(size);
 	if (IS_ERR(hdev->res))
 		return PTR_ERR(hdev->res);
 
@@ -925,7 +1004,8 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 		goto err_region;
 	}
 
-	hdev->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	hdev->pgmap.type = spm_addr ? MEMORY_DEVICE_COHERENT :
+				      MEMORY_DEVICE_PRIVATE;
 	hdev->pgmap.range.start = hdev->res->start;
 	hdev->pgmap.range.end = hdev->res->end;
 	hdev->pgmap.nr_range = 1;
@@ -942,6 +1022,9 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size)
 		goto err_dpages;
 	}
 	hdev->pfn_first = PHYS_PFN(hdev->res->start);
+	/* A coherent page holds its data: it is its own backing. */
+	for (i = 0; spm_addr && i < hdev->npages; i++)
+		hdev->dpages[i].backing = pfn_to_page(hdev->pfn_first + i);
 	ret = init_runs(hdev);
 	if (ret)
 		goto err_unmap;
@@ -993,7 +1076,7 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 			 st.capacity, st.allocations,
 			 st.migrated_to_sys_evict);
 
-	for (i = 0; i < hdev->npages; i++)
+	for (i = 0; !hmm_dummy_coherent(hdev) && i < hdev->npages; i++)
 		if (hdev->dpages[i].backing)
 			__free_page(hdev->dpages[i].backing);
 	kvfree(hdev->runs);

@@ -38,9 +38,11 @@
 #include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
+#include <linux/migrate.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/sched/clock.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -71,6 +73,11 @@
  */
 #define HMM_DUMMY_LARGE_ORDER		(PMD_SHIFT - PAGE_SHIFT)
 #define HMM_DUMMY_RUN_PAGES		BIT(HMM_DUMMY_LARGE_ORDER)
+/*
+ * Special-purpose memory (coherent devices) is mapped by memremap_pages(),
+ * which works in memory-hotplug subsections: 2 MiB on x86-64.
+ */
+#define HMM_DUMMY_SPM_ALIGN		SZ_2M
 
 /*
  * Event counters (the table is counters.h); the allocator's gauges live
@@ -94,7 +101,8 @@ enum hmm_dummy_counter {
  * @backing: system page holding the contents ("VRAM backing"); allocated the
  *           first time the device page is handed out, kept until the device
  *           goes away.  A large device folio has one backing page per page,
- *           so a split needs no copy.
+ *           so a split needs no copy.  A coherent device page is its own
+ *           backing (set at init: the CPU maps it and reads it directly).
  * @in_use:  true between allocation and the folio_free of the folio the
  *           page belongs to by then
  * @order:   for the first page of an in-use device folio, the folio's order
@@ -259,11 +267,15 @@ struct hmm_dummy_engine {
  * @dma_dev:     the device the DMA API maps system pages for (a PCI
  *               function or a faux/platform device, see dma_dev.c), the
  *               class device's parent
- * @pgmap:       the device-private ZONE_DEVICE mapping; pgmap.owner is this
- *               device, or with peer_group the owner all devices share
- *               (hmm_dummy_owner()): the page's pgmap, never the owner,
- *               tells whose page it is (hmm_dummy_is_own_page())
- * @res:         the physical address range reserved for @pgmap
+ * @pgmap:       the ZONE_DEVICE mapping of the device memory: device-private,
+ *               or device-coherent over special-purpose memory
+ *               (spm_addr_dev0/1, hmm_dummy_coherent()); pgmap.owner is
+ *               this device, or with peer_group the owner all devices
+ *               share (hmm_dummy_owner()): the page's pgmap, never the
+ *               owner, tells whose page it is (hmm_dummy_is_own_page())
+ * @res:         the physical address range reserved for @pgmap (a free
+ *               range for device-private memory, the special-purpose
+ *               memory itself for coherent memory)
  * @pfn_first:   first pfn of the device memory
  * @npages:      capacity in pages
  * @dpages:      per-page driver state, indexed by pfn - @pfn_first
@@ -468,8 +480,41 @@ static inline void *hmm_dummy_owner(struct hmm_dummy_device *hdev)
 	return hdev->pgmap.owner;
 }
 
+/**
+ * hmm_dummy_coherent() - is @hdev's memory device-coherent?
+ * @hdev: the device
+ *
+ * Coherent device memory is memory the CPU reaches directly (a CPU-coherent
+ * accelerator's, an APU's carve-out): the core maps its pages in the CPU
+ * page tables like system pages, so the CPU never faults on them and they
+ * are their own backing.  Device-private memory is not addressable by the
+ * CPU: its pages are mapped as special swap entries and a CPU access
+ * faults them back (migrate_to_ram).
+ *
+ * Return: true for coherent memory.
+ */
+static inline bool hmm_dummy_coherent(struct hmm_dummy_device *hdev)
+{
+	return hdev->pgmap.type == MEMORY_DEVICE_COHERENT;
+}
+
+/**
+ * hmm_dummy_select_device() - the migrate_vma flag that collects @hdev's
+ * pages
+ * @hdev: the device
+ *
+ * Return: MIGRATE_VMA_SELECT_DEVICE_COHERENT or _PRIVATE.
+ */
+static inline unsigned long hmm_dummy_select_device(struct hmm_dummy_device *hdev)
+{
+	return hmm_dummy_coherent(hdev) ? MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+					  MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+}
+
 /* devmem.c: device memory and its allocator */
-int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size);
+int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size,
+			  phys_addr_t spm_addr);
+bool hmm_dummy_device_memory(struct hmm_dummy_device *hdev, struct page *page);
 void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev);
 bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page);
 struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);

@@ -28,6 +28,29 @@ static unsigned int vram_mb = 256;
 module_param(vram_mb, uint, 0444);
 MODULE_PARM_DESC(vram_mb, "Device memory per device in MiB (2-65536, default 256)");
 
+/*
+ * Coherent devices, named as test_hmm names them so that hmm-tests' device
+ * coherent variants run: each address is the start of a range of
+ * special-purpose memory (memmap=SIZE!ADDR on the kernel command line, or
+ * the firmware's), which becomes the device's memory.  They follow the
+ * num_devices device-private ones: with the default 2, /dev/hmm_dummy2 and
+ * 3, the numbers hmm-tests opens as hmm_dmirror2 and 3.
+ */
+static unsigned long spm_addr_dev0;
+module_param(spm_addr_dev0, ulong, 0444);
+MODULE_PARM_DESC(spm_addr_dev0, "Physical address of the special-purpose memory of a first coherent device, after the num_devices private ones (default 0: none)");
+
+static unsigned long spm_addr_dev1;
+module_param(spm_addr_dev1, ulong, 0444);
+MODULE_PARM_DESC(spm_addr_dev1, "Physical address of the special-purpose memory of a second coherent device (needs spm_addr_dev0; default 0: none)");
+
+static unsigned int spm_mb = 256;
+module_param(spm_mb, uint, 0444);
+MODULE_PARM_DESC(spm_mb, "Memory of each coherent device in MiB, a multiple of 2 (default 256)");
+
+/* The minors reserved: every device, private and coherent. */
+static unsigned int nr_minors;
+
 unsigned int hmm_dummy_fault_window = 16;
 
 static int fault_window_set(const char *val, const struct kernel_param *kp)
@@ -282,8 +305,12 @@ static long do_info(struct hmm_dummy_device *hdev, void __user *uarg)
 		.page_size = PAGE_SIZE,
 		.fault_window = READ_ONCE(hmm_dummy_fault_window),
 		.peer_migration = hmm_dummy_peer_migration,
-		.large_order = hmm_dummy_device_thp() ?
+		.large_order = hmm_dummy_device_thp() &&
+			       !hmm_dummy_coherent(hdev) ?
 			       HMM_DUMMY_LARGE_ORDER : 0,
+		.memory_type = hmm_dummy_coherent(hdev) ?
+			       HMM_DUMMY_MEMORY_COHERENT :
+			       HMM_DUMMY_MEMORY_PRIVATE,
 	};
 
 	BUILD_BUG_ON(HMM_DUMMY_INFO_SIZE_V1 !=
@@ -560,7 +587,7 @@ int hmm_dummy_init_fault(void)
 static int reserve_devt(void)
 {
 	return hmm_dummy_init_fault() ?:
-	       alloc_chrdev_region(&hmm_dummy_devt, 0, num_devices,
+	       alloc_chrdev_region(&hmm_dummy_devt, 0, nr_minors,
 				   "hmm_dummy");
 }
 
@@ -595,7 +622,7 @@ static struct device *create_class_device(struct hmm_dummy_device *hdev)
 static int add_cdev(void)
 {
 	return hmm_dummy_init_fault() ?:
-	       cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, num_devices);
+	       cdev_add(&hmm_dummy_cdev, hmm_dummy_devt, nr_minors);
 }
 
 /**
@@ -624,6 +651,8 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
  * hmm_dummy_device_add() - DMA device, device memory and class device of
  * one device
  * @index: the device's minor and index
+ * @spm_addr: 0 for a device-private device, else the special-purpose
+ *        memory of a coherent one
  *
  * The class device carries the sysfs stats; its parent is the DMA device.
  *
@@ -631,7 +660,7 @@ static void hmm_dummy_device_remove(struct hmm_dummy_device *hdev)
  *
  * Return: 0 or a negative errno.
  */
-static int hmm_dummy_device_add(unsigned int index)
+static int hmm_dummy_device_add(unsigned int index, phys_addr_t spm_addr)
 {
 	struct hmm_dummy_device *hdev;
 	int ret;
@@ -652,7 +681,9 @@ static int hmm_dummy_device_add(unsigned int index)
 	if (ret)
 		goto err_free;
 	/* Before the class device: its sysfs stats read the allocator. */
-	ret = hmm_dummy_devmem_init(hdev, (unsigned long)vram_mb << 20);
+	ret = hmm_dummy_devmem_init(hdev, (unsigned long)(spm_addr ? spm_mb :
+							  vram_mb) << 20,
+				    spm_addr);
 	if (ret)
 		goto err_free;
 	hdev->dev = create_class_device(hdev);
@@ -664,8 +695,10 @@ static int hmm_dummy_device_add(unsigned int index)
 		return ret;
 	}
 	hmm_dummy_devices[index] = hdev;
-	dev_info(hdev->dev, "%lu MiB of device memory at pfn %#lx\n",
-		 hdev->npages >> (20 - PAGE_SHIFT), hdev->pfn_first);
+	dev_info(hdev->dev, "%lu MiB of %s device memory at pfn %#lx\n",
+		 hdev->npages >> (20 - PAGE_SHIFT),
+		 hmm_dummy_coherent(hdev) ? "coherent" : "private",
+		 hdev->pfn_first);
 	return 0;
 
 err_free:
@@ -690,9 +723,16 @@ static int __init hmm_dummy_init(void)
 	unsigned int i;
 	int ret;
 
-	if (num_devices < 1 || num_devices > HMM_DUMMY_MAX_DEVICES ||
-	    vram_mb < 2 || vram_mb > 65536 || hmm_dummy_engine_param_check())
+	const unsigned long spm[] = { spm_addr_dev0, spm_addr_dev1 };
+	unsigned int nr_coherent = !!spm_addr_dev0 + !!spm_addr_dev1;
+
+	if (num_devices < 1 || vram_mb < 2 || vram_mb > 65536 ||
+	    num_devices + nr_coherent > HMM_DUMMY_MAX_DEVICES ||
+	    (spm_addr_dev1 && !spm_addr_dev0) ||
+	    (nr_coherent && (spm_mb < 2 || spm_mb > 65536 || spm_mb % 2)) ||
+	    hmm_dummy_engine_param_check())
 		return -EINVAL;
+	nr_minors = num_devices + nr_coherent;
 	ret = reserve_devt();
 	if (ret)
 		return ret;
@@ -702,9 +742,10 @@ static int __init hmm_dummy_init(void)
 	ret = hmm_dummy_dma_devs_init();
 	if (ret)
 		goto err_class;
-	hmm_dummy_num_devices = num_devices;
-	for (i = 0; i < num_devices; i++) {
-		ret = hmm_dummy_device_add(i);
+	hmm_dummy_num_devices = nr_minors;
+	for (i = 0; i < nr_minors; i++) {
+		ret = hmm_dummy_device_add(i, i < num_devices ? 0 :
+					   spm[i - num_devices]);
 		if (ret)
 			goto err_devices;
 	}
@@ -717,8 +758,8 @@ static int __init hmm_dummy_init(void)
 	ret = add_cdev();
 	if (ret)
 		goto err_devices;
-	pr_info("hmm_dummy: %u devices with %u MiB each\n", num_devices,
-		vram_mb);
+	pr_info("hmm_dummy: %u devices with %u MiB each, %u coherent with %u MiB each\n",
+		num_devices, vram_mb, nr_coherent, spm_mb);
 	return 0;
 
 err_devices:
@@ -727,7 +768,7 @@ err_devices:
 err_class:
 	class_unregister(&hmm_dummy_class);
 err_chrdev:
-	unregister_chrdev_region(hmm_dummy_devt, num_devices);
+	unregister_chrdev_region(hmm_dummy_devt, nr_minors);
 	return ret;
 }
 
@@ -738,11 +779,11 @@ static void __exit hmm_dummy_exit(void)
 	hmm_dummy_remove_all();
 	hmm_dummy_dma_devs_exit();
 	class_unregister(&hmm_dummy_class);
-	unregister_chrdev_region(hmm_dummy_devt, num_devices);
+	unregister_chrdev_region(hmm_dummy_devt, nr_minors);
 }
 
 module_init(hmm_dummy_init);
 module_exit(hmm_dummy_exit);
-MODULE_DESCRIPTION("Dummy HMM device with device-private memory");
+MODULE_DESCRIPTION("Dummy HMM device with device-private and device-coherent memory");
 MODULE_LICENSE("GPL");
 MODULE_VERSION(HMM_DUMMY_VERSION);

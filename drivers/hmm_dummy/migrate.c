@@ -69,12 +69,12 @@ static bool wants_device_page(struct hmm_dummy_device *hdev,
 	if (!(mpfn & MIGRATE_PFN_MIGRATE))
 		return false;
 	/*
-	 * The core only moves anonymous memory into device-private pages;
-	 * do not allocate (and maybe evict) for a page it will refuse.
+	 * The core only moves anonymous memory into device pages; do not
+	 * allocate (and maybe evict) for a page it will refuse.
 	 */
 	if (!page)
 		return vma_is_anonymous(vma);
-	if (is_device_private_page(page))
+	if (is_zone_device_page(page))
 		return !hmm_dummy_is_own_page(hdev, page);
 	return PageAnon(page);
 }
@@ -455,7 +455,8 @@ static int group_batch(struct hmm_dummy_device *hdev, struct batch *cur,
 	cur->args.start = addr;
 	cur->args.end = next;
 	cur->args.pgmap_owner = hmm_dummy_owner(hdev);
-	cur->args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	cur->args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			  MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 	if (hmm_dummy_vma_thp_allowed(cur->args.vma))
 		cur->args.flags |= HMM_DUMMY_SELECT_COMPOUND;
 	return batch_to_dev(hdev, cur, dpages, full, busy, m);
@@ -605,7 +606,7 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 			 * No SELECT_COMPOUND: a peer's large folio is split
 			 * by the core and moves page by page.
 			 */
-			cur->args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+			cur->args.flags = hmm_dummy_select_device(peer);
 			ret = batch_to_dev(hdev, cur, dpages, &full, &busy, &m);
 		}
 	}
@@ -864,7 +865,7 @@ static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 			continue;
 		cur = batch_slot(b, k, pfns, vma, addr, next,
 				 hmm_dummy_owner(hdev),
-				 MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+				 hmm_dummy_select_device(hdev) |
 				 HMM_DUMMY_SELECT_COMPOUND);
 		ret = batch_to_sys_start(hdev, cur, select);
 		ret = pipeline_step(hdev, cur, ret, &pending, &k, m);

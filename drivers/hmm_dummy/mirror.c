@@ -404,10 +404,10 @@ static void *pt_store(struct hmm_dummy_mirror *mirror,
 	void *entry;
 
 	lockdep_assert_held(&mirror->lock);
-	if (is_device_private_page(page)) {
+	if (hmm_dummy_device_memory(hdev, page)) {
 		/*
-		 * Device memory, ours or (peer_group) a peer's: reached
-		 * through its backing, without the DMA API.
+		 * Device memory, ours or (peer_group) a peer's private
+		 * memory: reached through its backing, without the DMA API.
 		 */
 		entry = xa_tag_pointer(page, access);
 	} else {
@@ -524,7 +524,7 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 			  struct page *buf_pg, bool write)
 {
 	lockdep_assert_held(&mirror->lock);
-	if (is_device_private_page(page)) {
+	if (hmm_dummy_device_memory(mirror->hdev, page)) {
 		/* A peer's page (peer_group) is on the peer's LRU. */
 		hmm_dummy_lru_touch(hmm_dummy_page_device(page), page);
 		if (write)
@@ -536,13 +536,14 @@ static void device_access(struct hmm_dummy_mirror *mirror, struct page *page,
 }
 
 /* Drop the references device_access() took for a job never submitted. */
-static void device_access_abort(struct page **pages, unsigned long n,
+static void device_access_abort(struct hmm_dummy_mirror *mirror,
+				struct page **pages, unsigned long n,
 				bool write)
 {
 	unsigned long i;
 
 	for (i = 0; write && i < n; i++)
-		if (!is_device_private_page(pages[i]))
+		if (!hmm_dummy_device_memory(mirror->hdev, pages[i]))
 			put_page(pages[i]);
 }
 
@@ -559,7 +560,7 @@ static void device_writes_done(struct hmm_dummy_mirror *mirror,
 
 	lockdep_assert_not_held(&mirror->lock);
 	for (i = 0; i < n; i++) {
-		if (is_device_private_page(pages[i]))
+		if (hmm_dummy_device_memory(mirror->hdev, pages[i]))
 			continue;
 		set_page_dirty_lock(pages[i]);
 		put_page(pages[i]);
@@ -803,7 +804,7 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		if (!entry) {
 			/* DMA mapping failed: nothing was submitted. */
 			mutex_unlock(&mirror->lock);
-			device_access_abort(w->pages, i, write);
+			device_access_abort(mirror, w->pages, i, write);
 			ret = -ENOMEM;
 			goto out_free;
 		}
@@ -1010,6 +1011,10 @@ static u8 snapshot_entry(struct hmm_dummy_device *hdev, unsigned long hpfn)
 		perm = hmm_dummy_pgmap(page) == &hdev->pgmap ?
 			HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
 			HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+	else if (is_device_coherent_page(page))
+		perm = hmm_dummy_pgmap(page) == &hdev->pgmap ?
+			HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+			HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
 	else if (is_zero_pfn(page_to_pfn(page)))
 		perm = HMM_DMIRROR_PROT_ZERO;
 	else

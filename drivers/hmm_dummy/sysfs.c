@@ -3,7 +3,8 @@
  * hmm_dummy sysfs: /sys/class/hmm_dummy/hmm_dummyN/stats/<field>, one
  * read-only file per field of struct hmm_dummy_stats after @version (the
  * allocator's gauges below and the counters of counters.h), read from the
- * same snapshot the HMM_DUMMY_STATS ioctl returns.
+ * same snapshot the HMM_DUMMY_STATS ioctl returns; and
+ * /sys/class/hmm_dummy/hmm_dummyN/memory_type, the kind of device memory.
  */
 #include <linux/device.h>
 #include <linux/stddef.h>
@@ -102,7 +103,28 @@ static const struct attribute_group stats_group = {
 	.attrs = stats_attrs,
 };
 
+/* "private" or "coherent": which devices a test can use for what. */
+static ssize_t memory_type_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct hmm_dummy_device *hdev = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n",
+			  hmm_dummy_coherent(hdev) ? "coherent" : "private");
+}
+static DEVICE_ATTR_RO(memory_type);
+
+static struct attribute *device_attrs[] = {
+	&dev_attr_memory_type.attr,
+	NULL
+};
+
+static const struct attribute_group device_group = {
+	.attrs = device_attrs,
+};
+
 const struct attribute_group *hmm_dummy_groups[] = {
+	&device_group,
 	&stats_group,
 	NULL
 };

@@ -184,7 +184,7 @@ struct hmm_dummy_stats {
 	__u64	dma_mapped;
 };
 
-#define HMM_DUMMY_INFO_VERSION	2
+#define HMM_DUMMY_INFO_VERSION	3
 /* Size of version 1: up to and including @large_order (then reserved). */
 #define HMM_DUMMY_INFO_SIZE_V1	40
 
@@ -201,7 +201,13 @@ struct hmm_dummy_stats {
  * @large_order:    since version 2 (was reserved, 0): order of the large
  *                  (PMD-sized) device folios a THP or a PMD-aligned hole
  *                  migrates into; 0 when the kernel has no device-private
- *                  THP and every device folio is a single page
+ *                  THP and every device folio is a single page (and for
+ *                  a coherent device, whose folios are single pages)
+ * @memory_type:    since version 3: HMM_DUMMY_MEMORY_PRIVATE (device-private
+ *                  memory the CPU faults back on access) or
+ *                  HMM_DUMMY_MEMORY_COHERENT (memory the CPU maps directly,
+ *                  created by the spm_addr_dev0/1 module parameters)
+ * @reserved:       0
  */
 struct hmm_dummy_info {
 	__u32	size;
@@ -213,7 +219,13 @@ struct hmm_dummy_info {
 	__u32	fault_window;
 	__u32	peer_migration;
 	__u32	large_order;
+	__u32	memory_type;
+	__u32	reserved;
 };
+
+/* Values of hmm_dummy_info.memory_type. */
+#define HMM_DUMMY_MEMORY_PRIVATE	0
+#define HMM_DUMMY_MEMORY_COHERENT	1
 
 #define HMM_DUMMY_STATS		_IOWR('H', 0x40, struct hmm_dummy_stats)
 #define HMM_DUMMY_INFO		_IOWR('H', 0x41, struct hmm_dummy_info)
