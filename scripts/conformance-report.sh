@@ -4,7 +4,10 @@
 #
 # Side-by-side report of the kernel's hmm-tests run against test_hmm.ko and
 # hmm_dummy.ko in one boot.  DIR holds conf-MODE-test_hmm.tap and
-# conf-MODE-hmm_dummy.tap (MODE = THP mode) as written by vm/conformance.sh.
+# conf-MODE-hmm_dummy.tap (MODE = THP mode) as written by vm/conformance.sh,
+# and maybe conf-MODE-test_hmm-coherent.tap, test_hmm's run with coherent
+# devices, whose results for the device coherent variants replace those of
+# conf-MODE-test_hmm.tap (where they skipped).
 # Prints one line per test (name, result on test_hmm, result on hmm_dummy)
 # and the totals for each, and last the line
 #   CONFORMANCE <passed> <failed> <skipped>
@@ -36,13 +39,15 @@ for mode in $modes; do
 	dut=$dir/conf-$mode-hmm_dummy.tap
 	[ -f "$ref" ] || ref=/dev/null
 	[ -f "$dut" ] || dut=/dev/null
-	refr=$ref.retry dutr=$dut.retry
+	refr=$ref.retry dutr=$dut.retry refc=$dir/conf-$mode-test_hmm-coherent.tap
 	[ -f "$refr" ] || refr=/dev/null
+	[ -f "$refc" ] || refc=/dev/null
 	[ -f "$dutr" ] || dutr=/dev/null
 	noref=0
 	[ ! -f "$dir/conf-no-reference" ] || noref=1
 	out=$(awk -v mode="$mode" -v refname="$ref" -v dutname="$dut" -v noref=$noref \
-		-v refretry="$refr" -v dutretry="$dutr" -v expected=" $expected" '
+		-v refretry="$refr" -v dutretry="$dutr" -v refcoh="$refc" \
+		-v expected=" $expected" '
 	# KTAP result lines of the kselftest harness:
 	#   ok N name | ok N name # SKIP why | not ok N name [#  why]
 	function parse(line,   st, name) {
@@ -58,9 +63,14 @@ for mode in $modes; do
 	}
 	{
 		file = FILENAME == refname ? 1 : FILENAME == dutname ? 2 : \
-		       FILENAME == refretry ? 3 : 4
+		       FILENAME == refretry ? 3 : FILENAME == refcoh ? 5 : 4
 		r = parse($0); if (r == "") next
 		split(r, a, "\t")
+		# The coherent reference run counts for coherent variants only.
+		if (file == 5) {
+			if (a[2] ~ /_device_coherent\./) res[1, a[2]] = a[1]
+			next
+		}
 		if (file <= 2 && !(a[2] in seen)) { seen[a[2]] = 1; order[++n] = a[2] }
 		res[file, a[2]] = a[1]
 	}
@@ -100,7 +110,7 @@ for mode in $modes; do
 		if (retried)
 			printf "(pass* = killed by kselftest\x27s 30 s timeout, passed when run again on its own)\n"
 		printf "COUNTS %d %d %d\n", p, f, s
-	}' "$ref" "$dut" "$refr" "$dutr")
+	}' "$ref" "$dut" "$refr" "$dutr" "$refc")
 	echo "$out" | grep -v '^COUNTS'
 	echo
 	read -r _ p f s < <(echo "$out" | grep '^COUNTS')
