@@ -24,6 +24,9 @@
 #            device accesses in flight: with -I, a job then meets an IOVA
 #            the IOMMU no longer translates (a DMA fault); without an
 #            IOMMU it writes into a page the kernel may already reuse
+#   coherent-backing  a coherent device keeps its data in separate backing
+#            pages, as a private one does, instead of in the coherent page
+#            the CPU maps (the CPU and the device then see different data)
 #
 #   -t  VM timeout per sabotage in seconds (default 1800)
 #   -p  run only the cases matching PATTERN (as `hmm_test run PATTERN`)
@@ -92,7 +95,11 @@ sabotage()
 		subst "$d/mirror.c" 'if (fence && !dma_fence_is_signaled(fence)) {' \
 			'	mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), blockable); /* sabotage dma-unmap-early */ if (fence && !dma_fence_is_signaled(fence)) {'
 		;;
-	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early)" ;;
+	coherent-backing)
+		subst "$d/devmem.c" 'for (i = 0; spm_addr && i < hdev->npages; i++)' \
+			'	for (i = 0; 0 && spm_addr && i < hdev->npages; i++) /* sabotage coherent-backing */'
+		;;
+	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, coherent-backing)" ;;
 	esac
 	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
 }
@@ -120,7 +127,7 @@ for s in "$@"; do
 	vrc=0
 	"$top/scripts/vm-run.sh" "${iommu[@]}" -f "$flavour" -t "$timeout" -n "mutation-$KVER-$flavour-$s" \
 		-a "hmm/sab/hmm_dummy.ko=$ko" -- \
-		"insmod /hmm/sab/hmm_dummy.ko; /hmm/bin/hmm_test run --count-checks $qpattern 2>&1 | tee -a \"\$HMM_RESULTS\"" \
+		". /hmm/vm/lib.sh; insmod /hmm/sab/hmm_dummy.ko \$(spm_params); /hmm/bin/hmm_test run --count-checks $qpattern 2>&1 | tee -a \"\$HMM_RESULTS\"" \
 		>/dev/null 2>"$out/$s.vm.log" || vrc=$?
 	rm -rf "$tmp"
 	res=$top/build/logs/mutation-$KVER-$flavour-$s.results

@@ -27,8 +27,10 @@ tool=/hmm/bin/hmm_test
 # Module parameters of this leg (the copy engine's mode), and those of the
 # in-tree module's whole-suite run (the other mode, so that one kernel runs
 # the suite in both).
-DUMMY_PARAMS=${HMM_DUMMY_PARAMS:-}
-INTREE_PARAMS=${HMM_DUMMY_INTREE_PARAMS:-$DUMMY_PARAMS}
+# Every load has the two coherent devices when the VM has special-purpose
+# memory (vm/lib.sh, spm_params): /dev/hmm_dummy2 and 3.
+DUMMY_PARAMS="${HMM_DUMMY_PARAMS:-} $(spm_params)"
+INTREE_PARAMS="${HMM_DUMMY_INTREE_PARAMS:-${HMM_DUMMY_PARAMS:-}} $(spm_params)"
 # Cases of the kselftest run and of the DKMS smoke run (hmm_test run patterns).
 KSFT_CASES=${KSFT_CASES:-"mirror_ anon_ snapshot fork_ thp_to_dev"}
 DKMS_CASES=${DKMS_CASES:-"open_close info_stats anon_write migrate_fault_read migrate_back eviction_one_call exclusive"}
@@ -37,6 +39,8 @@ DKMS_CASES=${DKMS_CASES:-"open_close info_stats anon_write migrate_fault_read mi
 PEER_CASES=${PEER_CASES:-"peer_ snapshot migrate_peer read_peer_pages migrate_back_other_dev thp_peer paths_peer_thp"}
 # Seconds of the stress on one owner group (two 4 MiB devices).
 PEER_STRESS_SECONDS=${PEER_STRESS_SECONDS:-15}
+# Seconds of the stress on the two coherent devices (4 MiB each).
+COHERENT_STRESS_SECONDS=${COHERENT_STRESS_SECONDS:-15}
 
 # swap_run NAME KO OUT PARAMS [PATTERN...]: `hmm_test run` on KO loaded
 # (with PARAMS) in place of the harness's hmm_dummy.ko (OUT: its output),
@@ -147,7 +151,7 @@ elif loaded hmm_dummy; then
 	lrc=0
 	if rmmod hmm_dummy; then
 		run_logged /tmp/faultinject-load.txt $tool faultinject --max 100 \
-			--load $MODDIR/hmm_dummy.ko --params "vram_mb=4 $DUMMY_PARAMS" || lrc=$?
+			--load $MODDIR/hmm_dummy.ko --params "vram_mb=4 spm_mb=4 $DUMMY_PARAMS" || lrc=$?
 		send_file faultinject-load.txt /tmp/faultinject-load.txt
 		insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS || lrc=1
 	else
@@ -163,8 +167,15 @@ elif loaded hmm_dummy; then
 	step "eviction stress ($STRESS_SECONDS s, vram_mb=4)"
 	erc=0
 	xrc=0
-	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4 $DUMMY_PARAMS; then
+	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4 spm_mb=4 $DUMMY_PARAMS; then
 		run_logged /tmp/stress-evict.txt $tool stress --seconds "$STRESS_SECONDS" || erc=$?
+		# The same on the two coherent devices, when there are.
+		if [ -n "$(spm_params)" ]; then
+			step "coherent eviction stress ($COHERENT_STRESS_SECONDS s, spm_mb=4)"
+			run_logged /tmp/stress-coherent.txt $tool stress --coherent \
+				--seconds "$COHERENT_STRESS_SECONDS" || erc=$?
+			send_file stress-coherent.txt /tmp/stress-coherent.txt
+		fi
 		# Evictions racing process exit: short-lived children, six
 		# times a quarter of the tiny device, so that migrations evict
 		# pages of processes that are exiting (evict.c explains the
@@ -179,7 +190,7 @@ elif loaded hmm_dummy; then
 		# busy.
 		step "eviction cases (vram_mb=4)"
 		run_result hmm_dummy.eviction-small /tmp/eviction-small.txt \
-			$tool run eviction_ || true
+			$tool run eviction_ coherent_evict || true
 		send_file eviction-small.txt /tmp/eviction-small.txt
 		rmmod hmm_dummy || erc=$?
 		insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS || erc=$?
@@ -204,7 +215,7 @@ elif loaded hmm_dummy; then
 	# accesses use.
 	step "peer owner group stress ($PEER_STRESS_SECONDS s, vram_mb=4, peer_group=1)"
 	prc=0
-	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4 peer_group=1 $DUMMY_PARAMS; then
+	if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko vram_mb=4 spm_mb=4 peer_group=1 $DUMMY_PARAMS; then
 		run_logged /tmp/stress-peer.txt $tool stress --seconds "$PEER_STRESS_SECONDS" || prc=$?
 		send_file stress-peer.txt /tmp/stress-peer.txt
 		rmmod hmm_dummy || prc=$?

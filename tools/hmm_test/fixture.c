@@ -30,8 +30,12 @@ int fx_setup(struct fx *f, unsigned long npages, unsigned int flags,
 	f->npages = npages;
 	f->size = npages * cfg.page_size;
 	for (i = 0; i < ((flags & FX_TWO) ? 2 : 1); i++) {
-		f->fd[i] = hmm_open(i);
-		CHECKF(f->fd[i] >= 0, "open %s%d: %s", cfg.prefix, i,
+		f->dev[i] = (flags & FX_COHERENT) ? coherent_dev(i) : i;
+		if (f->dev[i] < 0)
+			return t_skip("no coherent device %d (load hmm_dummy with spm_addr_dev%d)",
+				      i, i);
+		f->fd[i] = hmm_open(f->dev[i]);
+		CHECKF(f->fd[i] >= 0, "open %s%d: %s", cfg.prefix, f->dev[i],
 		       strerror(-f->fd[i]));
 	}
 	if (flags >> 8)
@@ -67,10 +71,10 @@ int fx_ok(struct fx *f, int dev, unsigned long req, unsigned long first,
 	 * apply, it has not failed.
 	 */
 	if (req == HMM_DMIRROR_MIGRATE_TO_DEV && cfg.dummy &&
-	    n > cfg.info[dev].capacity_pages)
+	    n > cfg.info[f->dev[dev]].capacity_pages)
 		return t_skip("needs %lu pages on device %d, which has %llu",
-			      n, dev,
-			      (unsigned long long)cfg.info[dev].capacity_pages);
+			      n, f->dev[dev],
+			      (unsigned long long)cfg.info[f->dev[dev]].capacity_pages);
 	r = fx_cmd(f, dev, req, first, n);
 
 	CHECKF(!r, "%s of pages %lu..%lu on device %d: %d (%s)",

@@ -88,6 +88,14 @@ static inline int n_local(int fd, void *p, unsigned long n)
 			      0xf0);
 }
 
+/* Pages of [p, p + n pages) in the coherent memory of the device at @fd. */
+static inline int n_coherent(int fd, void *p, unsigned long n)
+{
+	return count_snapshot(fd, p, n, HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL,
+			      0xf0);
+}
+
+int coherent_dev(int k);
 int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
 		      struct hmm_dummy_stats *now, unsigned int ms);
 int report_unreturned_pages(const struct hmm_dummy_stats *base,
@@ -116,7 +124,7 @@ struct tgroup {
 
 extern const struct tgroup tests_basic, tests_migrate, tests_mm, tests_thp,
 	tests_evict, tests_memcg, tests_paths, tests_engine, tests_dma,
-	tests_peer;
+	tests_peer, tests_coherent;
 
 void t_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int t_fail(const char *file, int line, const char *fmt, ...)
@@ -188,12 +196,14 @@ void t_counted(void);
 #define FX_TWO		0x1	/* open device 1 too: fd[1] */
 #define FX_NOBUF	0x2	/* no host buffer: m is NULL */
 #define FX_PROT_NONE	0x4	/* p mapped PROT_NONE */
+#define FX_COHERENT	0x8	/* the coherent devices, not 0 and 1 */
 #define FX_ALIGN(shift)	((shift) << 8)	/* p aligned to 1 << shift bytes */
 #define FX_ALIGNED	FX_ALIGN(21)	/* p aligned to a THP boundary */
 #define FX_NOFILL	(-1)
 
 struct fx {
 	int fd[2];		/* device 0, device 1 (FX_TWO) or -1 */
+	int dev[2];		/* their indices (N of prefixN) */
 	char *p;		/* the memory under test */
 	char *m;		/* host buffer of the same size */
 	unsigned long npages;

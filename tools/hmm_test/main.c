@@ -24,7 +24,7 @@ static const struct {
 	  "[--max N] [--load M.ko [--params P]]  fail each allocation (or init step) once" },
 	{ "exit-race", cmd_exit_race,
 	  "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
-	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N]" },
+	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N] [--coherent]" },
 	{ "stats", cmd_stats, "[--device N]  print the driver's counters" },
 	{ "bench", cmd_bench,
 	  "[--min-size B] [--max-size B] [--reps N] [--csv FILE] [--modes thp,4k] "

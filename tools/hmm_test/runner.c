@@ -32,6 +32,7 @@ static struct tresult *result;
 static const struct tgroup *groups[] = {
 	&tests_basic, &tests_migrate, &tests_mm, &tests_thp, &tests_evict,
 	&tests_memcg, &tests_paths, &tests_engine, &tests_dma, &tests_peer,
+	&tests_coherent,
 };
 
 void t_diag(const char *fmt, ...)

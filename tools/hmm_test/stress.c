@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmm_test stress: several processes doing random operations on their own
- * memory with two devices, each keeping a shadow copy of every byte.
+ * memory with two devices (0 and 1, or with --coherent the two coherent
+ * ones), each keeping a shadow copy of every byte.
  *
  * Operations: migrate to either device, migrate back, CPU reads and writes,
  * device reads and writes through the mirror, fork (the child checks and
@@ -64,6 +65,9 @@ struct worker {
 
 static struct worker *W;
 static int nworkers;
+/* The two devices the workers use, and what SNAPSHOT says for their pages. */
+static int stress_dev[2];
+static uint8_t stress_local = HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL;
 /* Operations done so far by each worker, shared with the parent. */
 static unsigned long *done_ops;
 
@@ -208,7 +212,7 @@ static void op_fork(struct worker *w, struct area *a)
 		for (i = 0; i < a->npages; i++)
 			if (a->state[i] <= P_RO)
 				check(w, a, i, 1, a->p + i * ps, "child read");
-		fd = hmm_open(rnd_below(w, cfg.ndev < 2 ? 1 : 2));
+		fd = hmm_open(stress_dev[rnd_below(w, 2)]);
 		for (i = 0; i < a->npages; i++) {
 			if (a->state[i] != P_RW || rnd_below(w, 4))
 				continue;
@@ -281,7 +285,7 @@ static void one_op(struct worker *w)
 		} else if (r == -ENOENT) {
 			/* Some pages stayed (e.g. a THP that did not split). */
 			int local = count_snapshot(w->fd[dev], addr, n,
-					HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL, 0xf0);
+					stress_local, 0xf0);
 
 			w->enoent++;
 			w->enoent_thp += a->thp;
@@ -433,8 +437,8 @@ static int worker_main(struct worker *w, double end)
 	int i;
 
 	w->rng = w->seed * 0x9e3779b97f4a7c15ULL + 1;
-	w->fd[0] = hmm_open(0);
-	w->fd[1] = hmm_open(cfg.ndev > 1 ? 1 : 0);
+	w->fd[0] = hmm_open(stress_dev[0]);
+	w->fd[1] = hmm_open(stress_dev[1]);
 	if (w->fd[0] < 0 || w->fd[1] < 0)
 		fail(w, "open: %s", strerror(-(w->fd[0] < 0 ? w->fd[0] :
 					       w->fd[1])));
@@ -493,17 +497,20 @@ int cmd_stress(int argc, char **argv)
 	int seconds = 30, procs = 4, i, failed = 0, status;
 	uint64_t seed = (uint64_t)time(NULL);
 	struct hmm_dummy_stats base[MAX_DEVICES];
+	bool coherent = false;
 	const struct opt opts[] = {
 		OPT_NUM("seconds", OPT_INT, &seconds, 1, MAX_SECONDS),
 		OPT_NUM("procs", OPT_INT, &procs, 1, MAX_PROCS),
 		OPT_NUM("seed", OPT_U64, &seed, 0, UINT64_MAX),
+		OPT_ARG("coherent", OPT_FLAG, &coherent),
 		{ }
 	};
 	pid_t *pids, pid;
 	double start, end, next;
 	int left;
 
-	i = parse_args(argc, argv, "[--seconds N] [--procs N] [--seed N]",
+	i = parse_args(argc, argv,
+		       "[--seconds N] [--procs N] [--seed N] [--coherent]",
 		       opts, NULL);
 	if (i != ARGS_OK)
 		return i;
@@ -511,6 +518,18 @@ int cmd_stress(int argc, char **argv)
 	if (cfg.ndev < 1) {
 		fprintf(stderr, "stress: no device %s0\n", cfg.prefix);
 		return 1;
+	}
+	stress_dev[0] = 0;
+	stress_dev[1] = cfg.ndev > 1 ? 1 : 0;
+	if (coherent) {
+		stress_dev[0] = coherent_dev(0);
+		stress_dev[1] = coherent_dev(1) < 0 ? stress_dev[0] :
+						      coherent_dev(1);
+		stress_local = HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL;
+		if (stress_dev[0] < 0) {
+			fprintf(stderr, "stress: no coherent device (load hmm_dummy with spm_addr_dev0)\n");
+			return 1;
+		}
 	}
 	for (i = 0; cfg.dummy && i < cfg.ndev; i++)
 		hmm_stats_dev(i, &base[i]);

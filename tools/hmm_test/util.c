@@ -275,6 +275,22 @@ int count_snapshot(int fd, void *addr, unsigned long npages, uint8_t val,
  * in_use equal to the baseline and page_free_calls grown as much as
  * allocations.  Returns 0 when settled, -1 when @ms passed first.
  */
+/*
+ * The index of the @k-th coherent device (HMM_DUMMY_INFO version 3: the
+ * ones hmm_dummy creates over spm_addr_dev0/1), or -1.
+ */
+int coherent_dev(int k)
+{
+	int i;
+
+	for (i = 0; cfg.dummy && i < cfg.ndev; i++)
+		if (cfg.info[i].version >= 3 &&
+		    cfg.info[i].memory_type == HMM_DUMMY_MEMORY_COHERENT &&
+		    !k--)
+			return i;
+	return -1;
+}
+
 int wait_stats_settle(int idx, const struct hmm_dummy_stats *base,
 		      struct hmm_dummy_stats *now, unsigned int ms)
 {
