@@ -115,6 +115,12 @@ elif loaded hmm_dummy; then
 		# Pages only a fork child maps: taken back through the child.
 		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS
 		unload_with_holder hmm_dummy.unload-orphan-pages --orphan
+		# The same with the pages in coherent memory (mapped by the
+		# CPU as they are, taken back by eviction all the same).
+		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS
+		cdev=$(coherent_device)
+		[ -z "$cdev" ] ||
+			unload_with_holder hmm_dummy.unload-coherent --device "$cdev"
 	else
 		# TODO: needs `hmm_test unload-holder` from tools/hmm_test.
 		result skip hmm_dummy.unload-with-memory-in-use "TODO: hmm_test has no unload-holder yet"

@@ -45,7 +45,7 @@ collect() # RUN
 	[ $n -gt 0 ]
 }
 
-hmm_tests() # TAG: the kernel's hmm-tests against /dev/hmm_dmirror[01]
+hmm_tests() # TAG: the kernel's hmm-tests against /dev/hmm_dmirror[0-3]
 {
 	local rc=0
 	step "hmm-tests: $1 (THP $(cat $thp))"
@@ -61,15 +61,28 @@ hmm_tests() # TAG: the kernel's hmm-tests against /dev/hmm_dmirror[01]
 
 step "coverage run 1: hmm_test run (but paths_*) + ${STRESS_SECONDS} s stress on hmm_dummy"
 echo 0 >$gcov/reset
-insmod $MODDIR/hmm_dummy.ko
+# With the coherent devices when the VM has special-purpose memory, as in
+# vm/check.sh: their paths of mm/migrate_device.c and mm/memremap.c count.
+# shellcheck disable=SC2046 # a list of parameters
+insmod $MODDIR/hmm_dummy.ko $(spm_params)
 run_result coverage.hmm_test-run.base /tmp/cov-run-base.txt $tool run --exclude paths_ || true
 send_file cov-run-base.txt /tmp/cov-run-base.txt
 run_result coverage.stress /tmp/stress.txt $tool stress --seconds "$STRESS_SECONDS" || true
 rmmod hmm_dummy
+if [ -n "$(spm_params)" ]; then
+	# shellcheck disable=SC2046 # a list of parameters
+	insmod $MODDIR/hmm_dummy.ko vram_mb=4 spm_mb=4 $(spm_params)
+	run_result coverage.stress-coherent /tmp/stress-coherent.txt \
+		$tool stress --coherent --seconds "$STRESS_SECONDS" || true
+	run_result coverage.coherent-evict /tmp/coherent-evict.txt \
+		$tool run coherent_evict || true
+	rmmod hmm_dummy
+fi
 if collect base; then result pass coverage.collect.base; else result fail coverage.collect.base; fi
 
 step "coverage run 2: + the paths_* cases"
-insmod $MODDIR/hmm_dummy.ko
+# shellcheck disable=SC2046 # a list of parameters
+insmod $MODDIR/hmm_dummy.ko $(spm_params)
 run_result coverage.hmm_test-run.paths /tmp/cov-run-paths.txt $tool run paths_ || true
 send_file cov-run-paths.txt /tmp/cov-run-paths.txt
 # The unload with pages only a fork child maps (as in vm/check.sh): the
@@ -80,15 +93,17 @@ if collect suite; then result pass coverage.collect.suite; else result fail cove
 step "coverage run 3: + hmm-tests on hmm_dummy"
 for mode in always never; do
 	echo $mode >$thp
-	insmod $MODDIR/hmm_dummy.ko peer_migration=0
-	ln -sf /dev/hmm_dummy0 /dev/hmm_dmirror0
-	ln -sf /dev/hmm_dummy1 /dev/hmm_dmirror1
+	# shellcheck disable=SC2046 # a list of parameters
+	insmod $MODDIR/hmm_dummy.ko peer_migration=0 $(spm_params)
+	for i in 0 1 2 3; do
+		[ ! -e /dev/hmm_dummy$i ] || ln -sf /dev/hmm_dummy$i /dev/hmm_dmirror$i
+	done
 	if hmm_tests cov-$mode-hmm_dummy; then
 		result pass coverage.hmm-tests.$mode.hmm_dummy
 	else
 		result fail coverage.hmm-tests.$mode.hmm_dummy "no totals line"
 	fi
-	rm -f /dev/hmm_dmirror0 /dev/hmm_dmirror1
+	rm -f /dev/hmm_dmirror0 /dev/hmm_dmirror1 /dev/hmm_dmirror2 /dev/hmm_dmirror3
 	rmmod hmm_dummy
 done
 if collect suite+conf; then result pass coverage.collect.suite+conf; else result fail coverage.collect.suite+conf; fi

@@ -207,3 +207,16 @@ spm_params()
 	*" $SPM_MEMMAP "*) echo "spm_addr_dev0=0x80000000 spm_addr_dev1=0x90000000" ;;
 	esac
 }
+
+# coherent_device: N of the first /dev/hmm_dummyN with coherent memory, or
+# nothing.
+coherent_device()
+{
+	local d
+
+	for d in /sys/class/hmm_dummy/hmm_dummy*; do
+		[ "$(cat "$d/memory_type" 2>/dev/null)" = coherent ] || continue
+		echo "${d##*/hmm_dummy}"
+		return
+	done
+}

@@ -148,8 +148,12 @@ int cmd_unload_holder(int argc, char **argv)
 		fprintf(stderr, "unload-holder: WRITE: %s\n", strerror(-r));
 		return 1;
 	}
-	local = count_snapshot(fd, p, npages, HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
-			       0xf0);
+	local = count_snapshot(fd, p, npages,
+			       cfg.dummy && cfg.info[dev].version >= 3 &&
+			       cfg.info[dev].memory_type ==
+			       HMM_DUMMY_MEMORY_COHERENT ?
+			       HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+			       HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL, 0xf0);
 	if (local != (int)npages) {
 		fprintf(stderr, "unload-holder: only %d of %lu pages on the device\n",
 			local, npages);
