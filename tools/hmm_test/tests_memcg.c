@@ -108,6 +108,7 @@ static int t_memcg_device_mmap(void)
  * page (mem_cgroup_migrate()), so the cgroup grows by the new backings.
  * Device pages that already have a backing (used before) charge nothing
  * new, so the case measures against the driver's count of new backings.
+ * Coherent devices have no backing pages: only private ones are tried.
  */
 /*
  * The device whose memory has the most pages never used yet (backing
@@ -122,6 +123,10 @@ static int fresh_device(unsigned long fresh_wanted, unsigned long *npages)
 	int i, dev = -1;
 
 	for (i = 0; i < cfg.ndev; i++) {
+		/* A coherent device's pages are their own backing. */
+		if (cfg.info[i].version >= 3 &&
+		    cfg.info[i].memory_type == HMM_DUMMY_MEMORY_COHERENT)
+			continue;
 		if (hmm_stats_dev(i, &st) || st.backing_pages > st.capacity)
 			continue;
 		unused = st.capacity - st.backing_pages;
