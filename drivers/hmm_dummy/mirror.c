@@ -1186,6 +1186,38 @@ static int exclusive_settle(struct mm_struct *mm, unsigned long addr)
 }
 
 /*
+ * EXCLUSIVE takes system pages.  The core brings a device-private page
+ * back by itself (make_device_exclusive*() faults it in), but it would make
+ * a page in coherent memory exclusive where it is, and then no migration
+ * could reach it until the CPU touched it again: migrate_vma_*() skips
+ * device-exclusive entries, so MIGRATE_TO_SYS and eviction would leave it.
+ * So the page at @addr, if it is in any device's coherent memory, is
+ * migrated back first.  @src: room for HMM_DUMMY_RANGE_TO_SYS_PFNS entries.
+ *
+ * Context: no lock held; takes mmap_lock for read.
+ */
+static int exclusive_leave_coherent(struct hmm_dummy_mirror *mirror,
+				    unsigned long addr, unsigned long *src)
+{
+	unsigned int d;
+	long ret = 0;
+
+	if (mmap_read_lock_killable(mirror->mm))
+		return -EINTR;
+	for (d = 0; ret >= 0 && d < hmm_dummy_num_devices; d++) {
+		struct hmm_dummy_device *hdev = hmm_dummy_devices[d];
+
+		if (hdev && hmm_dummy_coherent(hdev))
+			ret = hmm_dummy_range_to_sys(NULL, hdev, mirror->mm, addr,
+						     addr + PAGE_SIZE, src,
+						     HMM_DUMMY_CNT_TO_SYS_IOCTL,
+						     NULL);
+	}
+	mmap_read_unlock(mirror->mm);
+	return ret < 0 ? ret : 0;
+}
+
+/*
  * Make one page exclusive to the device and map it as atomic in the device
  * page table, copying its contents to @buf.  Called with no lock held.
  *
@@ -1213,7 +1245,7 @@ static int exclusive_settle(struct mm_struct *mm, unsigned long addr)
  */
 static int exclusive_page(struct hmm_dummy_mirror *mirror,
 			  struct mmu_interval_notifier *mni, unsigned long addr,
-			  void *buf)
+			  void *buf, unsigned long *src)
 {
 	struct mirror_notifier *mn = container_of(mni, struct mirror_notifier,
 						  mni);
@@ -1233,6 +1265,8 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 		return ret;
 	for (tries = 0; tries < 16; tries++) {
 		ret = exclusive_settle(mm, addr);
+		if (!ret)
+			ret = exclusive_leave_coherent(mirror, addr, src);
 		if (ret)
 			break;
 		lockdep_assert_not_held(&mm->mmap_lock);
@@ -1248,7 +1282,13 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 			break;
 		mutex_lock(&mirror->lock);
 		ret = -EBUSY;
-		if (!mmu_interval_read_retry(mni, seq)) {
+		/*
+		 * A page a migration moved into coherent memory after
+		 * exclusive_leave_coherent() is not kept: the next try's
+		 * settling fault ends its exclusivity, and it moves back.
+		 */
+		if (!is_zone_device_page(page) &&
+		    !mmu_interval_read_retry(mni, seq)) {
 			entry = pt_store(mirror, mn, addr, page, PT_ATOMIC);
 			if (entry) {
 				device_copy(job, entry, buf_page(buf, 0), false);
@@ -1282,14 +1322,15 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
  */
 static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 			   struct mmu_interval_notifier *mni,
-			   unsigned long start, unsigned long npages, void *buf)
+			   unsigned long start, unsigned long npages, void *buf,
+			   unsigned long *src)
 {
 	unsigned long i;
 	int ret;
 
 	for (i = 0; i < npages; i++) {
 		ret = exclusive_page(mirror, mni, start + (i << PAGE_SHIFT),
-				     buf + i * PAGE_SIZE);
+				     buf + i * PAGE_SIZE, src);
 		if (ret)
 			return ret;
 	}
@@ -1355,16 +1396,20 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 	const unsigned long chunk = HMM_DUMMY_STACK_BATCH;
 	void __user *uptr = u64_to_user_ptr(cmd->ptr);
 	struct mm_struct *mm = mirror->mm;
-	unsigned long addr, end, n;
+	unsigned long addr, end, n, *src;
 	void *buf;
 	int ret = 0;
 
 	buf = vmalloc(chunk << PAGE_SHIFT);	/* see walk_begin() */
-	if (!buf)
-		return -ENOMEM;
+	src = kmalloc_array(HMM_DUMMY_RANGE_TO_SYS_PFNS, sizeof(*src),
+			    GFP_KERNEL);
+	if (!buf || !src) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 	if (!mmget_not_zero(mm)) {
-		vfree(buf);
-		return -ESRCH;
+		ret = -ESRCH;
+		goto out_free;
 	}
 	end = cmd->addr + (cmd->npages << PAGE_SHIFT);
 	for (addr = cmd->addr; addr < end; addr += n << PAGE_SHIFT) {
@@ -1400,7 +1445,7 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 			hmm_dummy_split_thp(mirror->hdev, vma, addr,
 					    addr + (n << PAGE_SHIFT));
 		mmap_read_unlock(mm);
-		ret = exclusive_chunk(mirror, mni, addr, n, buf);
+		ret = exclusive_chunk(mirror, mni, addr, n, buf, src);
 		if (ret)
 			break;
 		if (uptr) {
@@ -1413,6 +1458,8 @@ int hmm_dummy_mirror_exclusive(struct hmm_dummy_mirror *mirror,
 		cmd->cpages += n;
 	}
 	mmput(mm);
+out_free:
+	kfree(src);
 	vfree(buf);
 	return ret;
 }

@@ -405,6 +405,40 @@ static int t_coherent_evict(void)
 	return T_PASS;
 }
 
+/*
+ * EXCLUSIVE of pages in coherent memory: they come back to system memory
+ * first (the core would make them exclusive where they are, and then no
+ * migration could reach them until the CPU touched them), the device holds
+ * them for atomics, a CPU access ends that, data intact throughout.
+ */
+static int t_coherent_exclusive(void)
+{
+	unsigned long npages = 16;
+	struct hmm_dummy_stats a, b;
+	struct fx f;
+
+	FX(fx_setup(&f, npages, FX_COHERENT, 213));
+	FX_TO_DEV(&f);
+	STATS(f.fd[0], &a);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_EXCLUSIVE, 0, npages));
+	STATS(f.fd[0], &b);
+	FX_PAT_M(&f, 213);
+	CHECK_EQ(n_coherent(f.fd[0], f.p, npages), 0);
+	CHECK_EQ(DELTA(a, b, in_use), -(long long)npages);
+	CHECK_EQ(DELTA(a, b, migrated_to_sys_ioctl), npages);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages),
+		  -EPERM);
+	/* The CPU takes half back; the rest stays exclusive. */
+	CHECK_PAT(f.p, npages / 2 * PS, 213);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages / 2),
+		  0);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages),
+		  -EPERM);
+	FX_PAT(&f, 213);
+	CHECK_RET(fx_cmd(&f, 0, HMM_DMIRROR_CHECK_EXCLUSIVE, 0, npages), 0);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "coherent_cpu_access", t_coherent_cpu_access, T_DUMMY,
 	  "coherent memory: CPU reads and writes in place, no fault, no move" },
@@ -424,6 +458,8 @@ static const struct tcase cases[] = {
 	  "coherent memory: MIGRATE_TO_DEV private to coherent and back" },
 	{ "coherent_exit", t_coherent_exit, T_DUMMY,
 	  "coherent memory: exit with pages on the device frees them all" },
+	{ "coherent_exclusive", t_coherent_exclusive, T_DUMMY,
+	  "coherent memory: EXCLUSIVE brings the pages back first; a CPU access ends it" },
 	{ "coherent_evict", t_coherent_evict, T_DUMMY,
 	  "coherent memory: more than the device holds evicts the oldest pages" },
 };
