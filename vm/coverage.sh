@@ -7,8 +7,9 @@
 #   base         counters reset; `hmm_test run` without the paths_* cases
 #                (tools/hmm_test/tests_paths.c) and $STRESS_SECONDS s of
 #                `hmm_test stress` on hmm_dummy
-#   suite        no reset: the paths_* cases and the unload with orphan
-#                pages (as vm/check.sh does it) added (the whole suite)
+#   suite        no reset: the paths_* cases, the fault injection and the
+#                unload with orphan pages (as vm/check.sh does them) added
+#                (the whole suite)
 #   suite+conf   no reset: the kernel's hmm-tests on hmm_dummy added (THP
 #                always and never)
 #   test_hmm     counters reset; hmm-tests on the kernel's test_hmm (THP
@@ -85,6 +86,18 @@ step "coverage run 2: + the paths_* cases"
 insmod $MODDIR/hmm_dummy.ko $(spm_params)
 run_result coverage.hmm_test-run.paths /tmp/cov-run-paths.txt $tool run paths_ || true
 send_file cov-run-paths.txt /tmp/cov-run-paths.txt
+# Each allocation of each command failing once, as on check's debug
+# kernel: the core's own allocation-failure paths (hmm_dma_map_alloc()'s
+# address list with the DMA API checker's dma_need_unmap(), the IOVA
+# links' page tables under the IOMMU).
+firc=0
+run_logged /tmp/cov-faultinject.txt $tool faultinject || firc=$?
+send_file cov-faultinject.txt /tmp/cov-faultinject.txt
+case $firc in
+0) result pass coverage.faultinject ;;
+4) result skip coverage.faultinject "no fault injection in this kernel" ;;
+*) result fail coverage.faultinject "hmm_test faultinject exit status $firc" ;;
+esac
 # The unload with pages only a fork child maps (as in vm/check.sh): the
 # core's migrate_device_range() path.
 unload_with_holder coverage.unload-orphan-pages --orphan
