@@ -149,6 +149,21 @@ elif loaded hmm_dummy; then
 	4) result skip hmm_dummy.faultinject "no fault injection in this kernel (fast flavour)" ;;
 	*) result fail hmm_dummy.faultinject "hmm_test faultinject exit status $firc" ;;
 	esac
+	# The same on the first coherent device, where the kernel has fault
+	# injection (the debug flavour).
+	cdev=$(coherent_device)
+	if [ $firc = 0 ] && [ -n "$cdev" ]; then
+		step "fault injection (coherent device $cdev)"
+		firc=0
+		run_logged /tmp/faultinject-coherent.txt $tool faultinject \
+			--device "$cdev" || firc=$?
+		send_file faultinject-coherent.txt /tmp/faultinject-coherent.txt
+		if [ $firc = 0 ]; then
+			result pass hmm_dummy.faultinject-coherent "$(tail -n 1 /tmp/faultinject-coherent.txt | cut -c14-60)"
+		else
+			result fail hmm_dummy.faultinject-coherent "hmm_test faultinject exit status $firc"
+		fi
+	fi
 
 	# The init error paths: each fallible step of module init fails
 	# once (the driver's inject_init_failure).  Small devices keep each

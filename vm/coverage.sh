@@ -90,14 +90,19 @@ send_file cov-run-paths.txt /tmp/cov-run-paths.txt
 # kernel: the core's own allocation-failure paths (hmm_dma_map_alloc()'s
 # address list with the DMA API checker's dma_need_unmap(), the IOVA
 # links' page tables under the IOMMU).
-firc=0
-run_logged /tmp/cov-faultinject.txt $tool faultinject || firc=$?
-send_file cov-faultinject.txt /tmp/cov-faultinject.txt
-case $firc in
-0) result pass coverage.faultinject ;;
-4) result skip coverage.faultinject "no fault injection in this kernel" ;;
-*) result fail coverage.faultinject "hmm_test faultinject exit status $firc" ;;
-esac
+# On every device: 0 maps through the IOMMU (IOVA), 1 through the direct
+# mapping with a DMA address list, the coherent ones have their own paths.
+for d in 0 1 $(coherent_device); do
+	[ -e /dev/hmm_dummy$d ] || continue
+	firc=0
+	run_logged /tmp/cov-faultinject-$d.txt $tool faultinject --device "$d" || firc=$?
+	send_file cov-faultinject-$d.txt /tmp/cov-faultinject-$d.txt
+	case $firc in
+	0) result pass coverage.faultinject.$d ;;
+	4) result skip coverage.faultinject.$d "no fault injection in this kernel" ;;
+	*) result fail coverage.faultinject.$d "hmm_test faultinject exit status $firc" ;;
+	esac
+done
 # The unload with pages only a fork child maps (as in vm/check.sh): the
 # core's migrate_device_range() path.
 unload_with_holder coverage.unload-orphan-pages --orphan

@@ -1187,12 +1187,14 @@ static int exclusive_settle(struct mm_struct *mm, unsigned long addr)
 
 /*
  * EXCLUSIVE takes system pages.  The core brings a device-private page
- * back by itself (make_device_exclusive*() faults it in), but it would make
- * a page in coherent memory exclusive where it is, and then no migration
+ * back by itself (make_device_exclusive*() faults it in), but it makes a
+ * page in coherent memory exclusive where it is, and then no migration
  * could reach it until the CPU touched it again: migrate_vma_*() skips
  * device-exclusive entries, so MIGRATE_TO_SYS and eviction would leave it.
- * So the page at @addr, if it is in any device's coherent memory, is
- * migrated back first.  @src: room for HMM_DUMMY_RANGE_TO_SYS_PFNS entries.
+ * So when the conversion finds the page at @addr in coherent memory,
+ * exclusive_page() ends the exclusivity at once (its settling fault) and
+ * calls this to migrate the page back before it tries again.
+ * @src: room for HMM_DUMMY_RANGE_TO_SYS_PFNS entries.
  *
  * Context: no lock held; takes mmap_lock for read.
  */
@@ -1253,6 +1255,7 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 	struct dma_fence *fence = NULL;
 	struct hmm_dummy_job *job;
 	struct page *page;
+	bool coherent = false;
 	unsigned long seq;
 	void *entry;
 	int tries, ret;
@@ -1265,7 +1268,7 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 		return ret;
 	for (tries = 0; tries < 16; tries++) {
 		ret = exclusive_settle(mm, addr);
-		if (!ret)
+		if (!ret && coherent)
 			ret = exclusive_leave_coherent(mirror, addr, src);
 		if (ret)
 			break;
@@ -1283,12 +1286,11 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 		mutex_lock(&mirror->lock);
 		ret = -EBUSY;
 		/*
-		 * A page a migration moved into coherent memory after
-		 * exclusive_leave_coherent() is not kept: the next try's
+		 * A page in coherent memory is not kept: the next try's
 		 * settling fault ends its exclusivity, and it moves back.
 		 */
-		if (!is_zone_device_page(page) &&
-		    !mmu_interval_read_retry(mni, seq)) {
+		coherent = is_zone_device_page(page);
+		if (!coherent && !mmu_interval_read_retry(mni, seq)) {
 			entry = pt_store(mirror, mn, addr, page, PT_ATOMIC);
 			if (entry) {
 				device_copy(job, entry, buf_page(buf, 0), false);
@@ -1312,6 +1314,9 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 			break;
 		}
 	}
+	/* Never leave a page in coherent memory device-exclusive. */
+	if (coherent)
+		exclusive_settle(mm, addr);
 	hmm_dummy_job_free(job);
 	return ret;
 }

@@ -124,7 +124,7 @@ static long fi_check_pages(const char *p, uint64_t a, uint64_t b)
  * the failure was injected, 0 when the operation passed fewer than @n
  * points, -1 on a wrong result.
  */
-static int fi_run(enum fi_op op, unsigned int n, char *buf)
+static int fi_run(enum fi_op op, unsigned int n, char *buf, int dev)
 {
 	size_t ps = cfg.page_size, size = NPAGES * ps;
 	struct hmm_dmirror_cmd c;
@@ -140,7 +140,7 @@ static int fi_run(enum fi_op op, unsigned int n, char *buf)
 	pat_fill(p, size, 11);
 	memset(buf, 0, size);
 	if (op != FI_OPEN) {
-		fd = hmm_open(0);
+		fd = hmm_open(dev);
 		if (fd < 0) {
 			munmap(p, size);
 			return -1;
@@ -154,7 +154,7 @@ static int fi_run(enum fi_op op, unsigned int n, char *buf)
 	fi_arm(n);
 	switch (op) {
 	case FI_OPEN:
-		fd = hmm_open(0);
+		fd = hmm_open(dev);
 		r = fd < 0 ? fd : 0;
 		break;
 	case FI_READ:
@@ -282,16 +282,18 @@ int cmd_faultinject(int argc, char **argv)
 	struct hmm_dummy_stats base[MAX_DEVICES], now;
 	unsigned int max = 400, n, points[FI_NR] = { 0 }, total = 0;
 	const char *load = NULL, *params = NULL;
+	int op, i, r, rc = 0, dev = 0;
 	const struct opt opts[] = {
 		OPT_NUM("max", OPT_UINT, &max, 1, 1000000),
+		OPT_NUM("device", OPT_INT, &dev, 0, MAX_DEVICES - 1),
 		OPT_ARG("load", OPT_STR, &load),
 		OPT_ARG("params", OPT_STR, &params),
 		{ }
 	};
-	int op, i, r, rc = 0;
 	char *buf;
 
-	i = parse_args(argc, argv, "[--max N] [--load MODULE.ko [--params 'p=v ...']]",
+	i = parse_args(argc, argv,
+		       "[--max N] [--device N] [--load MODULE.ko [--params 'p=v ...']]",
 		       opts, NULL);
 	if (i != ARGS_OK)
 		return i;
@@ -304,6 +306,10 @@ int cmd_faultinject(int argc, char **argv)
 		return fi_load(load, params ? params : "", max);
 	if (!cfg.ndev || !cfg.dummy) {
 		fprintf(stderr, "faultinject: needs hmm_dummy device nodes\n");
+		return 1;
+	}
+	if (dev >= cfg.ndev) {
+		fprintf(stderr, "faultinject: no device %s%d\n", cfg.prefix, dev);
 		return 1;
 	}
 	r = fi_setup();
@@ -321,7 +327,7 @@ int cmd_faultinject(int argc, char **argv)
 		return 1;
 	for (op = 0; op < FI_NR; op++) {
 		for (n = 1; n <= max; n++) {
-			r = fi_run(op, n, buf);
+			r = fi_run(op, n, buf, dev);
 			if (r < 0)
 				rc = 1;
 			if (r <= 0)

@@ -21,7 +21,7 @@ static const struct {
 	{ "fuzz", cmd_fuzz,
 	  "[--calls N] [--seed S]  random ioctls while the address space changes" },
 	{ "faultinject", cmd_faultinject,
-	  "[--max N] [--load M.ko [--params P]]  fail each allocation (or init step) once" },
+	  "[--max N] [--device N] [--load M.ko [--params P]]  fail each allocation (or init step) once" },
 	{ "exit-race", cmd_exit_race,
 	  "[--seconds N] [--procs N] [--pages N]  evictions racing process exit" },
 	{ "stress", cmd_stress, "[--seconds N] [--procs N] [--seed N] [--coherent]" },
