@@ -150,10 +150,14 @@ for t in "${repros[@]}"; do
 	done
 done
 
-# 4. All of hmm-tests (the reproducers left out: they ran above).
+# 4. All of hmm-tests (the reproducers left out: they ran above), the
+# coherent variants included on hmm_dummy; not test_hmm's coherent mode,
+# whose WARN ("Conflicting mapping in same section") ends the boot on both
+# kernels and has nothing to do with the series (vm/conformance.sh).
 for k in stock patched; do
 	vmrun "$k" "upstream-$k-hmm-tests" 'sh /hmm/vm/conformance.sh' \
-		-e HMM_TESTS_BIN=/hmm/bin/hmm-tests-series -e "CONF_EXTRA_ARGS=${excl[*]}"
+		-e HMM_TESTS_BIN=/hmm/bin/hmm-tests-series -e "CONF_EXTRA_ARGS=${excl[*]}" \
+		-e CONF_COHERENT_REFERENCE=0
 done
 
 # The report.
