@@ -93,25 +93,6 @@ bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page)
 }
 
 /**
- * hmm_dummy_device_memory() - does @hdev reach @page without the DMA API?
- * @hdev: the device
- * @page: a page the device is about to access
- *
- * Its own memory, private or coherent, and (peer_group) a peer's private
- * memory, which the core only hands over to a device that shares its
- * owner: these are reached through their backing (a coherent page is its
- * own), as a GPU reaches its VRAM and a peer's over its link.  Everything
- * else, system memory and a peer's coherent memory (which the CPU maps as
- * it maps system memory), is DMA-mapped first (mirror.c).
- *
- * Return: true for device memory the device reaches directly.
- */
-bool hmm_dummy_device_memory(struct hmm_dummy_device *hdev, struct page *page)
-{
-	return is_device_private_page(page) || hmm_dummy_is_own_page(hdev, page);
-}
-
-/**
  * hmm_dummy_page_backing() - the system page holding a device page's data
  * @page: an in-use device page of an hmm_dummy device
  *
@@ -1023,8 +1004,10 @@ int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size,
 	}
 	hdev->pfn_first = PHYS_PFN(hdev->res->start);
 	/* A coherent page holds its data: it is its own backing. */
-	for (i = 0; spm_addr && i < hdev->npages; i++)
-		hdev->dpages[i].backing = pfn_to_page(hdev->pfn_first + i);
+	if (spm_addr)
+		for (i = 0; i < hdev->npages; i++)
+			hdev->dpages[i].backing =
+				pfn_to_page(hdev->pfn_first + i);
 	ret = init_runs(hdev);
 	if (ret)
 		goto err_unmap;
@@ -1076,9 +1059,11 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 			 st.capacity, st.allocations,
 			 st.migrated_to_sys_evict);
 
-	for (i = 0; !hmm_dummy_coherent(hdev) && i < hdev->npages; i++)
-		if (hdev->dpages[i].backing)
-			__free_page(hdev->dpages[i].backing);
+	/* A coherent page is its own backing: nothing was allocated. */
+	if (!hmm_dummy_coherent(hdev))
+		for (i = 0; i < hdev->npages; i++)
+			if (hdev->dpages[i].backing)
+				__free_page(hdev->dpages[i].backing);
 	kvfree(hdev->runs);
 	kvfree(hdev->dpages);
 	release_mem_region(hdev->res->start, resource_size(hdev->res));

@@ -514,9 +514,32 @@ static inline unsigned long hmm_dummy_select_device(struct hmm_dummy_device *hde
 /* devmem.c: device memory and its allocator */
 int hmm_dummy_devmem_init(struct hmm_dummy_device *hdev, unsigned long size,
 			  phys_addr_t spm_addr);
-bool hmm_dummy_device_memory(struct hmm_dummy_device *hdev, struct page *page);
 void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev);
 bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page);
+
+/**
+ * hmm_dummy_device_memory() - does @hdev reach @page without the DMA API?
+ * @hdev: the device
+ * @page: a page the device is about to access
+ *
+ * Its own memory, private or coherent, and (peer_group) a peer's private
+ * memory, which the core only hands over to a device that shares its
+ * owner: these are reached through their backing (a coherent page is its
+ * own), as a GPU reaches its VRAM and a peer's over its link.  Everything
+ * else, system memory and a peer's coherent memory (which the CPU maps as
+ * it maps system memory), is DMA-mapped first (mirror.c).  Inline, and a
+ * system page costs one flag test: the mirror asks for every page it maps.
+ *
+ * Return: true for device memory the device reaches directly.
+ */
+static inline bool hmm_dummy_device_memory(struct hmm_dummy_device *hdev,
+					   struct page *page)
+{
+	return is_zone_device_page(page) &&
+	       (is_device_private_page(page) ||
+		hmm_dummy_is_own_page(hdev, page));
+}
+
 struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
 struct page *hmm_dummy_page_backing(struct page *page);
 struct page *hmm_dummy_data_page(struct page *page);

@@ -720,16 +720,16 @@ static void hmm_dummy_remove_all(void)
 
 static int __init hmm_dummy_init(void)
 {
+	const unsigned long spm[] = { spm_addr_dev0, spm_addr_dev1 };
+	unsigned int nr_coherent = !!spm_addr_dev0 + !!spm_addr_dev1;
 	unsigned int i;
 	int ret;
 
-	const unsigned long spm[] = { spm_addr_dev0, spm_addr_dev1 };
-	unsigned int nr_coherent = !!spm_addr_dev0 + !!spm_addr_dev1;
-
+	/* An odd spm_mb is refused, with a reason, by reserve_spm(). */
 	if (num_devices < 1 || vram_mb < 2 || vram_mb > 65536 ||
 	    num_devices + nr_coherent > HMM_DUMMY_MAX_DEVICES ||
 	    (spm_addr_dev1 && !spm_addr_dev0) ||
-	    (nr_coherent && (spm_mb < 2 || spm_mb > 65536 || spm_mb % 2)) ||
+	    (nr_coherent && (spm_mb < 2 || spm_mb > 65536)) ||
 	    hmm_dummy_engine_param_check())
 		return -EINVAL;
 	nr_minors = num_devices + nr_coherent;
