@@ -96,6 +96,26 @@ int fx_pat(const struct fx *f, bool host, uint64_t seed)
 	return T_PASS;
 }
 
+/*
+ * SNAPSHOT of all of @f through its device @dev (overwriting @f->m): pages
+ * [0, @h) must read @first, the rest @second, each writable.  The check of
+ * the two-device cases that put half the pages on each device.
+ */
+int fx_snapshot_split(struct fx *f, int dev, unsigned long h, uint8_t first,
+		      uint8_t second)
+{
+	uint8_t *m = (uint8_t *)f->m;
+	unsigned long i;
+
+	CHECK_RET(hmm_cmd(f->fd[dev], HMM_DMIRROR_SNAPSHOT, f->p, m, f->npages,
+			  NULL), 0);
+	for (i = 0; i < f->npages; i++)
+		CHECKF(m[i] == ((i < h ? first : second) |
+				HMM_DMIRROR_PROT_WRITE),
+		       "device %d, page %lu: 0x%02x", f->dev[dev], i, m[i]);
+	return T_PASS;
+}
+
 void fx_teardown(struct fx *f)
 {
 	int i;

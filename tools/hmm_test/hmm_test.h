@@ -217,6 +217,8 @@ int fx_cmd(struct fx *f, int dev, unsigned long req, unsigned long first,
 	   unsigned long n);
 int fx_ok(struct fx *f, int dev, unsigned long req, unsigned long first,
 	  unsigned long n);
+int fx_snapshot_split(struct fx *f, int dev, unsigned long h, uint8_t first,
+		      uint8_t second);
 void fx_teardown(struct fx *f);
 
 #define FX(step) do {							\

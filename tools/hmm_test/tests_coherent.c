@@ -26,9 +26,6 @@
 
 #define PS	(cfg.page_size)
 
-/* The device index behind slot @i of a coherent fixture. */
-#define CDEV(f, i)	((f)->dev[i])
-
 /*
  * Migrated to the coherent device, the pages stay there through CPU reads
  * and writes (no fault, nothing migrates back), and a device READ sees
@@ -122,7 +119,7 @@ static int t_coherent_thp(void)
 	CHECK_EQ(DELTA(a, b, large_to_dev), 0);
 	CHECK_EQ(DELTA(a, b, large_allocated), 0);
 	CHECK_EQ(DELTA(a, b, migrated_to_dev), npages);
-	CHECK_EQ(cfg.info[CDEV(&f, 0)].large_order, 0);
+	CHECK_EQ(cfg.info[f.dev[0]].large_order, 0);
 	FX_PAT(&f, 205);
 	FX_TO_SYS(&f);
 	FX_PAT(&f, 205);
@@ -265,21 +262,14 @@ static int t_coherent_pin(void)
 /* Two coherent devices: each sees its own pages LOCAL, the other's REMOTE. */
 static int t_coherent_snapshot_remote(void)
 {
-	unsigned long npages = 32, h = npages / 2, i;
-	uint8_t *m;
+	unsigned long npages = 32, h = npages / 2;
 	struct fx f;
 
 	FX(fx_setup(&f, npages, FX_COHERENT | FX_TWO, 208));
 	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, h));
 	FX(fx_ok(&f, 1, HMM_DMIRROR_MIGRATE_TO_DEV, h, h));
-	m = (uint8_t *)f.m;
-	CHECK_RET(hmm_cmd(f.fd[0], HMM_DMIRROR_SNAPSHOT, f.p, m, npages, NULL),
-		  0);
-	for (i = 0; i < npages; i++)
-		CHECKF(m[i] == ((i < h ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
-				 HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE) |
-				HMM_DMIRROR_PROT_WRITE),
-		       "device %d, page %lu: 0x%02x", CDEV(&f, 0), i, m[i]);
+	FX(fx_snapshot_split(&f, 0, h, HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL,
+			     HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE));
 	/* The device reads the peer's coherent pages where they are. */
 	memset(f.m, 0, f.size);
 	FX(fx_ok(&f, 0, HMM_DMIRROR_READ, 0, npages));

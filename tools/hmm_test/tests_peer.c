@@ -100,29 +100,17 @@ static int t_peer_write_in_place(void)
 /* Each device sees its own pages as LOCAL and the other's as REMOTE. */
 static int t_peer_snapshot_remote(void)
 {
-	unsigned long npages = 32, h = npages / 2, i;
-	uint8_t *m;
+	unsigned long npages = 32, h = npages / 2;
 	struct fx f;
 
 	NEED_GROUP();
 	FX(fx_setup(&f, npages, FX_TWO, 73));
 	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, h));
 	FX(fx_ok(&f, 1, HMM_DMIRROR_MIGRATE_TO_DEV, h, h));
-	m = (uint8_t *)f.m;
-	CHECK_RET(hmm_cmd(f.fd[0], HMM_DMIRROR_SNAPSHOT, f.p, m, npages, NULL),
-		  0);
-	for (i = 0; i < npages; i++)
-		CHECKF(m[i] == ((i < h ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
-				 HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE) |
-				HMM_DMIRROR_PROT_WRITE),
-		       "device 0, page %lu: 0x%02x", i, m[i]);
-	CHECK_RET(hmm_cmd(f.fd[1], HMM_DMIRROR_SNAPSHOT, f.p, m, npages, NULL),
-		  0);
-	for (i = 0; i < npages; i++)
-		CHECKF(m[i] == ((i < h ? HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE :
-				 HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL) |
-				HMM_DMIRROR_PROT_WRITE),
-		       "device 1, page %lu: 0x%02x", i, m[i]);
+	FX(fx_snapshot_split(&f, 0, h, HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
+			     HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE));
+	FX(fx_snapshot_split(&f, 1, h, HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE,
+			     HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL));
 	FX_PAT(&f, 73);
 	return T_PASS;
 }
