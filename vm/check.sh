@@ -4,12 +4,17 @@
 # The test suite of `make check`, run inside the VM on the debug kernel:
 #   1. load hmm_dummy.ko
 #   2. `hmm_test run` (KTAP; its last line is "N passed, N failed, N skipped")
-#   3. the unload test: memory still on the device when the module goes away
+#   3. the unload tests: memory still on the device when the module goes
+#      away (private memory, pages only a fork child maps, coherent memory)
 #   4. a short stress run, the ioctl fuzzer, fault injection (debug kernel:
-#      each allocation of each command fails once), each step of module
-#      init failing once, a stress run on two tiny devices (eviction on nearly every
-#      allocation) and, on those, evictions racing process exit and the
-#      eviction cases that fill the whole device
+#      each allocation of each command fails once, on device 0 and on the
+#      first coherent device), each step of module init failing once, a
+#      stress run on two tiny devices and one on the two tiny coherent
+#      devices (eviction on nearly every allocation) and, on those,
+#      evictions racing process exit and the eviction cases that fill the
+#      whole device (coherent_evict included)
+# Every load has the coherent devices when the VM has special-purpose
+# memory (vm/lib.sh, spm_params).
 #   5. the peer owner group: a stress on two tiny devices and the peer
 #      cases, on hmm_dummy reloaded with peer_group=1; the other ways in: the suite through the kernel's
 #      kselftest runner (runner.sh), a smoke subset on the module dkms
