@@ -16,7 +16,9 @@
 # Every load has the coherent devices when the VM has special-purpose
 # memory (vm/lib.sh, spm_params).
 #   5. the peer owner group: a stress on two tiny devices and the peer
-#      cases, on hmm_dummy reloaded with peer_group=1; the other ways in: the suite through the kernel's
+#      cases, on hmm_dummy reloaded with peer_group=1; on the IOMMU leg,
+#      a device with a 30-bit DMA mask (dma_bits=30: case dma_limited);
+#      the other ways in: the suite through the kernel's
 #      kselftest runner (runner.sh), a smoke subset on the module dkms
 #      built, the whole suite
 #      on the module built in tree (when the host put them in the initramfs)
@@ -253,6 +255,31 @@ elif loaded hmm_dummy; then
 		result pass hmm_dummy.stress-peer-group
 	else
 		result fail hmm_dummy.stress-peer-group "exit status $prc"
+	fi
+
+	# A device whose DMA mask is narrower than memory must refuse to
+	# mirror (its mappings would need bounce buffers) and still migrate.
+	# Only hmm_dummy0's PCI function behind the IOMMU can have such a
+	# mask here: without ZONE_DMA the direct mapping refuses masks below
+	# 32 bits, and the VM's memory ends below 4 GiB.
+	if [ "${HMM_DUMMY_IOMMU:-0}" = 1 ]; then
+		step "narrow DMA mask (dma_bits=30, num_devices=1)"
+		drc=0
+		if rmmod hmm_dummy && insmod $MODDIR/hmm_dummy.ko num_devices=1 dma_bits=30 ${HMM_DUMMY_PARAMS:-}; then
+			run_logged /tmp/dma-limited.txt $tool run dma_limited || drc=$?
+			send_file dma-limited.txt /tmp/dma-limited.txt
+			rmmod hmm_dummy || drc=$?
+			insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS || drc=$?
+		else
+			drc=1
+		fi
+		if [ $drc != 0 ]; then
+			result fail hmm_dummy.dma-limited "exit status $drc"
+		elif grep -q '^ok 1 dma_limited$' /tmp/dma-limited.txt; then
+			result pass hmm_dummy.dma-limited "READ, WRITE, EXCLUSIVE of system pages -EOPNOTSUPP; device memory works"
+		else
+			result fail hmm_dummy.dma-limited "dma_limited did not run: $(grep -m1 '^ok 1' /tmp/dma-limited.txt)"
+		fi
 	fi
 
 	# The suite as a kselftest, through the kernel's own runner.sh.

@@ -106,6 +106,14 @@ done
 # The unload with pages only a fork child maps (as in vm/check.sh): the
 # core's migrate_device_range() path.
 unload_with_holder coverage.unload-orphan-pages --orphan
+# A DMA mask narrower than memory (hmm_dummy0's PCI function behind the
+# IOMMU): hmm_dma_map_alloc() refuses the device (vm/check.sh does the same).
+if insmod $MODDIR/hmm_dummy.ko num_devices=1 dma_bits=30; then
+	run_result coverage.dma-limited /tmp/cov-dma-limited.txt $tool run dma_limited || true
+	rmmod hmm_dummy
+else
+	result fail coverage.dma-limited "insmod dma_bits=30 failed"
+fi
 if collect suite; then result pass coverage.collect.suite; else result fail coverage.collect.suite; fi
 
 step "coverage run 3: + hmm-tests on hmm_dummy"

@@ -28,6 +28,19 @@
 #include <linux/pci.h>
 
 #include "compat.h"
+
+/*
+ * The DMA mask every device gets.  Below what the machine's memory needs,
+ * the device models one that could only reach all of memory through bounce
+ * buffers (a 32-bit PCI device in a large machine): the DMA API would bounce
+ * its mappings through swiotlb, which a long-lived mirror mapping cannot
+ * use (a device write would land in the bounce buffer, not in the page), so
+ * mirroring refuses it with -EOPNOTSUPP (mirror.c) while migration, which
+ * maps nothing, still works.
+ */
+static unsigned int dma_bits = 64;
+module_param(dma_bits, uint, 0444);
+MODULE_PARM_DESC(dma_bits, "Width in bits of each device's DMA mask (24-64, default 64); narrower than memory needs, the device cannot mirror (-EOPNOTSUPP)");
 #include "hmm_dummy.h"
 
 #define EDU_VENDOR_ID	0x1234
@@ -52,9 +65,12 @@ static int hmm_dummy_pci_probe(struct pci_dev *pdev,
 	 * The mask the DMA API allocates addresses under; edu's own mask
 	 * (its dma_mask property) only limits edu's engine, which is unused.
 	 */
-	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
-	if (ret)
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(dma_bits));
+	if (ret) {
+		dev_err(&pdev->dev, "dma_bits=%u: the DMA API refuses this mask (%d)\n",
+			dma_bits, ret);
 		return ret;
+	}
 	bound_fns[nr_bound_fns++] = pdev;
 	return 0;
 }
@@ -81,11 +97,16 @@ static struct pci_driver hmm_dummy_pci_driver = {
  *
  * Context: module init, before any hmm_dummy device exists; may sleep.
  *
- * Return: 0 (with or without functions to bind), or the errno of the PCI
- * driver's registration.
+ * Return: 0 (with or without functions to bind), -EINVAL for a dma_bits
+ * out of range, or the errno of the PCI driver's registration.
  */
 int hmm_dummy_dma_devs_init(void)
 {
+	/* 24 bits: the narrowest mask the DMA API accepts on x86 (ISA). */
+	if (dma_bits < 24 || dma_bits > 64) {
+		pr_err("hmm_dummy: dma_bits=%u: must be 24 to 64\n", dma_bits);
+		return -EINVAL;
+	}
 	return pci_register_driver(&hmm_dummy_pci_driver);
 }
 
@@ -106,7 +127,7 @@ void hmm_dummy_dma_devs_exit(void)
  * @index: the hmm_dummy device's index
  *
  * The @index-th bound PCI function if there is one, else a new faux (or
- * platform) device with a 64-bit mask.
+ * platform) device, with a mask of dma_bits.
  *
  * Context: module init; may sleep.
  *
@@ -123,20 +144,27 @@ struct device *hmm_dummy_dma_dev_get(unsigned int index)
 
 		dev = get_device(&bound_fns[index]->dev);
 		domain = iommu_get_domain_for_dev(dev);
-		dev_info(dev, "DMA device of hmm_dummy%u%s\n", index,
-			 domain && domain->type != IOMMU_DOMAIN_IDENTITY ?
-			 ", behind a translating IOMMU" : "");
+		dev_info(dev, "DMA device of hmm_dummy%u%s, %u-bit DMA mask%s\n",
+			 index, domain && domain->type != IOMMU_DOMAIN_IDENTITY ?
+			 ", behind a translating IOMMU" : "", dma_bits,
+			 dma_addressing_limited(dev) ? " (addressing limited)" : "");
 		return dev;
 	}
 	dev = hmm_dummy_bus_dev_create(index);
 	if (IS_ERR(dev))
 		return dev;
 	/* No bus provides the mask's storage: see compat.h. */
-	ret = dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	ret = dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(dma_bits));
 	if (ret) {
+		/* E.g. below 32 bits without ZONE_DMA and without an IOMMU. */
+		dev_err(dev, "dma_bits=%u: the DMA API refuses this mask (%d)\n",
+			dma_bits, ret);
 		hmm_dummy_bus_dev_destroy(dev);
 		return ERR_PTR(ret);
 	}
+	if (dma_addressing_limited(dev))
+		dev_info(dev, "DMA device of hmm_dummy%u, %u-bit DMA mask (addressing limited)\n",
+			 index, dma_bits);
 	return dev;
 }
 

@@ -124,6 +124,16 @@ static unsigned int dma_fail_maps;
 module_param(dma_fail_maps, uint, 0644);
 MODULE_PARM_DESC(dma_fail_maps, "Test hook: the next N DMA mappings of system pages for the device fail, as an exhausted IOMMU would make them (default 0)");
 
+/*
+ * How long one chunk of a device access may keep retrying while
+ * invalidations of its range keep coming, in the driver and (unlocked) in
+ * the core.  A driver picks this for its users (amdgpu scales it with the
+ * range); a test shortens it to see -EBUSY come back in bounded time.
+ */
+static unsigned int fault_timeout_ms = HMM_RANGE_DEFAULT_TIMEOUT;
+module_param(fault_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(fault_timeout_ms, "Retry budget of a device fault under invalidations, in ms, after which it gives -EBUSY (default 1000; 0 counts as 1)");
+
 /* Pages per hmm_range_fault() call and per bounce buffer fill. */
 #define MIRROR_CHUNK	512UL
 
@@ -147,6 +157,9 @@ MODULE_PARM_DESC(dma_fail_maps, "Test hook: the next N DMA mappings of system pa
  * @map:    the DMA mappings of the region's system pages, one slot per page
  *          (mirror_slot()); slots change under mirror->lock
  * @mapped: slots of @map mapped now, under mirror->lock
+ * @no_dma: the device cannot map system pages for long (its DMA mask needs
+ *          bounce buffers, see dma_dev.c): @map was refused and is unused;
+ *          the device reaches device memory only
  *
  * @map is the record of what is mapped, not the device page table: an
  * entry that could not be stored (no memory under the lock) leaves its
@@ -157,6 +170,7 @@ struct mirror_notifier {
 	struct hmm_dummy_mirror *mirror;
 	struct hmm_dummy_dma_map map;
 	unsigned long mapped;
+	bool no_dma;
 };
 
 /* The slot of @addr in its region's DMA map. */
@@ -283,7 +297,8 @@ static void mirror_notifier_free(struct hmm_dummy_mirror *mirror,
 	mutex_lock(&mirror->lock);
 	mirror_unmap(mirror, mn, 0, MIRROR_SPAN_PAGES - 1, true);
 	mutex_unlock(&mirror->lock);
-	hmm_dummy_dma_map_free(mirror->hdev->dma_dev, &mn->map);
+	if (!mn->no_dma)
+		hmm_dummy_dma_map_free(mirror->hdev->dma_dev, &mn->map);
 	kfree(mn);
 }
 
@@ -321,7 +336,9 @@ mirror_notifier(struct hmm_dummy_mirror *mirror, unsigned long addr)
 	/* Here, not under mirror->lock: the map's arrays are large. */
 	ret = hmm_dummy_dma_map_alloc(mirror->hdev->dma_dev, &mn->map,
 				      MIRROR_SPAN_PAGES);
-	if (ret) {
+	/* Refused for the device, not for want of memory: see @no_dma. */
+	mn->no_dma = ret == -EOPNOTSUPP;
+	if (ret && !mn->no_dma) {
 		kfree(mn);
 		return ERR_PTR(ret);
 	}
@@ -393,7 +410,7 @@ void hmm_dummy_mirror_fini(struct hmm_dummy_mirror *mirror)
  * Failing to store the entry only costs a later fault (the mapping stays
  * in @mn's map, see struct mirror_notifier).
  *
- * Return: the entry, or NULL if the DMA mapping failed.
+ * Return: the entry, or NULL if the DMA mapping failed (pt_store_errno()).
  */
 static void *pt_store(struct hmm_dummy_mirror *mirror,
 		      struct mirror_notifier *mn, unsigned long addr,
@@ -411,9 +428,12 @@ static void *pt_store(struct hmm_dummy_mirror *mirror,
 		 */
 		entry = xa_tag_pointer(page, access);
 	} else {
-		bool fresh = !hmm_dummy_dma_mapped_page(&mn->map, slot);
+		bool fresh;
 		dma_addr_t dma;
 
+		if (mn->no_dma)
+			return NULL;
+		fresh = !hmm_dummy_dma_mapped_page(&mn->map, slot);
 		if (fresh && hmm_dummy_take_failure(&dma_fail_maps))
 			return NULL;
 		dma = hmm_dummy_dma_map_page(hdev->dma_dev, &mn->map, slot,
@@ -430,6 +450,12 @@ static void *pt_store(struct hmm_dummy_mirror *mirror,
 	xa_store(&mirror->pt, addr >> PAGE_SHIFT, entry,
 		 GFP_NOWAIT | __GFP_NOWARN);
 	return entry;
+}
+
+/* Why pt_store() gave no entry: the device cannot map, or a mapping failed. */
+static int pt_store_errno(const struct mirror_notifier *mn)
+{
+	return mn->no_dma ? -EOPNOTSUPP : -ENOMEM;
 }
 
 /*
@@ -597,7 +623,8 @@ static int device_access_wait(struct hmm_dummy_mirror *mirror,
 static int mirror_range_fault_lock(struct hmm_dummy_mirror *mirror,
 				   struct hmm_range *range, bool unlocked)
 {
-	unsigned long budget = msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long budget =
+		msecs_to_jiffies(max(READ_ONCE(fault_timeout_ms), 1U));
 	unsigned long timeout = jiffies + budget;
 	int ret;
 
@@ -802,10 +829,10 @@ static int mirror_rw_chunk(struct hmm_dummy_mirror *mirror,
 		entry = pt_store(mirror, mn, addr, page,
 				 pfns[i] & HMM_PFN_WRITE ? PT_WRITE : PT_READ);
 		if (!entry) {
-			/* DMA mapping failed: nothing was submitted. */
+			/* No DMA mapping: nothing was submitted. */
 			mutex_unlock(&mirror->lock);
 			device_access_abort(mirror, w->pages, i, write);
-			ret = -ENOMEM;
+			ret = pt_store_errno(mn);
 			goto out_free;
 		}
 		device_access(mirror, page, entry, job,
@@ -1296,7 +1323,7 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 				device_copy(job, entry, buf_page(buf, 0), false);
 				fence = submit_access(mirror, job);
 			} else {
-				ret = -ENOMEM;	/* the DMA mapping */
+				ret = pt_store_errno(mn);
 			}
 		}
 		mutex_unlock(&mirror->lock);

@@ -322,6 +322,75 @@ static int t_dma_map_fail(void)
 	return T_PASS;
 }
 
+/* The end of the highest System RAM range in /proc/iomem, or 0. */
+static unsigned long long ram_end(void)
+{
+	unsigned long long start, end, top = 0;
+	char line[256];
+	FILE *f = fopen("/proc/iomem", "re");
+
+	if (!f)
+		return 0;
+	/* Top-level lines only: "start-end : System RAM". */
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != ' ' && strstr(line, " : System RAM") &&
+		    sscanf(line, "%llx-%llx", &start, &end) == 2 && end + 1 > top)
+			top = end + 1;
+	fclose(f);
+	return top;
+}
+
+/*
+ * A device with a DMA mask narrower than memory (hmm_dummy loaded with
+ * dma_bits at most 30, in a machine with RAM above it): its mappings would
+ * need bounce buffers, which a mapping that lives until the invalidation
+ * cannot use, so every device access of system memory (READ, WRITE,
+ * EXCLUSIVE) fails with -EOPNOTSUPP, maps nothing and changes nothing.
+ * 30 bits, not 31: behind an IOMMU a mask below 32 bits is limited
+ * whatever the memory.  What needs no DMA still works: SNAPSHOT, migration
+ * to the device and back, and device accesses of the pages in device
+ * memory; the data come back intact.
+ */
+static int t_dma_limited(void)
+{
+	long bits = hmm_param_get("dma_bits");
+	unsigned long long top = ram_end();
+	struct hmm_dummy_stats a;
+	struct fx f;
+	int r;
+
+	if (bits < 0 || bits > 30)
+		SKIP("hmm_dummy loaded with dma_bits=%ld (needs 30 or less)", bits);
+	if (top <= (1ULL << bits))
+		SKIP("System RAM ends at %#llx, within a %ld-bit mask (or /proc/iomem hides addresses)",
+		     top, bits);
+	FX(fx_setup(&f, NPAGES, 0, 331));
+	FX(dma_begin(f.fd[0], &a));
+	r = fx_cmd(&f, 0, HMM_DMIRROR_READ, 0, NPAGES);
+	CHECKF(r == -EOPNOTSUPP, "READ: %d, want -EOPNOTSUPP", r);
+	pat_fill(f.m, f.size, 332);
+	r = fx_cmd(&f, 0, HMM_DMIRROR_WRITE, 0, NPAGES);
+	CHECKF(r == -EOPNOTSUPP, "WRITE: %d, want -EOPNOTSUPP", r);
+	r = fx_cmd(&f, 0, HMM_DMIRROR_EXCLUSIVE, 0, NPAGES);
+	CHECKF(r == -EOPNOTSUPP, "EXCLUSIVE: %d, want -EOPNOTSUPP", r);
+	FX_PAT(&f, 331);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_SNAPSHOT, 0, NPAGES));
+	CHECK_EQ(mapped_since(f.fd[0], &a), 0);
+	/* The read-back of MIGRATE_TO_DEV reads device memory. */
+	memset(f.m, 0, f.size);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_DEV, 0, NPAGES));
+	CHECK_EQ(f.c.cpages, NPAGES);
+	FX_PAT_M(&f, 331);
+	memset(f.m, 0, f.size);
+	FX_READ(&f);
+	FX_PAT_M(&f, 331);
+	FX(fx_ok(&f, 0, HMM_DMIRROR_MIGRATE_TO_SYS, 0, NPAGES));
+	FX_PAT(&f, 331);
+	CHECK_EQ(mapped_since(f.fd[0], &a), 0);
+	fx_teardown(&f);
+	return T_PASS;
+}
+
 static const struct tcase cases[] = {
 	{ "dma_count_close", t_dma_count_close, T_DUMMY,
 	  "device access maps each system page once; close unmaps them all" },
@@ -337,6 +406,8 @@ static const struct tcase cases[] = {
 	  "fork unmaps; a device WRITE after it never reaches the child's pages" },
 	{ "dma_migrate", t_dma_migrate, T_DUMMY,
 	  "migration to the device unmaps; back in system memory, new mappings" },
+	{ "dma_limited", t_dma_limited, T_DUMMY,
+	  "a DMA mask narrower than memory (dma_bits=30): no access to system pages (-EOPNOTSUPP); device memory works" },
 	{ "dma_map_fail", t_dma_map_fail, T_DUMMY,
 	  "a failing DMA mapping: -ENOMEM, nothing written, nothing leaked" },
 };
