@@ -24,6 +24,9 @@
 #            device accesses in flight: with -I, a job then meets an IOVA
 #            the IOMMU no longer translates (a DMA fault); without an
 #            IOMMU it writes into a page the kernel may already reuse
+#   no-fault-budget  a device fault retries for as long as invalidations
+#            of its range go on: the driver ignores fault_timeout_ms and
+#            gives the core no deadline either
 #   coherent-backing  a coherent device keeps its data in separate backing
 #            pages, as a private one does, instead of in the coherent page
 #            the CPU maps (the CPU and the device then see different data)
@@ -71,7 +74,7 @@ subst()
 # sabotage NAME DIR: break the driver sources in DIR/drivers/hmm_dummy.
 sabotage()
 {
-	local d=$2/drivers/hmm_dummy last
+	local d=$2/drivers/hmm_dummy
 	case $1 in
 	none) ;;
 	no-free)
@@ -95,11 +98,17 @@ sabotage()
 		subst "$d/mirror.c" 'if (fence && !dma_fence_is_signaled(fence)) {' \
 			'	mirror_unmap(mirror, mn, mirror_slot(start), mirror_slot(last), blockable); /* sabotage dma-unmap-early */ if (fence && !dma_fence_is_signaled(fence)) {'
 		;;
+	no-fault-budget)
+		subst "$d/mirror.c" 'if (time_after(jiffies, timeout))' \
+			'		if (0 && time_after(jiffies, timeout)) /* sabotage no-fault-budget */'
+		subst "$d/mirror.c" 'ret = hmm_dummy_range_fault_unlocked(range, budget);' \
+			'			ret = hmm_dummy_range_fault_unlocked(range, 0);'
+		;;
 	coherent-backing)
 		subst "$d/devmem.c" 'for (i = 0; spm_addr && i < hdev->npages; i++)' \
 			'	for (i = 0; 0 && spm_addr && i < hdev->npages; i++) /* sabotage coherent-backing */'
 		;;
-	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, coherent-backing)" ;;
+	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, no-fault-budget, coherent-backing)" ;;
 	esac
 	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
 }
