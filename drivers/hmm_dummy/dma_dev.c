@@ -28,6 +28,7 @@
 #include <linux/pci.h>
 
 #include "compat.h"
+#include "hmm_dummy.h"
 
 /*
  * The DMA mask every device gets.  Below what the machine's memory needs,
@@ -35,13 +36,12 @@
  * buffers (a 32-bit PCI device in a large machine): the DMA API would bounce
  * its mappings through swiotlb, which a long-lived mirror mapping cannot
  * use (a device write would land in the bounce buffer, not in the page), so
- * mirroring refuses it with -EOPNOTSUPP (mirror.c) while migration, which
- * maps nothing, still works.
+ * its accesses of system pages fail with -EOPNOTSUPP (mirror.c) while
+ * migration and accesses of device memory, which map nothing, still work.
  */
 static unsigned int dma_bits = 64;
 module_param(dma_bits, uint, 0444);
-MODULE_PARM_DESC(dma_bits, "Width in bits of each device's DMA mask (24-64, default 64); narrower than memory needs, the device cannot mirror (-EOPNOTSUPP)");
-#include "hmm_dummy.h"
+MODULE_PARM_DESC(dma_bits, "Width in bits of each device's DMA mask (24-64, default 64); narrower than memory needs, device accesses of system pages fail (-EOPNOTSUPP)");
 
 #define EDU_VENDOR_ID	0x1234
 #define EDU_DEVICE_ID	0x11e8
