@@ -16,7 +16,7 @@
 # Every load has the coherent devices when the VM has special-purpose
 # memory (vm/lib.sh, spm_params).
 #   5. the peer owner group: a stress on two tiny devices and the peer
-#      cases, on hmm_dummy reloaded with peer_group=1; on the IOMMU leg,
+#      cases, on hmm_dummy reloaded with peer_group=1; on the IOMMU legs,
 #      a device with a 30-bit DMA mask (dma_bits=30: case dma_limited);
 #      the other ways in: the suite through the kernel's
 #      kselftest runner (runner.sh), a smoke subset on the module dkms
