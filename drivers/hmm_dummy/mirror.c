@@ -1334,8 +1334,8 @@ static int exclusive_page(struct hmm_dummy_mirror *mirror,
 		put_page(page);
 		if (fence)
 			return ret;	/* the job went with its fence */
-		if (ret == -ENOMEM)
-			break;
+		if (ret != -EBUSY)
+			break;		/* the DMA mapping failed */
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -1360,6 +1360,12 @@ static int exclusive_chunk(struct hmm_dummy_mirror *mirror,
 	unsigned long i;
 	int ret;
 
+	/*
+	 * Every page ends up a system page the device maps for DMA: refuse
+	 * before converting any, rather than once per page after it.
+	 */
+	if (container_of(mni, struct mirror_notifier, mni)->no_dma)
+		return -EOPNOTSUPP;
 	for (i = 0; i < npages; i++) {
 		ret = exclusive_page(mirror, mni, start + (i << PAGE_SHIFT),
 				     buf + i * PAGE_SIZE, src);
