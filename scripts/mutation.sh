@@ -105,8 +105,8 @@ sabotage()
 			'			ret = hmm_dummy_range_fault_unlocked(range, 0);'
 		;;
 	coherent-backing)
-		subst "$d/devmem.c" 'for (i = 0; spm_addr && i < hdev->npages; i++)' \
-			'	for (i = 0; 0 && spm_addr && i < hdev->npages; i++) /* sabotage coherent-backing */'
+		subst "$d/devmem.c" 'if (spm_addr)' \
+			'	if (0 && spm_addr) /* sabotage coherent-backing */'
 		;;
 	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, no-fault-budget, coherent-backing)" ;;
 	esac

@@ -258,7 +258,8 @@ elif loaded hmm_dummy; then
 	fi
 
 	# A device whose DMA mask is narrower than memory must refuse to
-	# mirror (its mappings would need bounce buffers) and still migrate.
+	# access system pages (their mappings would need bounce buffers) and
+	# still migrate and reach its own memory.
 	# Only hmm_dummy0's PCI function behind the IOMMU can have such a
 	# mask here: without ZONE_DMA the direct mapping refuses masks below
 	# 32 bits, and the VM's memory ends below 4 GiB.
