@@ -30,6 +30,13 @@
 #   coherent-backing  a coherent device keeps its data in separate backing
 #            pages, as a private one does, instead of in the coherent page
 #            the CPU maps (the CPU and the device then see different data)
+#   free-under-job  folio_free gives every page of the folio back at once,
+#            even one a copy job still holds (hmm_dummy_page_hold()).  The
+#            driver's waits keep jobs from outliving a free, so only
+#            together with no-inval-wait does a case see it:
+#            no-inval-wait+free-under-job
+#
+#   A SABOTAGE of several names joined by + applies all of them.
 #
 #   -t  VM timeout per sabotage in seconds (default 1800)
 #   -p  run only the cases matching PATTERN (as `hmm_test run PATTERN`)
@@ -53,7 +60,7 @@ while getopts 't:o:p:I' o; do
 	p) pattern=$OPTARG ;;
 	I) iommu=(-I) ;;
 	o) out=$OPTARG ;;
-	*) sed -n '4,36s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,48s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -108,7 +115,12 @@ sabotage()
 		subst "$d/devmem.c" 'if (spm_addr)' \
 			'	if (0 && spm_addr) /* sabotage coherent-backing */'
 		;;
-	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, no-fault-budget, coherent-backing)" ;;
+	free-under-job)
+		# The page is given back with the job's reference still on it.
+		subst "$d/devmem.c" 'if (refcount_dec_and_test(&dp[i].users))' \
+			'		if (1) /* sabotage free-under-job */'
+		;;
+	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, no-fault-budget, coherent-backing, free-under-job)" ;;
 	esac
 	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
 }
@@ -129,7 +141,10 @@ for s in "$@"; do
 	cp -r "$top/drivers/hmm_dummy" "$tmp/drivers/"
 	cp -r "$top/include" "$tmp/"
 	cp "$top/scripts/build-module.sh" "$top/scripts/lib-progress.sh" "$tmp/scripts/"
-	sabotage "$s" "$tmp"
+	IFS=+ read -ra parts <<<"$s"
+	for part in "${parts[@]}"; do
+		sabotage "$part" "$tmp"
+	done
 	ko=$("$tmp/scripts/build-module.sh" "$kb" "$tmp/out") ||
 		die "the driver with sabotage $s did not build"
 	echo ">> mutation $s: running the suite on $KVER $flavour" >&2

@@ -39,3 +39,4 @@ HMM_DUMMY_COUNTER(ENGINE_FAILURES,	engine_failures)
 HMM_DUMMY_COUNTER(DMA_MAPS,		dma_maps)
 /* A gauge, not an event count: unmaps count it down. */
 HMM_DUMMY_COUNTER(DMA_MAPPED,		dma_mapped)
+HMM_DUMMY_COUNTER(PAGE_FREES_HELD,	page_frees_after_job)

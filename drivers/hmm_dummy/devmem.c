@@ -93,15 +93,29 @@ bool hmm_dummy_is_own_page(struct hmm_dummy_device *hdev, struct page *page)
 }
 
 /**
+ * hmm_dummy_is_device_page() - is @page device memory of an hmm_dummy device?
+ * @page: any page, or NULL
+ *
+ * Private or coherent, this device's or a peer's: what a copy job reaches
+ * through the backing (hmm_dummy_page_backing()) and holds.
+ *
+ * Return: true for a device page of any hmm_dummy device.
+ */
+bool hmm_dummy_is_device_page(struct page *page)
+{
+	return page && is_zone_device_page(page) &&
+	       hmm_dummy_pgmap(page)->ops == &hmm_dummy_pagemap_ops;
+}
+
+/**
  * hmm_dummy_page_backing() - the system page holding a device page's data
- * @page: an in-use device page of an hmm_dummy device
+ * @page: an in-use or held device page of an hmm_dummy device
  *
- * The caller must keep @page in use (hold its lock or a reference, or hold
- * a mirror lock under which the page is known mapped) for the result to be
- * meaningful; the backing page itself lives as long as the device.
+ * A coherent page is its own backing.  The backing page lives as long as
+ * the device; what it holds belongs to @page only while @page is in use or
+ * held (hmm_dummy_page_hold()).
  *
- * Context: any context; @page's lock, a reference to it or a mirror->lock
- * under which it is mapped held (see above).  Takes no lock.
+ * Context: any context.  Takes no lock.
  *
  * Return: the backing page.
  */
@@ -110,20 +124,6 @@ struct page *hmm_dummy_page_backing(struct page *page)
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
 
 	return page_to_dpage(hdev, page)->backing;
-}
-
-/**
- * hmm_dummy_data_page() - the page a copy of @page's contents reads or writes
- * @page: a system page, one of an hmm_dummy device's in-use device pages,
- *        or NULL (a hole or the zero page: NULL)
- *
- * Return: @page's backing page if it is a device page, else @page.
- */
-struct page *hmm_dummy_data_page(struct page *page)
-{
-	if (page && is_device_private_page(page))
-		return hmm_dummy_page_backing(page);
-	return page;
 }
 
 /* The run a device page belongs to. */
@@ -235,6 +235,7 @@ static void mark_in_use(struct hmm_dummy_device *hdev,
 	for (i = 0; i < (1UL << order); i++) {
 		WARN_ON_ONCE(dp[i].in_use);
 		dp[i].in_use = true;
+		refcount_set(&dp[i].users, 1);
 		INIT_LIST_HEAD(&dp[i].link);
 	}
 	dp->order = order;
@@ -346,7 +347,9 @@ static void hmm_dummy_owner_reap(struct work_struct *work)
  * @dp:    the folio's first page
  * @order: the folio's order
  *
- * Off the LRU, out of its owner's record, not in use, back into their run.
+ * Off the LRU, out of its owner's record, not in use, and each page that
+ * no copy job holds back into its run; one that a job still holds goes
+ * back when the job lets go of it (hmm_dummy_page_unhold()).
  *
  * Context: hdev->lock held; does not sleep.
  *
@@ -364,9 +367,66 @@ static bool release_folio_pages(struct hmm_dummy_device *hdev,
 	for (i = 0; i < (1UL << order); i++) {
 		WARN_ON_ONCE(!dp[i].in_use);
 		dp[i].in_use = false;
-		give_page(hdev, &dp[i]);
+		/* The folio's reference; a job's may still be there. */
+		if (refcount_dec_and_test(&dp[i].users))
+			give_page(hdev, &dp[i]);
 	}
 	return reap;
+}
+
+/**
+ * hmm_dummy_page_hold() - keep a device page from the allocator for a job
+ * @page: an in-use device page of an hmm_dummy device, kept in use by the
+ *        caller (its lock, a reference, or a mirror->lock under which it
+ *        is mapped) for the duration of the call
+ *
+ * From here until hmm_dummy_page_unhold(), @page is not given back to its
+ * run even if its folio is freed meanwhile: hmm_dummy_folio_free() then
+ * leaves it to the unhold.  That is what a copy job needs, since it reads
+ * or writes the page's backing after the caller may have let the page go.
+ * This is the device-side lifetime rule every driver with an asynchronous
+ * engine needs (drm_pagemap's zdd references, TTM's fenced frees): device
+ * memory is reused only after the last job that touches it is done.
+ *
+ * Context: any context.  Takes no lock.
+ */
+void hmm_dummy_page_hold(struct page *page)
+{
+	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
+
+	/* From 0 it would be a page already free: refcount_inc() WARNs. */
+	refcount_inc(&page_to_dpage(hdev, page)->users);
+}
+
+/**
+ * hmm_dummy_page_unhold() - a job is done with a device page
+ * @page: a page from hmm_dummy_page_hold()
+ *
+ * The last user of a page whose folio was already freed gives it back to
+ * its run.
+ *
+ * Context: any context that may take a spinlock (the engine calls it in
+ * its fence signalling section).  Takes hdev->lock when it may be the
+ * page's last user.
+ */
+void hmm_dummy_page_unhold(struct page *page)
+{
+	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
+	struct hmm_dummy_dpage *dp = page_to_dpage(hdev, page);
+	bool last;
+
+	if (refcount_dec_not_one(&dp->users))
+		return;
+	/* Decided under hdev->lock, as folio_free decides its drop. */
+	hmm_dummy_lock(hdev);
+	last = refcount_dec_and_test(&dp->users);
+	if (last) {
+		WARN_ON_ONCE(dp->in_use);
+		give_page(hdev, dp);
+	}
+	hmm_dummy_unlock(hdev);
+	if (last)
+		hmm_dummy_count(hdev, HMM_DUMMY_CNT_PAGE_FREES_HELD, 1);
 }
 
 /**
@@ -378,6 +438,11 @@ static bool release_folio_pages(struct hmm_dummy_device *hdev,
  * piece of one that the core split (hmm_dummy_folio_split() kept @order and
  * the LRU in step), so each page comes back exactly once.
  *
+ * The folio's record is its zone_device_data.  A page of it that a copy
+ * job still holds (hmm_dummy_page_hold()) stays out of the allocator until
+ * the job is done, so the free never waits for the job, and the job never
+ * writes into memory handed out again.
+ *
  * Context: any context a folio's last reference can go in, often under a
  * page table lock (a zap): only the leaf hdev->lock is taken, and the
  * owner's mm_struct, which ours may be the last reference to, is dropped
@@ -387,7 +452,7 @@ void hmm_dummy_folio_free(struct folio *folio)
 {
 	struct page *page = &folio->page;
 	struct hmm_dummy_device *hdev = hmm_dummy_page_device(page);
-	struct hmm_dummy_dpage *dp = page_to_dpage(hdev, page);
+	struct hmm_dummy_dpage *dp = page->zone_device_data;
 	unsigned int order = folio_order(folio);
 	bool reap;
 
@@ -418,13 +483,15 @@ void hmm_dummy_folio_free(struct folio *folio)
  * concerned; and a tail the evictor reaches early (folio_try_get() for its
  * index) already has its own order and owner.
  *
- * With this callback the core leaves copying pgmap and mapping to the
- * driver.  The per-page state needs nothing else: every page keeps its
- * own backing page and stays in use; what changes is which pages are the
- * first page of a folio.  Each new piece's first page gets the piece's
- * order and joins the LRU next to @head (same age), so that eviction finds
- * it and its own folio_free later gives back exactly its pages; it also
- * gets @head's owner (counted in the owner's record) and its own address.
+ * With this callback the core leaves copying pgmap, mapping and
+ * zone_device_data to the driver.  The per-page state needs nothing else:
+ * every page keeps its own backing page, stays in use and keeps its
+ * @users; what changes is which pages are the first page of a folio, the
+ * folio's record.  Each new piece's first page becomes its record
+ * (zone_device_data), gets the piece's order and joins the LRU next to
+ * @head (same age), so that eviction finds it and its own folio_free later
+ * gives back exactly its pages; it also gets @head's owner (counted in the
+ * owner's record) and its own address.
  *
  * Context: the pieces locked and frozen, possibly under the core's
  * spinlocks: must not sleep.  Takes hdev->lock.
@@ -444,6 +511,7 @@ void hmm_dummy_folio_split(struct folio *head, struct folio *tail)
 	}
 	hmm_dummy_split_copy_pgmap(head, tail);
 	tdp = page_to_dpage(hdev, &tail->page);
+	tail->page.zone_device_data = tdp;
 	hmm_dummy_lock(hdev);
 	WARN_ON_ONCE(!tdp->in_use || !list_empty(&tdp->link));
 	tdp->order = folio_order(tail);
@@ -676,6 +744,7 @@ unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 		for (i = 0; i < nr; i++) {
 			pages[got] = dpage_to_page(hdev, dps[i]);
 			hmm_dummy_device_page_init(pages[got], &hdev->pgmap);
+			pages[got]->zone_device_data = dps[i];
 			got++;
 		}
 		mutex_unlock(&hdev->evict_lock);
@@ -748,6 +817,7 @@ struct page *hmm_dummy_alloc_large(struct hmm_dummy_device *hdev)
 	/* See hmm_dummy_alloc_pages() for why under evict_lock. */
 	mutex_lock(&hdev->evict_lock);
 	hmm_dummy_device_folio_init(page, &hdev->pgmap, HMM_DUMMY_LARGE_ORDER);
+	page->zone_device_data = dp;
 	mutex_unlock(&hdev->evict_lock);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_ALLOCATIONS, HMM_DUMMY_RUN_PAGES);
 	hmm_dummy_count(hdev, HMM_DUMMY_CNT_LARGE_ALLOCATED, 1);

@@ -139,30 +139,90 @@ struct hmm_dummy_job *hmm_dummy_job_alloc(enum hmm_dummy_job_kind kind,
 	return job;
 }
 
+/*
+ * Let go of the device pages copies [@from, job->n) of @job hold, and
+ * forget those copies.
+ */
+static void job_unhold(struct hmm_dummy_job *job, unsigned long from)
+{
+	struct hmm_dummy_copy *c;
+
+	for (c = job->copies + from; c < job->copies + job->n; c++) {
+		if (c->flags & HMM_DUMMY_COPY_DST_DEV)
+			hmm_dummy_page_unhold(c->dst);
+		if (c->flags & HMM_DUMMY_COPY_SRC_DEV)
+			hmm_dummy_page_unhold(c->src);
+	}
+	job->n = from;
+}
+
+/**
+ * hmm_dummy_job_truncate() - take the last copies off a job not submitted
+ * @job: the job
+ * @n:   copies to keep
+ *
+ * Context: any context that may take a spinlock.
+ */
+void hmm_dummy_job_truncate(struct hmm_dummy_job *job, unsigned long n)
+{
+	if (!WARN_ON_ONCE(n > job->n))
+		job_unhold(job, n);
+}
+
+/**
+ * hmm_dummy_job_free() - free a job that was never submitted
+ * @job: the job, which lets go of the device pages it holds
+ *
+ * Context: any context that may take a spinlock.
+ */
 void hmm_dummy_job_free(struct hmm_dummy_job *job)
 {
+	job_unhold(job, 0);
 	kfree(job);
+}
+
+/*
+ * One side of a copy: a device page of an hmm_dummy device is held for the
+ * job (its backing is copied when the job runs), anything else is used as
+ * it is.  Returns the HMM_DUMMY_COPY_*_DEV flag to set, @dev_flag or 0.
+ */
+static unsigned int job_side(struct page *page, unsigned int dev_flag)
+{
+	if (!hmm_dummy_is_device_page(page))
+		return 0;
+	hmm_dummy_page_hold(page);
+	return dev_flag;
 }
 
 /**
  * hmm_dummy_job_add() - one more page for a job to copy
  * @job: a job not yet submitted
- * @dst: the page the engine writes
- * @src: the page it reads, or NULL to clear @dst
+ * @dst: the page the engine writes: a system page, or a device page of an
+ *       hmm_dummy device, whose backing it then writes
+ * @src: the page it reads, the same way, or NULL to clear @dst
  *
- * Both pages must stay valid until the job's fence signals: the caller
- * holds them locked (migration), referenced, or reachable only through a
- * mapping whose invalidation waits for the fence (device access).
+ * A device page is held for the job (hmm_dummy_page_hold()) from here
+ * until the job is done or freed unsubmitted: if its folio is freed
+ * meanwhile, the page is not handed out again before then.  Other pages
+ * must stay valid until the job's fence signals: the caller holds them
+ * locked (migration), referenced, or reachable only through a mapping
+ * whose invalidation waits for the fence (device access).
+ *
+ * Context: any context that may take a spinlock; the caller keeps a
+ * device page in use for the duration of the call.
  */
 void hmm_dummy_job_add(struct hmm_dummy_job *job, struct page *dst,
 		       struct page *src)
 {
+	struct hmm_dummy_copy *c;
+
 	if (WARN_ON_ONCE(job->n >= job->max))
 		return;
-	job->copies[job->n].dst = dst;
-	job->copies[job->n].src = src;
-	job->copies[job->n].flags = 0;
-	job->n++;
+	c = &job->copies[job->n++];
+	c->dst = dst;
+	c->src = src;
+	c->flags = job_side(dst, HMM_DUMMY_COPY_DST_DEV) |
+		   job_side(src, HMM_DUMMY_COPY_SRC_DEV);
 }
 
 /**
@@ -187,11 +247,13 @@ void hmm_dummy_job_add_dma(struct hmm_dummy_job *job, struct page *page,
 	if (to_dma) {
 		c->dst_dma = dma;
 		c->src = page;
-		c->flags = HMM_DUMMY_COPY_DST_DMA;
+		c->flags = HMM_DUMMY_COPY_DST_DMA |
+			   job_side(page, HMM_DUMMY_COPY_SRC_DEV);
 	} else {
 		c->dst = page;
 		c->src_dma = dma;
-		c->flags = HMM_DUMMY_COPY_SRC_DMA;
+		c->flags = HMM_DUMMY_COPY_SRC_DMA |
+			   job_side(page, HMM_DUMMY_COPY_DST_DEV);
 	}
 }
 
@@ -239,8 +301,12 @@ static int engine_copy(struct hmm_dummy_job *job, struct iommu_domain *domain,
 
 	if (c->flags & HMM_DUMMY_COPY_DST_DMA)
 		dst = engine_dma_page(job->hdev, domain, c->dst_dma);
+	else if (c->flags & HMM_DUMMY_COPY_DST_DEV)
+		dst = hmm_dummy_page_backing(dst);
 	if (c->flags & HMM_DUMMY_COPY_SRC_DMA)
 		src = engine_dma_page(job->hdev, domain, c->src_dma);
+	else if (c->flags & HMM_DUMMY_COPY_SRC_DEV)
+		src = hmm_dummy_page_backing(src);
 	if (!dst || (!src && (c->flags & HMM_DUMMY_COPY_SRC_DMA))) {
 		dev_err_ratelimited(job->hdev->dev,
 				    "copy engine: DMA fault at %pad\n",
@@ -262,7 +328,6 @@ static int engine_copy(struct hmm_dummy_job *job, struct iommu_domain *domain,
 static void engine_run(struct hmm_dummy_job *job)
 {
 	unsigned int us = job->n ? READ_ONCE(engine_latency_us) : 0;
-	bool cookie = dma_fence_begin_signalling();
 	unsigned long i;
 
 	if (us)
@@ -287,30 +352,41 @@ static void engine_run(struct hmm_dummy_job *job)
 		}
 	}
 	/*
-	 * Counted before the fence signals: a waiter that reads the stats
-	 * right after its wait must see its job counted.
+	 * The job is done with its device pages: let them go before the
+	 * fence signals, so that a waiter finds every page it freed back in
+	 * the allocator.  And counted before it signals: a waiter that reads
+	 * the stats right after its wait must see its job counted.
 	 */
+	job_unhold(job, 0);
 	hmm_dummy_count(job->hdev, job->fence.error ?
 			HMM_DUMMY_CNT_ENGINE_FAILURES : HMM_DUMMY_CNT_ENGINE_JOBS,
 			1);
-	dma_fence_signal(&job->fence);
-	dma_fence_end_signalling(cookie);
 }
 
 /*
- * Run @job (engine_run() counts it), take it off the engine's books and
- * drop the engine's reference to it; @queued: it ran on the engine's queue.
+ * Run @job (engine_run() counts it), signal its fence, and drop the
+ * engine's reference to it; @queued: it ran on the engine's queue.
+ *
+ * The job leaves the engine's books (@queued, @in_flight) in the same
+ * critical section of engine->lock, the fence lock, in which its fence
+ * signals: whoever sees the fence signalled sees the job gone from
+ * engine_in_flight (the race cases rely on it), and a submitter that finds
+ * nothing queued (hmm_dummy_engine_submit()) knows that every queued job's
+ * fence has signalled.
  */
 static void engine_complete(struct hmm_dummy_job *job, bool queued)
 {
 	struct hmm_dummy_engine *engine = &job->hdev->engine;
+	bool cookie = dma_fence_begin_signalling();
 	unsigned long flags;
 
 	engine_run(job);
 	spin_lock_irqsave(&engine->lock, flags);
 	engine->queued -= queued;
 	engine->in_flight--;
+	dma_fence_signal_locked(&job->fence);
 	spin_unlock_irqrestore(&engine->lock, flags);
+	dma_fence_end_signalling(cookie);
 	/* The engine's reference, taken at submit. */
 	dma_fence_put(&job->fence);
 }

@@ -889,8 +889,7 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 			if (!dpage)
 				continue;
 			lock_page(dpage);
-			hmm_dummy_job_add(job, dpage,
-					  hmm_dummy_page_backing(spage));
+			hmm_dummy_job_add(job, dpage, spage);
 			dst[i] = migrate_pfn(page_to_pfn(dpage));
 			continue;
 		}
@@ -902,8 +901,7 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 		nr = folio_nr_pages(sfolio);
 		for (j = 0; j < nr; j++)
 			hmm_dummy_job_add(job, folio_page(folio, j),
-					  hmm_dummy_page_backing(folio_page(sfolio,
-									    j)));
+					  folio_page(sfolio, j));
 		dst[i] = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND;
 	}
 	/* A failed copy leaves every page on the device for a later try. */

@@ -41,6 +41,7 @@
 #include <linux/migrate.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/sched/clock.h>
 #include <linux/sizes.h>
 #include <linux/spinlock.h>
@@ -93,6 +94,16 @@ enum hmm_dummy_counter {
 
 /**
  * struct hmm_dummy_dpage - driver state of one device page
+ *
+ * The entry of a device folio's first page is also the folio's record, the
+ * driver's per-folio data: the folio's zone_device_data points to it, and
+ * it holds the folio's @order, @owner, @addr and place on the LRU.  The
+ * entries live in an array as long as the device (hdev->dpages), so
+ * folio_free and folio_split, which may run under spinlocks, never
+ * allocate or free one; what a real driver's refcounted per-folio data
+ * (drm_pagemap's zdd) protects, the device memory a job still uses, is
+ * kept here by @users.
+ *
  * @link:    while free: on its run's @free list, or on no list at all when
  *           the page is in the run's untouched tail (see hmm_dummy_run);
  *           while in use: on hdev->lru if the page is the first page of its
@@ -105,6 +116,14 @@ enum hmm_dummy_counter {
  *           backing (set at init: the CPU maps it and reads it directly).
  * @in_use:  true between allocation and the folio_free of the folio the
  *           page belongs to by then
+ * @users:   why the page is not free: 1 for its folio while @in_use, and
+ *           1 for each copy job that reads or writes its backing
+ *           (hmm_dummy_page_hold()).  The page goes back to its run when
+ *           the count drops to 0, by folio_free or by the last job,
+ *           whichever is later: so no job ever copies into a page that
+ *           has been handed out again.  Counted per page, not per folio,
+ *           so that a split (which reshapes folios, never pages) moves no
+ *           reference.
  * @order:   for the first page of an in-use device folio, the folio's order
  *           as the driver last saw it (allocation or folio_split)
  * @owner:   for the first page of an in-use device folio that a migration
@@ -119,6 +138,7 @@ struct hmm_dummy_dpage {
 	struct list_head link;
 	struct page *backing;
 	bool in_use;
+	refcount_t users;
 	u8 order;
 	struct mm_struct *owner;
 	unsigned long addr;
@@ -191,6 +211,12 @@ enum hmm_dummy_job_kind {
  */
 #define HMM_DUMMY_COPY_DST_DMA		BIT(0)
 #define HMM_DUMMY_COPY_SRC_DMA		BIT(1)
+/*
+ * ...or a device page of an hmm_dummy device, held for the job
+ * (hmm_dummy_page_hold()), whose backing the engine copies.
+ */
+#define HMM_DUMMY_COPY_DST_DEV		BIT(2)
+#define HMM_DUMMY_COPY_SRC_DEV		BIT(3)
 
 /**
  * struct hmm_dummy_copy - one page a copy job copies
@@ -202,7 +228,9 @@ enum hmm_dummy_job_kind {
  * @flags:   HMM_DUMMY_COPY_*
  *
  * A side is a struct page where the device reaches memory without the DMA
- * API: its own memory (a device page's backing) and, in this emulation,
+ * API: device memory (a device page, HMM_DUMMY_COPY_*_DEV: the engine
+ * copies its backing, and the job holds the page until it is done) and, in
+ * this emulation,
  * the driver's kernel buffers and pinned user pages, which a real driver
  * would map as well.  It is a DMA address for the system pages a mirror
  * maps (mirror.c): that address is all a real device gets.
@@ -541,8 +569,10 @@ static inline bool hmm_dummy_device_memory(struct hmm_dummy_device *hdev,
 }
 
 struct hmm_dummy_device *hmm_dummy_page_device(struct page *page);
+bool hmm_dummy_is_device_page(struct page *page);
 struct page *hmm_dummy_page_backing(struct page *page);
-struct page *hmm_dummy_data_page(struct page *page);
+void hmm_dummy_page_hold(struct page *page);
+void hmm_dummy_page_unhold(struct page *page);
 unsigned long hmm_dummy_alloc_pages(struct hmm_dummy_device *hdev,
 				    struct page **pages, unsigned long n,
 				    struct mm_struct *locked_mm, bool *busy);
@@ -569,6 +599,7 @@ void hmm_dummy_engine_fini(struct hmm_dummy_device *hdev);
 struct hmm_dummy_job *hmm_dummy_job_alloc(enum hmm_dummy_job_kind kind,
 					  unsigned long n);
 void hmm_dummy_job_free(struct hmm_dummy_job *job);
+void hmm_dummy_job_truncate(struct hmm_dummy_job *job, unsigned long n);
 void hmm_dummy_job_add(struct hmm_dummy_job *job, struct page *dst,
 		       struct page *src);
 void hmm_dummy_job_add_dma(struct hmm_dummy_job *job, struct page *page,

@@ -125,9 +125,7 @@ static void fill_large(struct migrate_vma *args, unsigned long i,
 	for (j = 0; j < nr; j++) {
 		struct page *spage = entry_page(args->src[i], j);
 
-		hmm_dummy_job_add(job,
-				  hmm_dummy_page_backing(folio_page(dfolio, j)),
-				  hmm_dummy_data_page(spage));
+		hmm_dummy_job_add(job, folio_page(dfolio, j), spage);
 	}
 }
 
@@ -277,9 +275,7 @@ static int batch_to_dev_start(struct hmm_dummy_device *hdev,
 		for (j = 0; j < nr; j++) {
 			struct page *dpage = dpages[used++];
 
-			hmm_dummy_job_add(job, hmm_dummy_page_backing(dpage),
-					  hmm_dummy_data_page(entry_page(mpfn,
-									 j)));
+			hmm_dummy_job_add(job, dpage, entry_page(mpfn, j));
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) |
 					   (mpfn & MIGRATE_PFN_WRITE);
 		}
@@ -676,8 +672,7 @@ static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 		folio_lock(folio);
 		for (j = 0; j < nr; j++)
 			hmm_dummy_job_add(job, folio_page(folio, j),
-					  hmm_dummy_page_backing(folio_page(sfolio,
-									    j)));
+					  folio_page(sfolio, j));
 		*dst = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND |
 		       write;
 		return true;
@@ -689,13 +684,12 @@ static bool alloc_sys_large(struct hmm_dummy_device *hdev,
 				       GFP_HIGHUSER_MOVABLE);
 		if (!dpage) {
 			/* Not submitted yet: forget the pages about to go. */
-			job->n = queued;
+			hmm_dummy_job_truncate(job, queued);
 			hmm_dummy_drop_dst(dst, j);
 			return false;
 		}
 		lock_page(dpage);
-		hmm_dummy_job_add(job, dpage,
-				  hmm_dummy_page_backing(folio_page(sfolio, j)));
+		hmm_dummy_job_add(job, dpage, folio_page(sfolio, j));
 		dst[j] = migrate_pfn(page_to_pfn(dpage)) | write;
 	}
 	return true;
@@ -716,7 +710,7 @@ static bool alloc_sys_page(struct vm_area_struct *vma, unsigned long addr,
 	if (!dpage)
 		return false;
 	lock_page(dpage);
-	hmm_dummy_job_add(job, dpage, hmm_dummy_page_backing(spage));
+	hmm_dummy_job_add(job, dpage, spage);
 	*dst = migrate_pfn(page_to_pfn(dpage)) | (*src & MIGRATE_PFN_WRITE);
 	return true;
 }

@@ -502,9 +502,9 @@ static void device_copy(struct hmm_dummy_job *job, void *entry,
 	}
 	page = xa_untag_pointer(entry);
 	if (write)
-		hmm_dummy_job_add(job, hmm_dummy_data_page(page), buf_pg);
+		hmm_dummy_job_add(job, page, buf_pg);
 	else
-		hmm_dummy_job_add(job, buf_pg, hmm_dummy_data_page(page));
+		hmm_dummy_job_add(job, buf_pg, page);
 }
 
 /*

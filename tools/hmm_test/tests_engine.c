@@ -449,6 +449,75 @@ static int t_engine_inval_fork(void)
 }
 
 /*
+ * Device memory freed under a job.  A device READ of pages in device
+ * memory is in flight (its job sleeps RACE_LATENCY_MS) when the process
+ * unmaps them: their folios are freed, but the job holds the pages, so
+ * the allocator must not get them back before the job is done (a real
+ * engine would otherwise copy from, or into, memory handed out again).
+ * With the driver as it is, munmap's invalidation waits for the job first,
+ * so nothing is freed under it and no free may be deferred; this case is
+ * what keeps the hold honest should a path ever stop waiting (the
+ * mutation pair no-inval-wait and no-inval-wait+free-under-job).
+ */
+static int t_engine_free_during_read(void)
+{
+	const unsigned long npages = 16;
+	size_t size = npages * PS;
+	struct hmm_dummy_stats a, b, c2;
+	long long frees;
+	struct bg_cmd c;
+	bool held;
+	char *p, *m;
+	int fd;
+
+	FX(engine_begin());
+	fd = hmm_open(0);
+	CHECK(fd >= 0);
+	m = malloc(size);
+	CHECK(m);
+	p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	CHECK(p);
+	pat_fill(p, size, 211);
+	CHECK_RET(hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
+			  NULL), 0);
+	STATS(fd, &a);
+	CHECK(a.in_use >= npages);
+	CHECK_RET(hmm_param_set("engine_latency_us", RACE_LATENCY_MS * 1000), 0);
+	FX(bg_start(&c, fd, HMM_DMIRROR_READ, p, m, npages));
+	FX(wait_job_queued(fd));
+	CHECK_RET(munmap(p, size), 0);
+	STATS(fd, &b);
+	held = b.engine_in_flight;
+	t_diag("munmap returned with %s", held ? "the READ still in flight" :
+						"the READ done");
+	/* Freed folios, but pages the job holds: none back yet. */
+	if (held)
+		CHECKF(b.in_use == a.in_use,
+		       "%llu device pages in use while the READ holds %lu (%llu before): pages went back under the job",
+		       (unsigned long long)b.in_use, npages,
+		       (unsigned long long)a.in_use);
+	pthread_join(c.thread, NULL);
+	engine_reset();
+	STATS(fd, &c2);
+	CHECK_RET(c.ret, 0);
+	CHECK_PAT(m, size, 211);
+	CHECK_EQ(c2.in_use, a.in_use - npages);
+	/*
+	 * Each freed page went back once, by folio_free or by the job.  The
+	 * job may have ended between munmap and the stats read, so when the
+	 * READ was done by then the count can be either.
+	 */
+	frees = DELTA(a, c2, page_frees_after_job);
+	t_diag("page_frees_after_job +%lld", frees);
+	CHECK(frees == 0 || frees == (long long)npages);
+	if (held)
+		CHECK_EQ(frees, npages);
+	free(m);
+	close(fd);
+	return T_PASS;
+}
+
+/*
  * A process killed while its migrations' jobs are queued: the jobs finish
  * on their own, every device page comes back (the runner checks after the
  * case), and the device works on.
@@ -514,6 +583,8 @@ static const struct tcase cases[] = {
 	  "mprotect during a device WRITE: no write lands after it returned" },
 	{ "engine_inval_fork", t_engine_inval_fork, T_DUMMY,
 	  "fork during a device WRITE: the child never sees a late write" },
+	{ "engine_free_during_read", t_engine_free_during_read, T_DUMMY,
+	  "device memory freed under a device READ: no page goes back before the job is done" },
 	{ "engine_kill_with_jobs", t_engine_kill_with_jobs, T_DUMMY,
 	  "processes killed with copy jobs queued: everything comes back" },
 };

@@ -91,7 +91,7 @@ enum {
  * Fields are only ever appended, never moved or resized.
  */
 
-#define HMM_DUMMY_STATS_VERSION	5
+#define HMM_DUMMY_STATS_VERSION	6
 /* Size of version 1: up to and including @backing_pages. */
 #define HMM_DUMMY_STATS_SIZE_V1	128
 
@@ -150,6 +150,12 @@ enum {
  * @dma_mapped:            DMA mappings live now (a gauge: every
  *                         invalidation and every close unmaps, so it is 0
  *                         once no file of the device is open)
+ *
+ * Since version 6 (copy jobs hold the device pages they copy):
+ * @page_frees_after_job:  device pages whose folio was freed while a copy
+ *                         job still used them, given back to the allocator
+ *                         only when the job was done (0 as long as every
+ *                         invalidation and migration waits for its jobs)
  */
 struct hmm_dummy_stats {
 	__u32	size;
@@ -182,6 +188,7 @@ struct hmm_dummy_stats {
 	__u64	engine_in_flight;
 	__u64	dma_maps;
 	__u64	dma_mapped;
+	__u64	page_frees_after_job;
 };
 
 #define HMM_DUMMY_INFO_VERSION	3
