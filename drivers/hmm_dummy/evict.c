@@ -905,6 +905,7 @@ static unsigned long hmm_dummy_evict_pfns(struct hmm_dummy_device *hdev,
 		dst[i] = migrate_pfn(folio_pfn(folio)) | HMM_DUMMY_PFN_COMPOUND;
 	}
 	/* A failed copy leaves every page on the device for a later try. */
+	job->wait_at_once = true;
 	if (hmm_dummy_engine_wait(hmm_dummy_engine_submit(hdev, job)))
 		hmm_dummy_drop_dst(dst, n);
 	migrate_device_pages(src, dst, n);

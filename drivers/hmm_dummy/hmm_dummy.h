@@ -254,6 +254,11 @@ struct hmm_dummy_copy {
  * @work:   the job on the engine's queue
  * @hdev:   the device whose engine runs it
  * @kind:   what it is for
+ * @wait_at_once: the submitter waits for the job right after submitting
+ *          it, with nothing to do meanwhile (a device access, a CPU
+ *          fault, a batch holding a large folio, which the pipeline
+ *          finishes at once, an unload copy): the engine may run it in
+ *          the submitter when it is idle (engine.c)
  * @n:      pairs in @copies
  * @max:    room in @copies
  * @copies: the pages
@@ -263,6 +268,7 @@ struct hmm_dummy_job {
 	struct work_struct work;
 	struct hmm_dummy_device *hdev;
 	enum hmm_dummy_job_kind kind;
+	bool wait_at_once;
 	unsigned long n;
 	unsigned long max;
 	struct hmm_dummy_copy copies[];

@@ -164,6 +164,8 @@ void hmm_dummy_drop_dst(unsigned long *dst, unsigned long n)
  * @op:    HMM_DUMMY_OP_TO_DEV, _TO_SYS or _FAULT (tracing, ownership)
  * @large: the batch holds a large folio locked (a compound entry)
  * @oom:   back to system memory: the faulting page got no system memory
+ * @alone: set by the caller: nothing overlaps the batch's copy, no batch
+ *         in flight before it and none after it (batch_waited_at_once())
  */
 struct batch {
 	struct migrate_vma args;
@@ -171,7 +173,20 @@ struct batch {
 	unsigned int op;
 	bool large;
 	bool oom;
+	bool alone;
 };
+
+/*
+ * Is @b finished right after its copy is started, with nothing to overlap?
+ * A batch holding a large folio is (pipeline_step()), and so is one its
+ * caller marked @alone: no batch in flight before it and none after it (a
+ * range of one batch, a CPU fault, a pass that does not pipeline).  The
+ * engine may then run the copy in the submitter (wait_at_once, engine.c).
+ */
+static bool batch_waited_at_once(const struct batch *b)
+{
+	return b->large || b->alone;
+}
 
 /*
  * Slot @k (0 or 1) of a two-batch pipeline whose src and dst arrays are in
@@ -190,6 +205,7 @@ static struct batch *batch_slot(struct batch *b, unsigned int k,
 		.start = start, .end = end, .pgmap_owner = owner,
 		.flags = flags,
 	};
+	b[k].alone = false;
 	return &b[k];
 }
 
@@ -285,6 +301,7 @@ static int batch_to_dev_start(struct hmm_dummy_device *hdev,
 		unlock_page(dpages[used]);
 		put_page(dpages[used++]);
 	}
+	job->wait_at_once = batch_waited_at_once(b);
 	b->fence = hmm_dummy_engine_submit(hdev, job);
 	return 0;
 }
@@ -341,8 +358,10 @@ static int batch_to_dev(struct hmm_dummy_device *hdev, struct batch *b,
 			struct page **dpages, bool *full, bool *busy,
 			struct hmm_dummy_moved *m)
 {
-	int ret = batch_to_dev_start(hdev, b, dpages, full, busy);
+	int ret;
 
+	b->alone = true;
+	ret = batch_to_dev_start(hdev, b, dpages, full, busy);
 	if (ret || !b->fence)
 		return ret;
 	return batch_finish(hdev, b, m);
@@ -549,6 +568,7 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		 */
 		if (hmm_dummy_vma_thp_allowed(vma))
 			cur->args.flags |= HMM_DUMMY_SELECT_COMPOUND;
+		cur->alone = !pending && next >= end;
 		/*
 		 * The pipeline: this batch is set up and its copy started
 		 * while the engine still copies the previous one, which is
@@ -818,6 +838,7 @@ static int batch_to_sys_start(struct hmm_dummy_device *hdev,
 					    GFP_HIGHUSER_MOVABLE, job);
 		b->oom |= !ok && faulting;
 	}
+	job->wait_at_once = batch_waited_at_once(b);
 	b->fence = hmm_dummy_engine_submit(hdev, job);
 	return 0;
 }
@@ -861,6 +882,7 @@ static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 				 hmm_dummy_owner(hdev),
 				 hmm_dummy_select_device(hdev) |
 				 HMM_DUMMY_SELECT_COMPOUND);
+		cur->alone = !pending && next >= end;
 		ret = batch_to_sys_start(hdev, cur, select);
 		ret = pipeline_step(hdev, cur, ret, &pending, &k, m);
 		if (ret)
@@ -1042,6 +1064,7 @@ vm_fault_t hmm_dummy_migrate_to_ram(struct vm_fault *vmf)
 			 (order ? HMM_DUMMY_SELECT_COMPOUND : 0),
 		.fault_page = vmf->page,
 	};
+	b.alone = true;
 	ret = batch_to_sys_start(hdev, &b, NULL);
 	if (!ret && b.fence)
 		ret = batch_finish(hdev, &b, &m);

@@ -517,6 +517,8 @@ static struct dma_fence *submit_access(struct hmm_dummy_mirror *mirror,
 	struct dma_fence *fence;
 
 	lockdep_assert_held(&mirror->lock);
+	/* Waited for as soon as mirror->lock is dropped. */
+	job->wait_at_once = true;
 	fence = hmm_dummy_engine_submit(mirror->hdev, job);
 	dma_fence_put(mirror->access_fence);
 	mirror->access_fence = dma_fence_get(fence);
