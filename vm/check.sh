@@ -88,6 +88,17 @@ swap_run()
 	return $rc
 }
 
+# UNLOAD_HOOK of the slow-failing-engine unload: every copy job of
+# hmm_dummy takes 20 ms, and the next three to system memory (kind 2, by
+# owner) or of the unload by pfn (kind 8) fail.
+slow_failing_engine()
+{
+	local p=/sys/module/hmm_dummy/parameters
+
+	echo 20000 >$p/engine_latency_us && echo 10 >$p/engine_fail_kinds &&
+		echo 3 >$p/engine_fail_jobs
+}
+
 step "load hmm_dummy"
 if ! have_module hmm_dummy; then
 	result fail hmm_dummy.load "hmm_dummy.ko is not in the initramfs (not built?)"
@@ -122,6 +133,19 @@ elif loaded hmm_dummy; then
 		# Pages only a fork child maps: taken back through the child.
 		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS
 		unload_with_holder hmm_dummy.unload-orphan-pages --orphan
+		# The same through a slow engine (20 ms a job) whose first
+		# three unload copies fail: the unload waits for each job,
+		# tries the failed pages again, and the holder still finds
+		# every byte; the unload's message must count the 3 failures.
+		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS
+		if [ -w /sys/module/hmm_dummy/parameters/engine_fail_jobs ]; then
+			UNLOAD_HOOK=slow_failing_engine unload_with_holder \
+				hmm_dummy.unload-slow-failing-engine --orphan
+			dmesg | grep 'hmm_dummy0: all ' | tail -n 1 |
+				grep -q ', 3 copy jobs failed)' ||
+				result fail hmm_dummy.unload-slow-failing-engine-spent \
+					"the unload did not meet the 3 injected failures"
+		fi
 		# The same with the pages in coherent memory (mapped by the
 		# CPU as they are, taken back by eviction all the same).
 		loaded hmm_dummy || insmod $MODDIR/hmm_dummy.ko $DUMMY_PARAMS

@@ -45,7 +45,8 @@ have_module() { [ -f "$MODDIR/$1.ko" ]; }
 # migrates memory to the device, creates the ready file, waits until the
 # module is gone and then checks that its data came back intact; this
 # rmmods hmm_dummy meanwhile.  One result NAME.  hmm_dummy is unloaded
-# afterwards (unless the rmmod failed).
+# afterwards (unless the rmmod failed).  $UNLOAD_HOOK, if set, is a command
+# run once the holder is ready, right before the rmmod.
 unload_with_holder()
 {
 	local name=$1 holder hrc i=0
@@ -64,6 +65,10 @@ unload_with_holder()
 		wait $holder || true
 		cat /tmp/holder.txt
 		result fail "$name" "holder never got ready"
+	elif [ -n "${UNLOAD_HOOK:-}" ] && ! $UNLOAD_HOOK; then
+		kill $holder 2>/dev/null || true
+		wait $holder || true
+		result fail "$name" "$UNLOAD_HOOK failed"
 	elif rmmod hmm_dummy; then
 		hrc=0
 		wait $holder || hrc=$?

@@ -1125,9 +1125,9 @@ void hmm_dummy_devmem_fini(struct hmm_dummy_device *hdev)
 			st.free, st.capacity, st.allocations,
 			st.page_free_calls);
 	else
-		dev_info(hdev->dev, "all %llu device pages back in the allocator (%llu allocations, %llu pages evicted in total)\n",
+		dev_info(hdev->dev, "all %llu device pages back in the allocator (%llu allocations, %llu pages evicted in total, %llu copy jobs failed)\n",
 			 st.capacity, st.allocations,
-			 st.migrated_to_sys_evict);
+			 st.migrated_to_sys_evict, st.engine_failures);
 
 	/* A coherent page is its own backing: nothing was allocated. */
 	if (!hmm_dummy_coherent(hdev))
