@@ -457,6 +457,12 @@ void hmm_dummy_folio_free(struct folio *folio)
 	bool reap;
 
 	/*
+	 * The record is always the first page's: a stale zone_device_data
+	 * (a split that did not set it) would give back the wrong pages.
+	 */
+	if (WARN_ON_ONCE(dp != page_to_dpage(hdev, page)))
+		dp = page_to_dpage(hdev, page);
+	/*
 	 * Refcount is zero: nobody can reach these pages any more, so their
 	 * state is ours alone until they are handed out again.
 	 */
