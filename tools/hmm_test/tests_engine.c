@@ -518,6 +518,94 @@ static int t_engine_free_during_read(void)
 }
 
 /*
+ * One process of engine_shared: @rounds round trips of 64 pages through
+ * both devices, each with its own data (pattern @seed + round).  Returns
+ * 0, or the step that failed.
+ */
+static int shared_child(int seed, int rounds)
+{
+	const unsigned long npages = 64;
+	size_t size = npages * PS;
+	int fd0 = hmm_open(0), fd1 = hmm_open(1);
+	char *p = map_anon(size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *m = malloc(size);
+	int i, s;
+
+	if (fd0 < 0 || fd1 < 0 || !p || !m)
+		return 2;
+	for (i = 0; i < rounds; i++) {
+		s = seed + i;
+		pat_fill(p, size, s);
+		if (hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
+			    NULL))
+			return 3;
+		if (hmm_cmd(fd0, HMM_DMIRROR_READ, p, m, npages, NULL) ||
+		    pat_check(m, size, s) >= 0)
+			return 4;
+		if (hmm_cmd(fd0, HMM_DMIRROR_MIGRATE_TO_SYS, p, NULL, npages,
+			    NULL))
+			return 5;
+		if (hmm_cmd(fd1, HMM_DMIRROR_MIGRATE_TO_DEV, p, NULL, npages,
+			    NULL))
+			return 6;
+		/* The CPU faults it back through device 1's engine. */
+		if (pat_check(p, size, s) >= 0)
+			return 7;
+	}
+	return 0;
+}
+
+/*
+ * Two processes and two devices at once, every job on a 2 ms engine: each
+ * device's engine runs both processes' jobs, interleaved in its queue, and
+ * each process's data must survive every round trip (device 0, its READ,
+ * back, device 1, a CPU fault back).  A job signalled out of order, or one
+ * process's copy landing in the other's pages, shows as a wrong pattern.
+ */
+static int t_engine_shared(void)
+{
+	const int rounds = 12;
+	struct hmm_dummy_stats a0, a1, b0, b1;
+	int fd0, fd1, status, i;
+	pid_t pid[2];
+
+	FX(engine_begin());
+	if (cfg.ndev < 2)
+		return t_skip("one device");
+	fd0 = hmm_open(0);
+	fd1 = hmm_open(1);
+	CHECK(fd0 >= 0 && fd1 >= 0);
+	STATS(fd0, &a0);
+	STATS(fd1, &a1);
+	CHECK_RET(hmm_param_set("engine_latency_us", 2000), 0);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		CHECK(pid[i] >= 0);
+		if (!pid[i])
+			_exit(shared_child(212 + 20 * i, rounds));
+	}
+	for (i = 0; i < 2; i++) {
+		CHECK(waitpid(pid[i], &status, 0) == pid[i]);
+		CHECKF(WIFEXITED(status) && !WEXITSTATUS(status),
+		       "process %d: status %#x (3 MIGRATE_TO_DEV, 4 READ, 5 MIGRATE_TO_SYS, 6 to device 1, 7 the data after the fault)",
+		       i, status);
+	}
+	engine_reset();
+	STATS(fd0, &b0);
+	STATS(fd1, &b1);
+	t_diag("jobs: device 0 +%lld, device 1 +%lld",
+	       DELTA(a0, b0, engine_jobs), DELTA(a1, b1, engine_jobs));
+	/* Each process makes at least two jobs a round on each device. */
+	CHECK(DELTA(a0, b0, engine_jobs) >= 2 * 2 * rounds);
+	CHECK(DELTA(a1, b1, engine_jobs) >= 2 * 2 * rounds);
+	CHECK_EQ(DELTA(a0, b0, engine_failures) + DELTA(a1, b1, engine_failures),
+		 0);
+	close(fd0);
+	close(fd1);
+	return T_PASS;
+}
+
+/*
  * A process killed while its migrations' jobs are queued: the jobs finish
  * on their own, every device page comes back (the runner checks after the
  * case), and the device works on.
@@ -585,6 +673,8 @@ static const struct tcase cases[] = {
 	  "fork during a device WRITE: the child never sees a late write" },
 	{ "engine_free_during_read", t_engine_free_during_read, T_DUMMY,
 	  "device memory freed under a device READ: no page goes back before the job is done" },
+	{ "engine_shared", t_engine_shared, T_DUMMY,
+	  "two processes and two devices at once on slow engines: every byte where it belongs" },
 	{ "engine_kill_with_jobs", t_engine_kill_with_jobs, T_DUMMY,
 	  "processes killed with copy jobs queued: everything comes back" },
 };
