@@ -30,6 +30,9 @@
 #   coherent-backing  a coherent device keeps its data in separate backing
 #            pages, as a private one does, instead of in the coherent page
 #            the CPU maps (the CPU and the device then see different data)
+#   no-split-record  folio_split leaves a new piece's zone_device_data as
+#            it was, not pointing at the piece's record (folio_free WARNs
+#            and falls back: caught as a splat, not by a case)
 #   free-under-job  folio_free gives every page of the folio back at once,
 #            even one a copy job still holds (hmm_dummy_page_hold()).  The
 #            driver's waits keep jobs from outliving a free, so only
@@ -43,9 +46,12 @@
 #   -I  boot with the IOMMU (vm-run.sh -I)
 #   -o  where the outputs go (default build/mutation): NAME.ktap (the run's
 #       output), NAME.failed (failing cases), NAME.checks ("case N" lines)
-# Exit status: 0 when every sabotage made at least one case fail (and
-# `none` none), 1 otherwise, 2 when a sabotage no longer applies or does not
-# build.
+# A sabotage whose run showed a kernel splat (vm-run.sh's status 2: a
+# WARNING, BUG, KASAN or lockdep report, a crash or a hang) counts as caught
+# too, since make check fails on one; the summary line says so.
+# Exit status: 0 when every sabotage was caught (and `none` failed no case
+# and made no splat), 1 otherwise, 2 when a sabotage no longer applies or
+# does not build.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export KVER=${KVER:-7.3}
@@ -60,7 +66,7 @@ while getopts 't:o:p:I' o; do
 	p) pattern=$OPTARG ;;
 	I) iommu=(-I) ;;
 	o) out=$OPTARG ;;
-	*) sed -n '4,48s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '4,54s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -115,12 +121,16 @@ sabotage()
 		subst "$d/devmem.c" 'if (spm_addr)' \
 			'	if (0 && spm_addr) /* sabotage coherent-backing */'
 		;;
+	no-split-record)
+		subst "$d/devmem.c" 'tail->page.zone_device_data = tdp;' \
+			'	/* sabotage no-split-record */'
+		;;
 	free-under-job)
 		# The page is given back with the job's reference still on it.
 		subst "$d/devmem.c" 'if (refcount_dec_and_test(&dp[i].users))' \
 			'		if (1) /* sabotage free-under-job */'
 		;;
-	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, no-fault-budget, coherent-backing, free-under-job)" ;;
+	*) die "unknown sabotage '$1' (none, no-free, no-copy, no-inval-wait, no-dma-unmap, dma-unmap-early, no-fault-budget, coherent-backing, no-split-record, free-under-job)" ;;
 	esac
 	[ "$1" = none ] || grep -q "sabotage $1" "$d"/*.c || die "sabotage $1 did not apply"
 }
@@ -172,10 +182,19 @@ for s in "$@"; do
 	nf=$(wc -l <"$out/$s.failed")
 	line="$s: $nf of ${#cases[@]} cases fail"
 	[ $missing = 0 ] || line+=" ($missing not reported: the VM crashed or timed out, vm-run status $vrc)"
+	splat=0
+	if [ $missing = 0 ] && [ $vrc = 2 ]; then
+		splat=1
+		line+=" (and a kernel splat:$(grep -m1 '^!!   ' "$out/$s.vm.log" | cut -c4-120 || true))"
+	fi
 	summary+=("$line")
 	echo "== $line"
 	sed 's/^/   /' "$out/$s.failed"
-	if [ "$s" = none ]; then [ "$nf" = 0 ] || rc=1; else [ "$nf" -gt 0 ] || rc=1; fi
+	if [ "$s" = none ]; then
+		[ "$nf" = 0 ] && [ $splat = 0 ] || rc=1
+	else
+		[ "$nf" -gt 0 ] || [ $splat = 1 ] || rc=1
+	fi
 done
 echo "== mutation summary ($KVER $flavour)"
 printf '%s\n' "${summary[@]}"
