@@ -277,7 +277,15 @@ static int t_engine_cpu_write_during_copy(void)
 	pthread_join(c.thread, NULL);
 	engine_reset();
 	t_diag("the CPU write waited %.0f ms for the copy", waited * 1000);
-	CHECK_RET(c.ret, 0);
+	/*
+	 * MIGRATE_TO_DEV ends with a read-back of the range, which says
+	 * -ENOENT for a page not in device memory.  The write's fault takes
+	 * its page back as soon as the migration is finalized, so it may be
+	 * back before the read-back looks (seen on 6.12, copy_engine=sync),
+	 * or not: both are right.
+	 */
+	CHECKF(c.ret == 0 || c.ret == -ENOENT,
+	       "MIGRATE_TO_DEV: %d, want 0 or -ENOENT", c.ret);
 	CHECK_EQ(*(uint64_t *)pg, val);
 	/* The rest of the page is what the engine copied there and back. */
 	CHECK_PAT_OFF(pg + 8, PS - 8, 206, 5 * PS + 8);
