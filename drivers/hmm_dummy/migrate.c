@@ -191,12 +191,12 @@ static bool batch_waited_at_once(const struct batch *b)
 /*
  * Slot @k (0 or 1) of a two-batch pipeline whose src and dst arrays are in
  * @pfns (HMM_DUMMY_RANGE_TO_SYS_PFNS entries), made ready for a batch of
- * [@start, @end) of @vma.
+ * [@start, @end) of @vma; @alone as struct batch has it.
  */
 static struct batch *batch_slot(struct batch *b, unsigned int k,
 				unsigned long *pfns, struct vm_area_struct *vma,
 				unsigned long start, unsigned long end,
-				void *owner, unsigned long flags)
+				void *owner, unsigned long flags, bool alone)
 {
 	b[k].args = (struct migrate_vma) {
 		.vma = vma,
@@ -205,7 +205,7 @@ static struct batch *batch_slot(struct batch *b, unsigned int k,
 		.start = start, .end = end, .pgmap_owner = owner,
 		.flags = flags,
 	};
-	b[k].alone = false;
+	b[k].alone = alone;
 	return &b[k];
 }
 
@@ -559,7 +559,8 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		if (!hmm_dummy_vma_migratable(vma))
 			continue;
 		cur = batch_slot(b, k, pfns, vma, addr, next,
-				 hmm_dummy_owner(hdev), MIGRATE_VMA_SELECT_SYSTEM);
+				 hmm_dummy_owner(hdev), MIGRATE_VMA_SELECT_SYSTEM,
+				 !pending && next >= end);
 		/*
 		 * Large device folios only where the VMA may have THPs: the
 		 * core would otherwise make a PMD-sized hole one device THP,
@@ -568,7 +569,6 @@ long hmm_dummy_migrate_to_dev(struct hmm_dummy_mirror *mirror,
 		 */
 		if (hmm_dummy_vma_thp_allowed(vma))
 			cur->args.flags |= HMM_DUMMY_SELECT_COMPOUND;
-		cur->alone = !pending && next >= end;
 		/*
 		 * The pipeline: this batch is set up and its copy started
 		 * while the engine still copies the previous one, which is
@@ -881,8 +881,8 @@ static int range_to_sys(struct hmm_dummy_device *hdev, struct mm_struct *mm,
 		cur = batch_slot(b, k, pfns, vma, addr, next,
 				 hmm_dummy_owner(hdev),
 				 hmm_dummy_select_device(hdev) |
-				 HMM_DUMMY_SELECT_COMPOUND);
-		cur->alone = !pending && next >= end;
+				 HMM_DUMMY_SELECT_COMPOUND,
+				 !pending && next >= end);
 		ret = batch_to_sys_start(hdev, cur, select);
 		ret = pipeline_step(hdev, cur, ret, &pending, &k, m);
 		if (ret)
