@@ -68,7 +68,7 @@ rmmod hmm_dummy
 # sync: a drift over the run (the VM's memory fragmenting, the host's load)
 # then weighs on both modes alike.  Paths where both modes run the same
 # code (THP migrations, CPU faults: their jobs run in the submitter either
-# way) measured 0.88-0.93 with one run of each, sync first.
+# way) measured 0.88-0.93 at 32 MiB with one run of each, sync first.
 step "copy engine: async against sync"
 run=0
 for mode in sync async async sync; do
